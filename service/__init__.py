@@ -1,0 +1,1 @@
+"""The FastAPI service that runs on AWS Lambda and on a laptop."""

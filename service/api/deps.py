@@ -1,0 +1,24 @@
+"""Dependency aliases, so a route's signature says what it needs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.core.access import Authenticated
+from service.core.identity import identity_provider
+from service.core.identity.base import IdentityProvider
+from service.core.security import Principal, get_settings
+from service.core.settings import Settings
+
+
+def get_identity_provider(request: Request) -> IdentityProvider:
+    return identity_provider(request.app)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+IdentityProviderDep = Annotated[IdentityProvider, Depends(get_identity_provider)]
+
+# Any valid token, no scope, no group.
+CurrentUser = Annotated[Principal, Authenticated()]

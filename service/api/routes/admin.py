@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from service.core.access import Authenticated, describe_routes
+from service.core.security import Principal
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+class Endpoint(BaseModel):
+    method: str
+    path: str
+    name: str
+    public: bool
+    scopes: list[str]
+    groups: list[str]
+
+
+@router.get("/endpoints", operation_id="list_endpoints")
+async def list_endpoints(
+    request: Request, _caller: Annotated[Principal, Authenticated(groups=["ADMINS"])]
+) -> list[Endpoint]:
+    """Every route of the app with the scopes and groups it requires. Group ADMINS only."""
+    return [
+        Endpoint(
+            method=r.method, path=r.path, name=r.name, public=r.public, scopes=list(r.scopes), groups=list(r.groups)
+        )
+        for r in describe_routes(request.app)
+    ]

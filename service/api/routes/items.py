@@ -1,0 +1,27 @@
+"""A demonstration route guarded by an OAuth scope, so the scope machinery has a user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from service.core.access import Authenticated
+from service.core.security import Principal
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+
+class Item(BaseModel):
+    id: int
+    name: str
+
+
+DEMO_ITEMS = (Item(id=1, name="first demo item"), Item(id=2, name="second demo item"))
+
+
+@router.get("", operation_id="list_items")
+async def list_items(_caller: Annotated[Principal, Authenticated(scopes=["items:read"])]) -> list[Item]:
+    """Demonstration items. Requires the `items:read` scope."""
+    return list(DEMO_ITEMS)

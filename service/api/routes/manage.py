@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+router = APIRouter(prefix="/manage", tags=["manage"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/hc", operation_id="health_check")
+async def health_check() -> Health:
+    """Report that the service is up. Public."""
+    return Health(status="ok")

@@ -1,0 +1,168 @@
+"""How the service says no.
+
+Two shapes, each matching who decides:
+- The gateway's own refusals (no or bad token: 401; token without the route's scope: 403)
+  keep API Gateway's body, ``{"message": "Unauthorized"}`` / ``{"message": "Forbidden"}``,
+  so a client sees the same answer whether the gateway or the app (playing the gateway
+  locally, or re-checking in Lambda) refused it.
+- Every other error the app raises is RFC 9457 problem details
+  (``application/problem+json``): ``type``, ``title``, ``status``, ``detail``, ``code`` and,
+  for validation errors, ``errors``.
+Nothing else reaches a client: unhandled exceptions become a bare 500 problem, and
+tracebacks are not logged (they can carry request data).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("service.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class GatewayRejection(Exception):
+    """A refusal the HTTP API JWT authorizer would give, in its exact shape."""
+
+    def __init__(self, status_code: int, *, error: str, description: str, scopes: Sequence[str] = ()) -> None:
+        super().__init__(description)
+        self.status_code = status_code
+        self.error = error
+        self.description = description
+        self.scopes = tuple(scopes)
+
+    @classmethod
+    def unauthorized(cls, description: str) -> GatewayRejection:
+        return cls(401, error="invalid_token", description=description)
+
+    @classmethod
+    def forbidden(cls, scopes: Sequence[str]) -> GatewayRejection:
+        return cls(
+            403, error="insufficient_scope", description="token does not have the required scopes", scopes=scopes
+        )
+
+    def to_response(self) -> JSONResponse:
+        message = "Unauthorized" if self.status_code == 401 else "Forbidden"
+        challenge = (
+            f'Bearer scope="{" ".join(self.scopes)}" error="{self.error}" error_description="{self.description}"'
+        )
+        return JSONResponse({"message": message}, status_code=self.status_code, headers={"www-authenticate": challenge})
+
+
+class AppError(Exception):
+    """An error the app reports as problem details. `code` is stable for clients to match on."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+        if code is not None:
+            self.code = code
+        self.headers = dict(headers or {})
+
+
+def problem_response(
+    status_code: int,
+    *,
+    code: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+        **(extra or {}),
+    }
+    return JSONResponse(body, status_code=status_code, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+
+
+async def _app_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return problem_response(exc.status_code, code=exc.code, detail=exc.detail, headers=exc.headers)
+
+
+async def _gateway_rejection(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayRejection)
+    return exc.to_response()
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and what: the rejected input itself may be a password or a token.
+    errors = [
+        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+        for error in exc.errors()
+    ]
+    return problem_response(422, code="validation_error", detail="The request is not valid.", extra={"errors": errors})
+
+
+async def _http_exception(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = HTTPStatus(exc.status_code)
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != status.phrase else status.description
+    code = status.phrase.lower().replace(" ", "_").replace("-", "_")
+    return problem_response(exc.status_code, code=code, detail=detail or status.phrase, headers=exc.headers)
+
+
+class ShieldUnhandledErrors:
+    """Outermost guard: an unexpected exception becomes a plain 500 and one log line.
+
+    Starlette's own server-error handler re-raises after answering, which makes Mangum and
+    uvicorn log a full traceback; this middleware stops the exception here instead.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
+            logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": scope.get("path", "")})
+            if started:
+                return
+            response = problem_response(500, code="internal_error", detail="An unexpected error occurred.")
+            await response(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(GatewayRejection, _gateway_rejection)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_middleware(ShieldUnhandledErrors)

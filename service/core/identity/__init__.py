@@ -1,0 +1,32 @@
+"""Identity providers behind `POST /v1/auth/token`, chosen by `IDENTITY_PROVIDER`.
+
+Each provider lives in its own module and is imported only when chosen, so the Lambda
+runtime never loads what it does not use.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from service.core.http import SharedHttpClient
+from service.core.identity.base import IdentityProvider
+from service.core.settings import IdentityProviderName, Settings
+
+
+def build_identity_provider(settings: Settings, http: SharedHttpClient) -> IdentityProvider:
+    match settings.provider:
+        case IdentityProviderName.LOCAL:
+            from service.core.identity.local import LocalIssuer
+
+            return LocalIssuer.from_settings(settings)
+        case other:
+            raise NotImplementedError(f"IDENTITY_PROVIDER={other.value} is not available yet")
+
+
+def identity_provider(app: FastAPI) -> IdentityProvider:
+    """The app's provider, built on first use and kept for the life of the process."""
+    provider: IdentityProvider | None = getattr(app.state, "identity_provider", None)
+    if provider is None:
+        provider = build_identity_provider(app.state.settings, app.state.http)
+        app.state.identity_provider = provider
+    return provider

@@ -1,0 +1,215 @@
+"""The embedded development issuer (`IDENTITY_PROVIDER=local`, never active in Lambda).
+
+It behaves like a real OAuth2 server from the outside: RS256 access tokens signed with a key
+it generates once and keeps in a git-ignored file (so tokens survive restarts), a JWKS the
+app serves, a password grant for known users and a refresh grant. Refresh tokens are JWTs
+too, but for a separate audience, so one can never pass as an access token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import bcrypt
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import BaseModel, Field
+
+from service.core.identity.base import InvalidCredentials, InvalidRefreshToken, TokenGrant, UserDisabled
+from service.core.settings import Settings
+
+
+class LocalUser(BaseModel):
+    username: str
+    password_hash: str = Field(description="bcrypt hash: python -m service.core.identity.hash_password")
+    groups: list[str] = Field(default_factory=list)
+    scopes: list[str] = Field(default_factory=list)
+    disabled: bool = False
+
+
+class LocalUsersFile(BaseModel):
+    users: list[LocalUser]
+
+
+# Demo users from the README; the hashes are of "admin-password" and "user-password".
+DEMO_USERS = (
+    LocalUser(
+        username="admin@example.com",
+        password_hash="$2b$10$6CI/o.XAYK1SltyZEz/6B.OT/1oeeHTTwWDtJszpuVBqdGPOnVqCq",  # noqa: S106 - public demo
+        groups=["ADMINS", "USERS"],
+        scopes=["items:read"],
+    ),
+    LocalUser(
+        username="user@example.com",
+        password_hash="$2b$10$gb09lDZW6tjG4wBwittnxu21yo61UgmWEDx.SrxzUnine60V7akhK",  # noqa: S106 - public demo
+        groups=["USERS"],
+    ),
+)
+
+# Checked against when the user is unknown, so both failures cost the same time.
+_DUMMY_HASH = b"$2b$10$6CI/o.XAYK1SltyZEz/6B.Oa4AqpIBgmAKBtaRLAbIkbDfxEg3p0m"
+
+REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
+
+
+def load_users(path: Path | None) -> dict[str, LocalUser]:
+    if path is None:
+        users: Sequence[LocalUser] = DEMO_USERS
+    else:
+        users = LocalUsersFile.model_validate_json(path.read_bytes()).users
+    return {user.username: user for user in users}
+
+
+def load_or_create_signing_key(path: Path) -> rsa.RSAPrivateKey:
+    """The issuer's RSA key: read from `path`, or generated and written there once."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        # Write then rename: two processes starting at once both end with one valid key file.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        os.replace(tmp, path)
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} does not hold an RSA private key")
+    return loaded
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def public_jwk(key: rsa.RSAPublicKey) -> dict[str, str]:
+    """The public key as a JWK, its `kid` the RFC 7638 thumbprint."""
+    numbers = key.public_numbers()
+    members = {"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    kid = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+    return {**members, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+class LocalIssuer:
+    """Identity provider and key source for the embedded issuer."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        groups_claim: str,
+        signing_key: rsa.RSAPrivateKey,
+        users: Mapping[str, LocalUser],
+        token_ttl_seconds: int,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.groups_claim = groups_claim
+        self.users = dict(users)
+        self.token_ttl_seconds = token_ttl_seconds
+        self._signing_key = signing_key
+        self._jwk = public_jwk(signing_key.public_key())
+        self.kid = self._jwk["kid"]
+        self._verification_key = jwt.PyJWK(self._jwk)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalIssuer:
+        return cls(
+            issuer=settings.issuer,
+            audience=settings.jwt_audience[0],
+            groups_claim=settings.jwt_authorization_groups_attr_name,
+            signing_key=load_or_create_signing_key(settings.local_idp_key_file),
+            users=load_users(settings.local_users_file),
+            token_ttl_seconds=settings.local_token_ttl_seconds,
+        )
+
+    @property
+    def refresh_audience(self) -> str:
+        return f"{self.issuer}#refresh"
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return {"keys": [self._jwk]}
+
+    async def get_key(self, kid: str) -> jwt.PyJWK | None:
+        """Key source for the local gateway: the issuer's own key, no network round trip."""
+        return self._verification_key if kid == self.kid else None
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self._signing_key, algorithm="RS256", headers={"kid": self.kid})
+
+    def issue_tokens(self, user: LocalUser, *, scope: str | None = None) -> TokenGrant:
+        now = int(time.time())
+        granted = user.scopes if scope is None else [s for s in scope.split() if s in user.scopes]
+        access = {
+            "iss": self.issuer,
+            "sub": user.username,
+            "aud": self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.token_ttl_seconds,
+            "jti": secrets.token_urlsafe(16),
+            "email": user.username,
+            "scope": " ".join(granted),
+            self.groups_claim: list(user.groups),
+        }
+        refresh = {
+            "iss": self.issuer,
+            "sub": user.username,
+            "aud": self.refresh_audience,
+            "iat": now,
+            "exp": now + REFRESH_TOKEN_TTL_SECONDS,
+            "jti": secrets.token_urlsafe(16),
+            "scope": " ".join(granted),
+        }
+        return TokenGrant(
+            access_token=self._sign(access),
+            expires_in=self.token_ttl_seconds,
+            refresh_token=self._sign(refresh),
+            scope=" ".join(granted),
+        )
+
+    async def password_grant(self, *, username: str, password: str, scope: str | None) -> TokenGrant:
+        user = self.users.get(username)
+        hashed = user.password_hash.encode() if user else _DUMMY_HASH
+        # bcrypt is deliberately slow: keep it off the event loop.
+        matches = await anyio.to_thread.run_sync(bcrypt.checkpw, password.encode(), hashed)
+        if user is None or not matches:
+            raise InvalidCredentials()
+        if user.disabled:
+            raise UserDisabled()
+        return self.issue_tokens(user, scope=scope)
+
+    async def refresh_grant(self, *, refresh_token: str) -> TokenGrant:
+        try:
+            claims = jwt.decode(
+                refresh_token,
+                self._verification_key.key,
+                algorithms=["RS256"],
+                audience=self.refresh_audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "sub", "aud", "iss"]},
+            )
+        except jwt.PyJWTError:
+            raise InvalidRefreshToken() from None
+        user = self.users.get(str(claims["sub"]))
+        if user is None:
+            raise InvalidRefreshToken()
+        if user.disabled:
+            raise UserDisabled()
+        # Exactly the scopes granted at sign-in, never more.
+        return self.issue_tokens(user, scope=str(claims.get("scope", "")))

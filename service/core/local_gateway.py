@@ -1,0 +1,161 @@
+"""The LOCAL runtime's stand-in for API Gateway's HTTP API JWT authorizer.
+
+It checks what the authorizer checks, in the same way (see BRIEF: "Facts about AWS"):
+`Authorization: Bearer <t>` or the bare token; RSA signatures only, the key chosen by `kid`
+from the issuer's JWKS; `iss` equal to the configured issuer; `aud` one of the audiences or,
+only where `aud` is absent, `client_id`; `exp` in the future, `nbf` and `iat` in the past;
+and for a route with scopes, at least one of them in the token's `scope` or `scp`. Its answer
+is the `requestContext.authorizer.jwt` the gateway would build, claims flattened to strings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import jwt
+
+from service.core.claims import flatten_claims, scopes_from_claims
+from service.core.errors import GatewayRejection
+from service.core.http import SharedHttpClient
+from service.core.identity.base import IdentityProvider
+from service.core.security import JwtContext
+from service.core.settings import IdentityProviderName, Runtime, Settings
+
+logger = logging.getLogger("service.local_gateway")
+
+RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
+# Clock skew tolerated on exp, nbf and iat.
+LEEWAY_SECONDS = 30
+
+
+class KeySource(Protocol):
+    async def get_key(self, kid: str) -> jwt.PyJWK | None: ...
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token from `Bearer <t>` or a bare `<t>`, as the authorizer reads it."""
+    if not authorization:
+        return None
+    value = authorization.strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer":
+        value = rest.strip()
+    return value or None
+
+
+class LocalGateway:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audiences: Sequence[str],
+        keys: KeySource,
+        accept_unsigned: bool = False,
+    ) -> None:
+        self.issuer = issuer
+        self.audiences = frozenset(audiences)
+        self.keys = keys
+        # Only for the Firebase Auth emulator, whose tokens carry no signature.
+        self.accept_unsigned = accept_unsigned
+
+    async def authorize(self, authorization: str | None, route_scopes: Sequence[str]) -> JwtContext:
+        token = bearer_token(authorization)
+        if token is None:
+            raise GatewayRejection.unauthorized("no token")
+        claims = await self.verify_bearer_token(token)
+        token_scopes = scopes_from_claims(claims)
+        if route_scopes and not set(route_scopes).intersection(token_scopes):
+            raise GatewayRejection.forbidden(route_scopes)
+        # The gateway passes the token's scopes only on routes that ask for scopes.
+        return JwtContext(claims=flatten_claims(claims), scopes=token_scopes if route_scopes else None)
+
+    async def verify_bearer_token(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise GatewayRejection.unauthorized("the token is not a valid JWT") from None
+        algorithm = header.get("alg")
+        if algorithm == "none" and self.accept_unsigned:
+            claims = self._decode(token, key=None, algorithm=None)
+        else:
+            if algorithm not in RSA_ALGORITHMS:
+                raise GatewayRejection.unauthorized("the token is not signed with an RSA algorithm")
+            kid = header.get("kid")
+            key = await self.keys.get_key(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise GatewayRejection.unauthorized("no key in the issuer's key set matches the token's kid")
+            claims = self._decode(token, key=key, algorithm=algorithm)
+        self._check_audience(claims)
+        return claims
+
+    def _decode(self, token: str, *, key: jwt.PyJWK | None, algorithm: str | None) -> dict[str, Any]:
+        verify_signature = key is not None
+        options: dict[str, Any] = {
+            "verify_signature": verify_signature,
+            "verify_exp": True,
+            "verify_nbf": True,
+            "verify_iat": True,
+            "verify_iss": True,
+            # Audience follows the authorizer's own rule, checked below.
+            "verify_aud": False,
+            "require": ["exp", "iss"],
+        }
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key if key is not None else "",
+                algorithms=[algorithm] if algorithm else None,
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options=options,  # type: ignore[arg-type]
+            )
+        except jwt.ExpiredSignatureError:
+            raise GatewayRejection.unauthorized("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise GatewayRejection.unauthorized("the token is not valid yet") from None
+        except jwt.InvalidIssuerError:
+            raise GatewayRejection.unauthorized("the token's issuer is not accepted") from None
+        except jwt.PyJWTError:
+            raise GatewayRejection.unauthorized("the token could not be verified") from None
+        return claims
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        if "aud" in claims:
+            aud = claims["aud"]
+            offered = {aud} if isinstance(aud, str) else set(aud) if isinstance(aud, list) else set()
+        else:
+            client_id = claims.get("client_id")
+            offered = {client_id} if isinstance(client_id, str) else set()
+        if not offered & self.audiences:
+            raise GatewayRejection.unauthorized("the token's audience is not accepted")
+
+
+def build_local_gateway(settings: Settings, identity: IdentityProvider, http: SharedHttpClient) -> LocalGateway:
+    keys: KeySource
+    if settings.provider is IdentityProviderName.LOCAL and settings.jwt_issuer_jwks_uri is None:
+        from service.core.identity.local import LocalIssuer
+
+        assert isinstance(identity, LocalIssuer)
+        keys = identity
+    else:
+        from service.core.jwks import RemoteKeySet
+
+        keys = RemoteKeySet(
+            issuer=settings.issuer,
+            jwks_uri=settings.jwt_issuer_jwks_uri,
+            http=http,
+            refresh_interval_seconds=settings.jwks_refresh_interval_seconds,
+        )
+    accept_unsigned = (
+        settings.runtime is Runtime.LOCAL
+        and settings.provider is IdentityProviderName.FIREBASE
+        and bool(settings.firebase_auth_emulator_host)
+    )
+    return LocalGateway(
+        issuer=settings.issuer,
+        audiences=settings.jwt_audience,
+        keys=keys,
+        accept_unsigned=accept_unsigned,
+    )

@@ -1,0 +1,178 @@
+"""Every setting the service reads, validated once at start-up.
+
+The environment is read here and nowhere else in the service. `load_settings()` builds the
+one instance an entry point uses; tests build their own `Settings(...)` and hand it to
+`create_app`, so nothing global has to be patched.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Runtime(StrEnum):
+    LAMBDA = "LAMBDA"
+    LOCAL = "LOCAL"
+
+
+class IdentityProviderName(StrEnum):
+    LOCAL = "local"
+    FIREBASE = "firebase"
+    COGNITO = "cognito"
+    OIDC = "oidc"
+
+
+# The embedded development issuer's defaults. `.invalid` is a reserved TLD: the issuer is a
+# name, not a host anyone can reach.
+LOCAL_ISSUER = "https://local-idp.invalid"
+LOCAL_AUDIENCE = "fastapi-lambda-local"
+
+# The gateway gives the function at most 30 s; a provider call must leave room for the rest.
+MAX_PROVIDER_TIMEOUT_SECONDS = 25.0
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong. The message names the variable, never its value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    runtime: Runtime = Runtime.LOCAL
+    aws_api_gw_stage_name: str = "$default"
+    aws_api_gw_mapping_key: str = ""
+    jwt_authorization_groups_attr_name: str = Field(default="groups", min_length=1)
+
+    identity_provider: IdentityProviderName | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    jwt_issuer_jwks_uri: str | None = None
+    # How often an unknown `kid` may trigger a fresh fetch of the issuer's key set.
+    jwks_refresh_interval_seconds: float = Field(default=300.0, ge=1.0)
+
+    firebase_app_api_key: SecretStr | None = None
+    firebase_auth_emulator_host: str | None = None
+
+    cognito_user_pool_client_id: str | None = None
+    cognito_user_pool_client_secret: SecretStr | None = None
+    aws_region: str | None = None
+    aws_endpoint_url_cognito_idp: str | None = None
+    aws_endpoint_url: str | None = None
+
+    oidc_token_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_audience: str | None = None
+    oidc_scope: str | None = None
+
+    provider_timeout_seconds: float = Field(default=8.0, gt=0, le=MAX_PROVIDER_TIMEOUT_SECONDS)
+
+    local_users_file: Path | None = None
+    local_idp_key_file: Path = Path(".local/local-idp-key.pem")
+    local_token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+
+    docs_enabled: bool = True
+
+    @field_validator("jwt_audience", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("aws_api_gw_mapping_key")
+    @classmethod
+    def _mapping_key_is_a_path(cls, value: str) -> str:
+        key = value.strip("/")
+        if any(not segment for segment in key.split("/")) and key:
+            raise ValueError("must be a path such as 'api' or 'api/v1', without empty segments")
+        return key
+
+    @field_validator("aws_api_gw_stage_name")
+    @classmethod
+    def _stage_is_one_segment(cls, value: str) -> str:
+        if not value or "/" in value:
+            raise ValueError("must be a stage name such as 'mvp' or '$default'")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_identity_provider(self) -> Self:
+        provider = self.identity_provider
+        if provider is None:
+            if self.runtime is Runtime.LAMBDA:
+                raise ValueError("IDENTITY_PROVIDER: required when RUNTIME=LAMBDA")
+            provider = IdentityProviderName.LOCAL
+        if provider is IdentityProviderName.LOCAL and self.runtime is Runtime.LAMBDA:
+            raise ValueError("IDENTITY_PROVIDER: 'local' is for development and never runs in Lambda")
+        # frozen model: defaults that depend on other values are set once, here.
+        object.__setattr__(self, "identity_provider", provider)
+        if provider is IdentityProviderName.LOCAL:
+            if self.jwt_issuer is None:
+                object.__setattr__(self, "jwt_issuer", LOCAL_ISSUER)
+            if not self.jwt_audience:
+                object.__setattr__(self, "jwt_audience", [LOCAL_AUDIENCE])
+        elif self.runtime is Runtime.LOCAL:
+            # Locally the app verifies tokens itself, so it must know what to accept.
+            self._require(provider, JWT_ISSUER=self.jwt_issuer, JWT_AUDIENCE=self.jwt_audience)
+        if provider is IdentityProviderName.FIREBASE:
+            self._require(provider, FIREBASE_APP_API_KEY=self.firebase_app_api_key)
+        elif provider is IdentityProviderName.COGNITO:
+            self._require(
+                provider,
+                COGNITO_USER_POOL_CLIENT_ID=self.cognito_user_pool_client_id,
+                AWS_REGION=self.aws_region,
+            )
+        elif provider is IdentityProviderName.OIDC:
+            self._require(provider, OIDC_CLIENT_ID=self.oidc_client_id)
+            if not (self.oidc_token_url or self.jwt_issuer):
+                raise ValueError("OIDC_TOKEN_URL: required unless JWT_ISSUER points at a discovery document")
+        return self
+
+    @staticmethod
+    def _require(provider: IdentityProviderName, **values: object) -> None:
+        for name, value in values.items():
+            if not value:
+                raise ValueError(f"{name}: required with IDENTITY_PROVIDER={provider.value}")
+
+    @property
+    def provider(self) -> IdentityProviderName:
+        """The identity provider, resolved (never None after validation)."""
+        assert self.identity_provider is not None
+        return self.identity_provider
+
+    @property
+    def issuer(self) -> str:
+        """The exact issuer a token must carry. Only meaningful where the app verifies tokens."""
+        if self.jwt_issuer is None:
+            raise SettingsError("JWT_ISSUER: required to verify tokens")
+        return self.jwt_issuer
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, naming the environment variable and never echoing its value."""
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(part) for part in problem["loc"]).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{location}: {message}" if location else message)
+    return "invalid settings: " + "; ".join(lines)
+
+
+def build_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and overrides), or SettingsError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return build_settings()

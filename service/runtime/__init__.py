@@ -1,0 +1,1 @@
+"""Entry points: `aws_lambda.handler` in Lambda, `local` on a laptop (`make dev`)."""
