@@ -1,0 +1,179 @@
+"""RUNTIME=LAMBDA: the handler fed HTTP API payload 2.0 events, as Lambda would."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from service.core.settings import Settings
+from service.runtime.lambda_adapter import LambdaHandler, build_handler
+from tests.support import load_event
+
+
+class FakeContext:
+    function_name = "api"
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:api:live"
+
+
+def lambda_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "runtime": "LAMBDA",
+        "identity_provider": "firebase",
+        "firebase_app_api_key": "test-api-key",
+        "jwt_issuer": "https://securetoken.google.com/demo-project",
+        "jwt_audience": "demo-project",
+        "aws_api_gw_stage_name": "mvp",
+        "aws_api_gw_mapping_key": "shop",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="module")
+def handler() -> LambdaHandler:
+    return build_handler(lambda_settings())
+
+
+@pytest.fixture
+def make_handler() -> Callable[..., LambdaHandler]:
+    return lambda **overrides: build_handler(lambda_settings(**overrides))
+
+
+def invoke(handler: LambdaHandler, event: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    result = handler(event, FakeContext())
+    body = result.get("body", "")
+    if result.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return result["statusCode"], result.get("headers", {}), body
+
+
+def test_health_behind_a_named_stage(handler: LambdaHandler) -> None:
+    status, _, body = invoke(handler, load_event("health_named_stage.json"))
+    assert status == 200
+    assert json.loads(body) == {"status": "ok"}
+
+
+def test_health_on_the_default_stage(make_handler: Callable[..., LambdaHandler]) -> None:
+    handler = make_handler(aws_api_gw_stage_name="$default")
+    status, _, _ = invoke(handler, load_event("health_default_stage.json"))
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    "event_name", ["health_custom_domain_key_in_path.json", "health_custom_domain_key_not_in_path.json"]
+)
+def test_health_behind_a_custom_domain_with_or_without_the_key_in_raw_path(
+    handler: LambdaHandler, event_name: str
+) -> None:
+    status, _, _ = invoke(handler, load_event(event_name))
+    assert status == 200
+
+
+def test_a_stage_like_prefix_that_is_not_a_whole_segment_is_not_stripped(handler: LambdaHandler) -> None:
+    status, _, _ = invoke(handler, load_event("health_stage_like_prefix.json"))
+    assert status == 404
+
+
+def test_whoami_undoes_the_gateways_string_flattening(handler: LambdaHandler) -> None:
+    status, _, body = invoke(handler, load_event("whoami_named_stage.json"))
+    assert status == 200
+    claims = json.loads(body)
+    assert claims["groups"] == ["ADMINS", "USERS"]
+    assert claims["email_verified"] is True
+    assert claims["exp"] == 1795518600
+    assert claims["firebase"] == {"identities": {"email": ["admin@example.com"]}, "sign_in_provider": "password"}
+    # A numeric-looking identifier stays the string it was.
+    assert claims["sub"] == "106640523947289401234"
+
+
+def test_a_protected_route_without_authorizer_context_fails_closed(handler: LambdaHandler) -> None:
+    status, headers, body = invoke(handler, load_event("whoami_no_authorizer.json"))
+    assert status == 401
+    assert json.loads(body) == {"message": "Unauthorized"}
+    assert "www-authenticate" in headers
+
+
+def test_the_bearer_token_is_not_what_lambda_trusts(handler: LambdaHandler) -> None:
+    """A token in the header without the gateway's verdict gets nowhere: the app never re-verifies in Lambda."""
+    event = load_event("whoami_no_authorizer.json")
+    event["headers"]["authorization"] = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9."
+    status, _, _ = invoke(handler, event)
+    assert status == 401
+
+
+def test_admin_with_cognito_groups_claim(make_handler: Callable[..., LambdaHandler]) -> None:
+    handler = make_handler(jwt_authorization_groups_attr_name="cognito:groups")
+    status, _, body = invoke(handler, load_event("admin_cognito_groups.json"))
+    assert status == 200
+    paths = {entry["path"] for entry in json.loads(body)}
+    assert "/v1/users/whoami" in paths
+
+
+def test_admin_reads_groups_from_the_configured_claim_only(handler: LambdaHandler) -> None:
+    # The handler is configured for `groups`; a Cognito token's `cognito:groups` is not read.
+    status, _, body = invoke(handler, load_event("admin_cognito_groups.json"))
+    assert status == 403
+    assert json.loads(body)["code"] == "missing_group"
+
+
+def test_admin_refuses_a_caller_outside_the_group(handler: LambdaHandler) -> None:
+    status, headers, body = invoke(handler, load_event("admin_user_without_group.json"))
+    assert status == 403
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["code"] == "missing_group"
+
+
+def test_scopes_are_checked_again_in_lambda(handler: LambdaHandler) -> None:
+    status, _, _ = invoke(handler, load_event("items_with_scope.json"))
+    assert status == 200
+    status, _, body = invoke(handler, load_event("items_scopes_null.json"))
+    assert status == 403
+    assert json.loads(body) == {"message": "Forbidden"}
+
+
+def test_docs_behind_the_stage_load_their_spec_from_under_the_stage(handler: LambdaHandler) -> None:
+    status, _, page = invoke(handler, load_event("docs_named_stage.json"))
+    assert status == 200
+    assert "url: '/mvp/v1/openapi.json'" in page
+    status, _, body = invoke(handler, load_event("openapi_named_stage.json"))
+    spec = json.loads(body)
+    assert spec["servers"] == [{"url": "/mvp"}]
+    assert spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == (
+        "/mvp/v1/auth/token"
+    )
+
+
+def test_docs_behind_a_custom_domain_use_the_mapping_key(handler: LambdaHandler) -> None:
+    status, _, page = invoke(handler, load_event("docs_custom_domain_key_not_in_path.json"))
+    assert status == 200
+    assert "url: '/shop/v1/openapi.json'" in page
+    status, _, body = invoke(handler, load_event("openapi_custom_domain_key_in_path.json"))
+    spec = json.loads(body)
+    assert spec["servers"] == [{"url": "/shop"}]
+    assert spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == (
+        "/shop/v1/auth/token"
+    )
+
+
+def test_the_cached_spec_is_not_polluted_by_one_prefix_for_the_next(handler: LambdaHandler) -> None:
+    invoke(handler, load_event("openapi_named_stage.json"))
+    _, _, body = invoke(handler, load_event("openapi_custom_domain_key_in_path.json"))
+    assert json.loads(body)["servers"] == [{"url": "/shop"}]
+
+
+def test_docs_switched_off_in_an_environment(make_handler: Callable[..., LambdaHandler]) -> None:
+    handler = make_handler(docs_enabled=False)
+    assert invoke(handler, load_event("docs_named_stage.json"))[0] == 404
+    assert invoke(handler, load_event("openapi_named_stage.json"))[0] == 404
+
+
+@pytest.mark.parametrize("event", [{}, {"version": "1.0"}, {"Records": []}, "not a dict"])
+def test_an_event_that_is_not_an_http_api_event_gets_a_clear_400(handler: LambdaHandler, event: Any) -> None:
+    status, _, body = invoke(handler, event)
+    assert status == 400
+    assert json.loads(body)["code"] == "unsupported_event"

@@ -1,0 +1,184 @@
+"""The API in RUNTIME=LOCAL, through the app itself: the routes a newcomer tries first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import bcrypt
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.service.conftest import ADMIN, USER, password_grant
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_health_is_public(client: TestClient) -> None:
+    response = client.get("/v1/manage/hc")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_password_grant_returns_bearer_tokens_that_are_never_cached(client: TestClient) -> None:
+    response = client.post("/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 3600
+    assert body["access_token"].count(".") == 2
+    assert body["refresh_token"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_whoami_returns_the_callers_claims_as_types_not_strings(client: TestClient) -> None:
+    token = password_grant(client, *ADMIN)["access_token"]
+    claims = client.get("/v1/users/whoami", headers=auth(token)).json()
+    assert claims["sub"] == "admin@example.com"
+    assert claims["groups"] == ["ADMINS", "USERS"]
+    assert isinstance(claims["exp"], int)
+    assert claims["exp"] > claims["iat"]
+
+
+def test_bare_token_and_lowercase_scheme_are_accepted_as_the_gateway_does(client: TestClient) -> None:
+    token = password_grant(client, *USER)["access_token"]
+    assert client.get("/v1/users/whoami", headers={"Authorization": token}).status_code == 200
+    assert client.get("/v1/users/whoami", headers={"Authorization": f"bearer {token}"}).status_code == 200
+
+
+def test_admin_lists_every_route_with_its_access(client: TestClient) -> None:
+    token = password_grant(client, *ADMIN)["access_token"]
+    response = client.get("/v1/admin/endpoints", headers=auth(token))
+    assert response.status_code == 200
+    routes = {(e["method"], e["path"]): e for e in response.json()}
+    assert routes[("GET", "/v1/manage/hc")]["public"] is True
+    assert routes[("POST", "/v1/auth/token")]["public"] is True
+    assert routes[("GET", "/v1/users/whoami")] == {
+        "method": "GET",
+        "path": "/v1/users/whoami",
+        "name": "whoami",
+        "public": False,
+        "scopes": [],
+        "groups": [],
+    }
+    assert routes[("GET", "/v1/admin/endpoints")]["groups"] == ["ADMINS"]
+    assert routes[("GET", "/v1/items")]["scopes"] == ["items:read"]
+    assert routes[("GET", "/v1/docs")]["public"] is True
+
+
+def test_admin_route_refuses_a_user_outside_the_group_with_a_problem(client: TestClient) -> None:
+    token = password_grant(client, *USER)["access_token"]
+    response = client.get("/v1/admin/endpoints", headers=auth(token))
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "missing_group"
+
+
+def test_scoped_route_serves_a_token_with_the_scope(client: TestClient) -> None:
+    token = password_grant(client, *ADMIN)["access_token"]
+    response = client.get("/v1/items", headers=auth(token))
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()] == [1, 2]
+
+
+def test_refresh_grant_issues_a_new_access_token_with_the_same_scopes(client: TestClient) -> None:
+    first = password_grant(client, *ADMIN)
+    response = client.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    )
+    assert response.status_code == 200
+    refreshed = response.json()
+    assert refreshed["access_token"] != first["access_token"]
+    assert client.get("/v1/items", headers=auth(refreshed["access_token"])).status_code == 200
+
+
+def test_a_refresh_token_is_not_an_access_token(client: TestClient) -> None:
+    refresh_token = password_grant(client, *ADMIN)["refresh_token"]
+    response = client.get("/v1/users/whoami", headers=auth(refresh_token))
+    assert response.status_code == 401
+
+
+def test_an_access_token_is_not_a_refresh_token(client: TestClient) -> None:
+    access_token = password_grant(client, *ADMIN)["access_token"]
+    response = client.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": access_token})
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_refresh_token"
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(client: TestClient) -> None:
+    wrong = client.post("/v1/auth/token", data={"username": ADMIN[0], "password": "not-it"})
+    unknown = client.post("/v1/auth/token", data={"username": "nobody@example.com", "password": "not-it"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["code"] == "invalid_credentials"
+
+
+def test_incomplete_token_request_is_a_validation_problem_that_echoes_no_input(client: TestClient) -> None:
+    response = client.post("/v1/auth/token", data={"username": ADMIN[0], "grant_type": "password"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert body["errors"]
+    assert ADMIN[0] not in response.text
+
+
+def test_unsupported_grant_type_is_refused(client: TestClient) -> None:
+    response = client.post("/v1/auth/token", data={"grant_type": "client_credentials"})
+    assert response.status_code == 422
+
+
+def test_unknown_path_is_a_404_problem(client: TestClient) -> None:
+    response = client.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_tokens_survive_a_restart_because_the_key_is_kept(make_local_app: Callable[..., FastAPI]) -> None:
+    with TestClient(make_local_app()) as first:
+        token = password_grant(first, *USER)["access_token"]
+    with TestClient(make_local_app()) as second:
+        assert second.get("/v1/users/whoami", headers=auth(token)).status_code == 200
+
+
+def test_users_file_replaces_the_demo_users(make_local_app: Callable[..., FastAPI], tmp_path: Path) -> None:
+    users_file = tmp_path / "users.json"
+    hashed = bcrypt.hashpw(b"s3cret-pass", bcrypt.gensalt(rounds=4)).decode()
+    users_file.write_text(
+        json.dumps({"users": [{"username": "ops@example.com", "password_hash": hashed, "groups": ["ADMINS"]}]})
+    )
+    with TestClient(make_local_app(local_users_file=users_file)) as client:
+        token = password_grant(client, "ops@example.com", "s3cret-pass")["access_token"]
+        assert client.get("/v1/admin/endpoints", headers=auth(token)).status_code == 200
+        demo = client.post("/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]})
+        assert demo.status_code == 401
+
+
+def test_disabled_user_in_users_file_is_refused_with_403(
+    make_local_app: Callable[..., FastAPI], tmp_path: Path
+) -> None:
+    users_file = tmp_path / "users.json"
+    hashed = bcrypt.hashpw(b"pw-pw-pw", bcrypt.gensalt(rounds=4)).decode()
+    users_file.write_text(
+        json.dumps({"users": [{"username": "gone@example.com", "password_hash": hashed, "disabled": True}]})
+    )
+    with TestClient(make_local_app(local_users_file=users_file)) as client:
+        response = client.post("/v1/auth/token", data={"username": "gone@example.com", "password": "pw-pw-pw"})
+        assert response.status_code == 403
+        assert response.json()["code"] == "user_disabled"
+
+
+def test_local_issuer_publishes_its_key_set(client: TestClient) -> None:
+    jwks = client.get("/v1/auth/local/.well-known/jwks.json").json()
+    assert [key["kty"] for key in jwks["keys"]] == ["RSA"]
+    discovery = client.get("/v1/auth/local/.well-known/openid-configuration").json()
+    assert discovery["jwks_uri"].endswith("/v1/auth/local/.well-known/jwks.json")
+
+
+def test_docs_can_be_switched_off(make_local_app: Callable[..., FastAPI]) -> None:
+    with TestClient(make_local_app(docs_enabled=False)) as client:
+        assert client.get("/v1/docs").status_code == 404
+        assert client.get("/v1/openapi.json").status_code == 404
+        assert client.get("/v1/redoc").status_code == 404

@@ -1,0 +1,48 @@
+"""The OpenAPI document carries each route's access, as declared once next to the route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+
+def operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    op: dict[str, Any] = spec["paths"][path][method]
+    return op
+
+
+def test_password_flow_scheme_points_at_the_token_route(client: TestClient) -> None:
+    spec = client.get("/v1/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes == {
+        "OAuth2PasswordBearer": {
+            "type": "oauth2",
+            "flows": {
+                "password": {"tokenUrl": "/v1/auth/token", "scopes": {"items:read": "Read the demonstration items"}}
+            },
+        }
+    }
+    assert "servers" not in spec
+
+
+def test_each_operation_declares_its_security_and_scopes(client: TestClient) -> None:
+    spec = client.get("/v1/openapi.json").json()
+    assert "security" not in operation(spec, "get", "/v1/manage/hc")
+    assert "security" not in operation(spec, "post", "/v1/auth/token")
+    assert operation(spec, "get", "/v1/users/whoami")["security"] == [{"OAuth2PasswordBearer": []}]
+    assert operation(spec, "get", "/v1/admin/endpoints")["security"] == [{"OAuth2PasswordBearer": []}]
+    assert operation(spec, "get", "/v1/items")["security"] == [{"OAuth2PasswordBearer": ["items:read"]}]
+
+
+def test_token_route_is_documented_as_a_form(client: TestClient) -> None:
+    spec = client.get("/v1/openapi.json").json()
+    body = operation(spec, "post", "/v1/auth/token")["requestBody"]["content"]
+    assert list(body) == ["application/x-www-form-urlencoded"]
+
+
+def test_swagger_ui_page_loads_the_spec_from_the_app(client: TestClient) -> None:
+    page = client.get("/v1/docs")
+    assert page.status_code == 200
+    assert "url: '/v1/openapi.json'" in page.text
+    assert client.get("/v1/redoc").status_code == 200
