@@ -1,4 +1,4 @@
-"""Fixtures shared by every test package."""
+"""Helpers shared by every test package."""
 
 from __future__ import annotations
 
