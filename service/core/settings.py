@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     local_token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
 
     docs_enabled: bool = True
+    # Where the docs pages load Swagger UI (`swagger-ui-dist@5/...`) and ReDoc (`redoc@2/...`)
+    # from: jsDelivr's npm mirror, or any server laying out the same npm packages the same way.
+    docs_assets_url: str = "https://cdn.jsdelivr.net/npm"
 
     @field_validator("jwt_audience", mode="before")
     @classmethod
@@ -85,6 +88,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("docs_assets_url")
+    @classmethod
+    def _assets_url_is_absolute(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an absolute http(s) URL such as 'https://cdn.jsdelivr.net/npm'")
+        return value.rstrip("/")
 
     @field_validator("aws_api_gw_mapping_key")
     @classmethod
