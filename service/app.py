@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from service.api.main import api_router
 from service.core.errors import install_error_handlers
+from service.core.middleware import RequestBodyLimit, SecurityHeaders
 from service.core.http import SharedHttpClient
-from service.core.settings import IdentityProviderName, Settings
+from service.core.settings import IdentityProviderName, Runtime, Settings
 
 TITLE = "FastAPI on AWS Lambda"
 VERSION = "0.1.0"
@@ -22,10 +23,26 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # The gateway has one explicit route per operation: a trailing-slash variant is not a
+        # route, and a redirect built from the Host header is not something to hand out.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.http = SharedHttpClient(timeout_seconds=settings.provider_timeout_seconds)
     install_error_handlers(app)
+    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    if settings.runtime is Runtime.LOCAL and settings.cors_allow_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        # What the HTTP API's CORS configuration does in front of Lambda.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["authorization", "content-type"],
+            max_age=600,
+        )
     app.include_router(api_router)
     if settings.docs_enabled:
         from service.api.routes import docs

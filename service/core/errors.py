@@ -120,11 +120,24 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return problem_response(422, code="validation_error", detail="The request is not valid.", extra={"errors": errors})
 
 
+# Stable codes: HTTPStatus phrases change between Python versions (413, 422 did in 3.13).
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "content_too_large",
+    415: "unsupported_media_type",
+}
+
+
 async def _http_exception(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = HTTPStatus(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != status.phrase else status.description
-    code = status.phrase.lower().replace(" ", "_").replace("-", "_")
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
     return problem_response(exc.status_code, code=code, detail=detail or status.phrase, headers=exc.headers)
 
 

@@ -35,6 +35,8 @@ LOCAL_AUDIENCE = "fastapi-lambda-local"
 
 # The gateway gives the function at most 30 s; a provider call must leave room for the rest.
 MAX_PROVIDER_TIMEOUT_SECONDS = 25.0
+# Lambda's synchronous invocation payload limit, for requests and responses alike.
+LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 
 class SettingsError(Exception):
@@ -81,8 +83,13 @@ class Settings(BaseSettings):
     # Where the docs pages load Swagger UI (`swagger-ui-dist@5/...`) and ReDoc (`redoc@2/...`)
     # from: jsDelivr's npm mirror, or any server laying out the same npm packages the same way.
     docs_assets_url: str = "https://cdn.jsdelivr.net/npm"
+    # The largest request body the app reads; larger ones get 413 before any route runs.
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=0, le=LAMBDA_PAYLOAD_LIMIT_BYTES)
+    # Origins allowed by CORS. In Lambda the HTTP API answers CORS (the CDK construct
+    # configures it); in LOCAL the app plays the gateway and answers it itself.
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("jwt_audience", mode="before")
+    @field_validator("jwt_audience", "cors_allow_origins", mode="before")
     @classmethod
     def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):

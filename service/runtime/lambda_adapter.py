@@ -1,57 +1,102 @@
-"""Turns HTTP API payload 2.0 events into ASGI requests for the app (through Mangum)."""
+"""Turns HTTP API payload 2.0 events into ASGI requests for the app (through Mangum).
+
+The function is wired to an HTTP API only, but an event can still be malformed (a test
+invocation, a misrouted trigger, a hand-made event): each is answered with a clear problem
+and one log line, never a traceback.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import FastAPI
 from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from service.app import create_app
-from service.core.settings import Settings
+from service.core.errors import PROBLEM_JSON
+from service.core.settings import LAMBDA_PAYLOAD_LIMIT_BYTES, Settings
 from service.runtime.gateway_paths import GatewayPathPrefix
 
 logger = logging.getLogger("service.lambda")
 
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
-_UNSUPPORTED_EVENT = {
-    "statusCode": 400,
-    "headers": {"content-type": "application/problem+json"},
-    "body": '{"type":"about:blank","title":"Bad Request","status":400,'
-    '"detail":"Not an HTTP API payload 2.0 event.","code":"unsupported_event"}',
-    "isBase64Encoded": False,
-}
+# Room for the status line, headers and JSON framing of the response payload.
+RESPONSE_BODY_LIMIT_BYTES = LAMBDA_PAYLOAD_LIMIT_BYTES - 64 * 1024
 
 
-def is_http_api_event(event: Any) -> bool:
-    """An HTTP API payload format 2.0 event, the only kind this function is wired to."""
+def problem(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/problem+json", "x-content-type-options": "nosniff"},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def _is_str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def malformed_event_reason(event: Any) -> str | None:
+    """Why `event` is not a usable HTTP API payload 2.0 event, or None when it is."""
     if not isinstance(event, dict) or event.get("version") != "2.0":
-        return False
+        return "not an HTTP API payload 2.0 event"
     request_context = event.get("requestContext")
     http = request_context.get("http") if isinstance(request_context, dict) else None
-    raw_path = event.get("rawPath")
-    return (
-        isinstance(http, dict)
-        and isinstance(http.get("method"), str)
-        and isinstance(raw_path, str)
-        and raw_path.startswith("/")
-    )
+    if not isinstance(http, dict):
+        return "requestContext.http is missing"
+    for key in ("method", "path", "sourceIp"):
+        if not isinstance(http.get(key), str):
+            return f"requestContext.http.{key} is missing"
+    if not http["path"].startswith("/") or not isinstance(event.get("rawPath"), str):
+        return "rawPath is missing"
+    if "headers" in event and not _is_str_map(event["headers"]):
+        return "headers is malformed"
+    if "rawQueryString" in event and not isinstance(event["rawQueryString"], str):
+        return "rawQueryString is malformed"
+    cookies = event.get("cookies")
+    if cookies is not None and not (isinstance(cookies, list) and all(isinstance(c, str) for c in cookies)):
+        return "cookies is malformed"
+    body = event.get("body")
+    if body is not None and not isinstance(body, str):
+        return "body is malformed"
+    if event.get("isBase64Encoded") and body:
+        try:
+            base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return "body is marked base64 but is not"
+    return None
 
 
-def build_handler(settings: Settings) -> LambdaHandler:
-    """A Lambda handler serving the app built from `settings`."""
-    app = create_app(settings)
+def build_handler(settings: Settings, *, app: FastAPI | None = None) -> LambdaHandler:
+    """A Lambda handler serving `app` (by default the app built from `settings`)."""
+    app = app or create_app(settings)
     adapter = Mangum(
         GatewayPathPrefix(app, stage_name=settings.aws_api_gw_stage_name, mapping_key=settings.aws_api_gw_mapping_key),
         lifespan="off",
+        # Mangum matches by substring: "application/json" does not cover problem+json, which
+        # would otherwise travel base64-encoded.
+        text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_JSON],
     )
 
     def handler(event: Any, context: Any) -> dict[str, Any]:
-        if not is_http_api_event(event):
-            logger.error("rejected an event that is not an HTTP API payload 2.0 event")
-            return dict(_UNSUPPORTED_EVENT)
-        return adapter(event, context)
+        reason = malformed_event_reason(event)
+        if reason is not None:
+            logger.error("rejected a malformed event: %s", reason)
+            return problem(400, "Bad Request", f"Unusable event: {reason}.", "unsupported_event")
+        response = adapter(event, context)
+        if len(response.get("body") or "") > RESPONSE_BODY_LIMIT_BYTES:
+            # Lambda would fail the invocation and the gateway answer a bare 500.
+            logger.error("response over Lambda's payload limit replaced", extra={"path": event["rawPath"]})
+            return problem(500, "Internal Server Error", "The response is too large.", "response_too_large")
+        return response
 
     return handler

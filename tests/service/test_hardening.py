@@ -1,0 +1,209 @@
+"""Malformed and hostile input gets a clear answer, never a traceback, never a way in."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.runtime.lambda_adapter import build_handler
+from tests.service.conftest import ADMIN, TokenForger, password_grant
+from tests.service.test_lambda_handler import FakeContext, lambda_settings
+from tests.support import load_event
+
+HANDLER = build_handler(lambda_settings())
+
+
+def invoke(event: Any) -> tuple[int, dict[str, str], str]:
+    result = HANDLER(event, FakeContext())
+    return result["statusCode"], result.get("headers", {}), result.get("body", "")
+
+
+def mutated(name: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    event = copy.deepcopy(load_event(name))
+    change(event)
+    return event
+
+
+MALFORMED_EVENTS = {
+    "no requestContext": lambda e: e.pop("requestContext"),
+    "no http": lambda e: e["requestContext"].pop("http"),
+    "no sourceIp": lambda e: e["requestContext"]["http"].pop("sourceIp"),
+    "no rawPath": lambda e: e.pop("rawPath"),
+    "method not a string": lambda e: e["requestContext"]["http"].update(method=7),
+    "header value not a string": lambda e: e["headers"].update({"x-n": 1}),
+    "headers a list": lambda e: e.update(headers=["a"]),
+    "query not a string": lambda e: e.update(rawQueryString={"a": "b"}),
+    "cookies not a list": lambda e: e.update(cookies="a=b"),
+    "body not a string": lambda e: e.update(body={"a": "b"}),
+    "body not base64": lambda e: e.update(body="%%% not base64 %%%", isBase64Encoded=True),
+}
+
+
+@pytest.mark.parametrize("change", MALFORMED_EVENTS.values(), ids=MALFORMED_EVENTS.keys())
+def test_a_malformed_event_gets_a_clear_400_and_one_log_line(
+    change: Callable[[dict[str, Any]], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        status, headers, body = invoke(mutated("health_named_stage.json", change))
+    assert status == 400
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["code"] == "unsupported_event"
+    assert "Traceback" not in caplog.text
+    assert [r.levelname for r in caplog.records if r.name.startswith("service")] == ["ERROR"]
+
+
+def test_a_valid_base64_body_is_decoded() -> None:
+    form = base64.b64encode(b"username=nobody%40example.com&password=x").decode()
+
+    def to_token_post(e: dict[str, Any]) -> None:
+        e["rawPath"] = e["requestContext"]["http"]["path"] = "/mvp/v1/auth/token"
+        e["requestContext"]["http"]["method"] = "POST"
+        e["headers"]["content-type"] = "application/x-www-form-urlencoded"
+        e.update(body=form, isBase64Encoded=True)
+
+    # The Firebase provider is not reachable from tests: what matters is that the form was read.
+    status, _, body = invoke(mutated("health_named_stage.json", to_token_post))
+    assert status != 422, body
+
+
+@pytest.mark.parametrize("declared_length", [True, False], ids=["content-length", "no-content-length"])
+def test_a_huge_body_is_refused_with_413(declared_length: bool, caplog: pytest.LogCaptureFixture) -> None:
+    body = "username=" + "a" * (2 * 1024 * 1024)
+
+    def huge_token_post(e: dict[str, Any]) -> None:
+        e["rawPath"] = e["requestContext"]["http"]["path"] = "/mvp/v1/auth/token"
+        e["requestContext"]["http"]["method"] = "POST"
+        e["headers"]["content-type"] = "application/x-www-form-urlencoded"
+        e["headers"].pop("content-length")
+        if declared_length:
+            e["headers"]["content-length"] = str(len(body))
+        e["body"] = body
+
+    with caplog.at_level(logging.DEBUG):
+        status, headers, answer = invoke(mutated("health_named_stage.json", huge_token_post))
+    assert status == 413
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(answer)["code"] == "content_too_large"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        "/mvp/v1/users%2Fwhoami",
+        "/mvp/v1/manage/hc/../../users/whoami",
+        "/mvp/v1/manage/%2e%2e/users/whoami",
+        "/mvp/v1/users/whoami/",
+        "/mvp//v1/users/whoami",
+        "/mvp/v1/users/./whoami",
+    ],
+)
+def test_tricky_paths_without_authorizer_context_never_reach_claims(raw_path: str) -> None:
+    """Whatever the gateway routed, a protected route without the authorizer's verdict refuses."""
+
+    def retarget(e: dict[str, Any]) -> None:
+        e["rawPath"] = e["requestContext"]["http"]["path"] = raw_path
+
+    status, _, body = invoke(mutated("health_named_stage.json", retarget))
+    assert status in {401, 404}, body
+    assert "sub" not in body
+
+
+def test_an_oversized_token_is_refused_locally(client: TestClient) -> None:
+    response = client.get("/v1/users/whoami", headers={"Authorization": "Bearer " + "a" * 65536})
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthorized"}
+
+
+def test_a_response_over_lambdas_limit_becomes_a_clear_500() -> None:
+    settings = lambda_settings()
+    app = create_app(settings)
+
+    @app.get("/v1/huge")
+    async def huge() -> dict[str, str]:
+        return {"data": "x" * (7 * 1024 * 1024)}
+
+    handler = build_handler(settings, app=app)
+    event = mutated("health_named_stage.json", lambda e: e.update(rawPath="/mvp/v1/huge"))
+    event["requestContext"]["http"]["path"] = "/mvp/v1/huge"
+    result = handler(event, FakeContext())
+    assert result["statusCode"] == 500
+    assert json.loads(result["body"])["code"] == "response_too_large"
+
+
+def test_the_body_limit_is_configurable_and_answers_413(make_local_app: Callable[..., FastAPI]) -> None:
+    with TestClient(make_local_app(max_request_body_bytes=64)) as client:
+        response = client.post("/v1/auth/token", data={"username": "u" * 100, "password": "p"})
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert password_grant(client, *ADMIN)["access_token"]
+
+
+def test_an_unexpected_error_is_a_bare_500_without_traceback(
+    make_local_app: Callable[..., FastAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_local_app()
+
+    @app.get("/v1/explode")
+    async def explode() -> None:
+        raise RuntimeError("database password is hunter2")
+
+    with caplog.at_level(logging.DEBUG), TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/v1/explode")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert "hunter2" not in response.text
+    assert "hunter2" not in caplog.text
+    assert "Traceback" not in caplog.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_security_headers_on_every_kind_of_answer(client: TestClient) -> None:
+    for response in (client.get("/v1/manage/hc"), client.get("/v1/users/whoami"), client.get("/v1/nope")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_cors_answers_only_configured_origins(make_local_app: Callable[..., FastAPI]) -> None:
+    app = make_local_app(cors_allow_origins="https://app.example.com")
+    preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+    with TestClient(app) as client:
+        allowed = client.options("/v1/users/whoami", headers={"Origin": "https://app.example.com", **preflight})
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        refused = client.options("/v1/users/whoami", headers={"Origin": "https://evil.example.com", **preflight})
+        assert "access-control-allow-origin" not in refused.headers
+        simple = client.get("/v1/manage/hc", headers={"Origin": "https://evil.example.com"})
+        assert "access-control-allow-origin" not in simple.headers
+
+
+def test_no_cors_headers_when_no_origin_is_configured(client: TestClient) -> None:
+    response = client.get("/v1/manage/hc", headers={"Origin": "https://app.example.com"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_logs_never_carry_passwords_or_tokens(
+    client: TestClient, forger: TokenForger, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = forger.token(aud="someone-else")
+    with caplog.at_level(logging.DEBUG):
+        tokens = password_grant(client, *ADMIN)
+        client.post("/v1/auth/token", data={"username": ADMIN[0], "password": "wrong-password-123"})
+        client.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        client.get("/v1/users/whoami", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        client.get("/v1/users/whoami", headers={"Authorization": f"Bearer {forged}"})
+    secrets = [ADMIN[1], "wrong-password-123", tokens["access_token"], tokens["refresh_token"], forged]
+    for secret in secrets:
+        assert secret not in caplog.text
+    # The signature part alone must not leak either.
+    for token in (tokens["access_token"], forged):
+        assert token.rsplit(".", 1)[1] not in caplog.text
