@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 from service.api.main import api_router
 from service.core.errors import install_error_handlers
-from service.core.middleware import RequestBodyLimit, SecurityHeaders
 from service.core.http import SharedHttpClient
+from service.core.middleware import RequestBodyLimit, SecurityHeaders
 from service.core.settings import IdentityProviderName, Runtime, Settings
 
 TITLE = "FastAPI on AWS Lambda"
