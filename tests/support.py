@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
+from service.core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = Path(__file__).parent / "events"
 
 
@@ -22,3 +34,62 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def server_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any service setting, plus `settings` (NAME=value)."""
+    names = {name.upper() for name in Settings.model_fields}
+    env = {name: value for name, value in os.environ.items() if name.upper() not in names}
+    env.update(settings)
+    return env
+
+
+@contextmanager
+def running_server(
+    command: Sequence[str],
+    *,
+    port: int,
+    ready_path: str,
+    env: Mapping[str, str],
+    log_path: Path,
+    timeout_seconds: float = 30.0,
+) -> Iterator[str]:
+    """Start `command` (a server on 127.0.0.1:`port`), wait until `ready_path` answers 200, yield its URL.
+
+    Its output goes to `log_path` (a pipe nobody reads would fill up and stall the server), and
+    is shown if it does not start. Stopped on exit, killed if it does not stop.
+    """
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            try:
+                if httpx.get(base_url + ready_path, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{' '.join(command)} did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running_dev_server(workdir: Path, **settings: str) -> Iterator[str]:
+    """The server `make dev` runs (RUNTIME=LOCAL, embedded issuer), with its own key, on a free port."""
+    port = free_port()
+    env = server_env(LOCAL_IDP_KEY_FILE=str(workdir / "local-idp-key.pem"), **settings)
+    command = [sys.executable, "-m", "service.runtime.local", "--host", "127.0.0.1", "--port", str(port)]
+    with running_server(
+        command, port=port, ready_path="/v1/manage/hc", env=env, log_path=workdir / "dev-server.log"
+    ) as base_url:
+        yield base_url

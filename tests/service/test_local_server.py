@@ -2,57 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.service.conftest import ADMIN, USER, password_grant
-from tests.support import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import running_dev_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"RUNTIME", "IDENTITY_PROVIDER", "JWT_ISSUER", "JWT_AUDIENCE"}
-    }
-    env["LOCAL_IDP_KEY_FILE"] = str(tmp_path_factory.mktemp("dev") / "key.pem")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.runtime.local", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/v1/manage/hc", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.stdout else ""
-                pytest.fail(f"the dev server did not start:\n{output}")
-            time.sleep(0.1)
+    with running_dev_server(tmp_path_factory.mktemp("dev")) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_password_flow_whoami_and_admin_over_a_real_socket(server: str) -> None:
