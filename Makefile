@@ -10,13 +10,14 @@ PORT ?= 8000
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev test lint format typecheck pytest synth clean
+.PHONY: help install dev test lint format typecheck pytest fuzz synth clean
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider"
 	@echo "make test     lint, type checks and every test"
 	@echo "make install  install what is missing (idempotent)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
+	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -52,6 +53,10 @@ pytest: install
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+FUZZ_EXAMPLES ?= 3000
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/service/test_contract_fuzz.py -s -q
 
 synth: install
 	node_modules/.bin/cdk synth --quiet

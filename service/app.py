@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from service.api.main import api_router
+from service.api.openapi import install_openapi
 from service.core.errors import install_error_handlers
 from service.core.http import SharedHttpClient
 from service.core.middleware import RequestBodyLimit, SecurityHeaders
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
             max_age=600,
         )
     app.include_router(api_router)
+    install_openapi(app)
     if settings.docs_enabled:
         from service.api.routes import docs
 

@@ -22,12 +22,44 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("service.errors")
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class GatewayMessage(BaseModel):
+    """API Gateway's own refusal body."""
+
+    message: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every app error is reported."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[ValidationIssue] | None = None
+
+
+# Documented on every operation: the app may answer any request with these.
+COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": Problem, "description": "The request body is too large"},
+    422: {"model": Problem, "description": "The request does not match the operation's schema"},
+    500: {"model": Problem, "description": "An unexpected error"},
+}
 
 
 class GatewayRejection(Exception):

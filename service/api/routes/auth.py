@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Response
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from service.api.deps import IdentityProviderDep
+from service.core.errors import Problem
 from service.core.identity.base import TokenGrant
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -33,7 +34,23 @@ class TokenRequest(BaseModel):
         return self
 
 
-@router.post("/token", operation_id="issue_token", response_model_exclude_none=True)
+@router.post(
+    "/token",
+    operation_id="issue_token",
+    response_model_exclude_none=True,
+    responses={
+        status: {"model": Problem, "description": description}
+        for status, description in {
+            400: "The identity provider refused the request as malformed",
+            401: "Wrong username or password, or a bad refresh token",
+            403: "The account is disabled",
+            429: "The identity provider is throttling sign-ins",
+            502: "The identity provider answered with something unusable",
+            503: "The identity provider cannot be reached",
+            504: "The identity provider did not answer in time",
+        }.items()
+    },
+)
 async def issue_token(
     form: Annotated[TokenRequest, Form()], provider: IdentityProviderDep, response: Response
 ) -> TokenGrant:
