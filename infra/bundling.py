@@ -1,0 +1,271 @@
+"""The Lambda bundle, built on this machine without Docker.
+
+The bundle is the wheels `service/requirements.txt` resolves to for the target (Lambda's
+Linux, the function's Python version and architecture) plus the `service` package, and
+nothing else. pip fetches the wheels once per (requirements, Python version, architecture);
+the installed and trimmed tree is cached under `.cache/`, so a warm synth copies files and
+needs no network. Bytecode is compiled only when this interpreter is the runtime's version:
+a `.pyc` is specific to one Python version.
+
+The asset hash is computed here from those inputs (not from the output), so the same
+requirements, sources, runtime, architecture and bytecode choice always give the same hash.
+Docker bundling stays as CDK's fallback for a host where pip is unavailable.
+"""
+
+from __future__ import annotations
+
+import compileall
+import hashlib
+import importlib.util
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+# Bump when the bundle's layout or trimming changes, so every cached tree and hash moves.
+BUNDLE_FORMAT = "1"
+
+# The package that is the service; its requirements file sits inside it.
+SERVICE_PACKAGE = "service"
+REQUIREMENTS_FILE = "requirements.txt"
+
+# What never ships from the service's sources.
+_EXCLUDED_NAMES = frozenset({"__pycache__", "tests", REQUIREMENTS_FILE, ".DS_Store"})
+_EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+
+# What a wheel's .dist-info keeps: the metadata importlib.metadata reads (version lookups,
+# entry points) and the licences. RECORD, WHEEL, INSTALLER and the rest go.
+_KEPT_DIST_INFO = frozenset({"METADATA", "entry_points.txt"})
+_LICENCE_PREFIXES = ("LICENSE", "LICENCE", "COPYING", "NOTICE")
+
+# Where a function's code lives in Lambda: tracebacks name these paths, not the build host's.
+LAMBDA_TASK_ROOT = "/var/task"
+
+PLATFORM_TAGS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+
+class BundlingError(Exception):
+    """The bundle could not be built; the message says what pip or the copy reported."""
+
+
+@dataclass(frozen=True)
+class BundleTarget:
+    """What the bundle must run on."""
+
+    python_version: str  # "3.14"
+    architecture: str  # "arm64" or "x86_64"
+
+    @property
+    def platform_tag(self) -> str:
+        return PLATFORM_TAGS[self.architecture]
+
+    @property
+    def host_compiles_bytecode(self) -> bool:
+        """Bytecode is version-specific: only an interpreter of the runtime's version may write it."""
+        return f"{sys.version_info.major}.{sys.version_info.minor}" == self.python_version
+
+
+def _service_files(service_dir: Path) -> Iterator[Path]:
+    """The service's files that ship, in a stable order."""
+    for root, dirs, files in os.walk(service_dir):
+        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_NAMES and not d.startswith("."))
+        for name in sorted(files):
+            if name in _EXCLUDED_NAMES or name.startswith(".") or name.endswith(_EXCLUDED_SUFFIXES):
+                continue
+            yield Path(root, name)
+
+
+def bundle_hash(*, service_dir: Path, target: BundleTarget) -> str:
+    """A digest of every input of the bundle: same inputs, same hash."""
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
+
+    add("format", BUNDLE_FORMAT.encode())
+    add("target", f"{target.python_version} {target.platform_tag} bytecode={target.host_compiles_bytecode}".encode())
+    add("requirements", (service_dir / REQUIREMENTS_FILE).read_bytes())
+    for path in _service_files(service_dir):
+        add(path.relative_to(service_dir).as_posix(), path.read_bytes())
+    return digest.hexdigest()
+
+
+def _dependencies_key(requirements: bytes, target: BundleTarget) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{BUNDLE_FORMAT}\0{target.python_version}\0{target.platform_tag}\0".encode())
+    digest.update(f"bytecode={target.host_compiles_bytecode}\0".encode())
+    digest.update(requirements)
+    return digest.hexdigest()[:24]
+
+
+def _trim(site: Path) -> None:
+    """Drop what a function never runs: console scripts, caches, stubs, most of .dist-info."""
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    for path in sorted(site.rglob("*"), reverse=True):
+        if path.is_dir() and path.name == "__pycache__":
+            shutil.rmtree(path)
+        elif path.is_file() and path.suffix in {".pyi", ".pyc"}:
+            path.unlink()
+    for dist_info in site.glob("*.dist-info"):
+        for entry in dist_info.iterdir():
+            if entry.name in _KEPT_DIST_INFO or entry.name.upper().startswith(_LICENCE_PREFIXES):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+def _compile(tree: Path, *, deployed_at: str) -> None:
+    """Unchecked-hash .pyc: no timestamps inside, and Lambda's read-only /var/task never re-validates.
+
+    `deployed_at` is the tree's path in Lambda, which tracebacks then show.
+    """
+    ok = compileall.compile_dir(
+        tree,
+        quiet=1,
+        stripdir=str(tree),
+        prependdir=deployed_at,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        workers=1,
+    )
+    if not ok:
+        raise BundlingError(f"compiling bytecode under {tree} failed")
+
+
+def _pip_install(requirements: Path, target: BundleTarget, into: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",
+        "--target",
+        str(into),
+        "--platform",
+        target.platform_tag,
+        "--implementation",
+        "cp",
+        "--python-version",
+        target.python_version,
+        "--only-binary=:all:",
+        "--requirement",
+        str(requirements),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
+    if result.returncode != 0:
+        raise BundlingError(
+            f"pip could not install {requirements} for Python {target.python_version} on {target.platform_tag} "
+            f"(a first synth needs PyPI; later ones use the cache):\n{result.stderr.strip()}"
+        )
+
+
+def cached_dependencies(*, requirements: Path, target: BundleTarget, cache_dir: Path) -> Path:
+    """The installed, trimmed (and, where possible, compiled) wheels; built on the first call."""
+    key = _dependencies_key(requirements.read_bytes(), target)
+    cached = cache_dir / f"deps-{target.python_version}-{target.architecture}-{key}"
+    if cached.is_dir():
+        return cached
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
+    try:
+        _pip_install(requirements, target, building)
+        _trim(building)
+        if target.host_compiles_bytecode:
+            _compile(building, deployed_at=LAMBDA_TASK_ROOT)
+        try:
+            building.rename(cached)
+        except OSError:
+            if not cached.is_dir():  # not a concurrent build finishing first
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return cached
+
+
+def build_bundle(*, service_dir: Path, target: BundleTarget, cache_dir: Path, output_dir: Path) -> None:
+    """Write the bundle into `output_dir`: the wheels at its root, the service package beside them."""
+    dependencies = cached_dependencies(requirements=service_dir / REQUIREMENTS_FILE, target=target, cache_dir=cache_dir)
+    shutil.copytree(dependencies, output_dir, dirs_exist_ok=True)
+    package_dir = output_dir / SERVICE_PACKAGE
+    for source in _service_files(service_dir):
+        destination = package_dir / source.relative_to(service_dir)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+    if target.host_compiles_bytecode:
+        _compile(package_dir, deployed_at=f"{LAMBDA_TASK_ROOT}/{SERVICE_PACKAGE}")
+
+
+@jsii.implements(ILocalBundling)
+class LocalBundling:
+    """CDK's hook for building an asset without Docker."""
+
+    def __init__(self, *, service_dir: Path, target: BundleTarget, cache_dir: Path) -> None:
+        self._service_dir = service_dir
+        self._target = target
+        self._cache_dir = cache_dir
+
+    # jsii passes the bundling options as keywords only if the method declares one.
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
+        if importlib.util.find_spec("pip") is None:
+            print("pip is unavailable to this interpreter: falling back to Docker bundling", file=sys.stderr)
+            return False
+        build_bundle(
+            service_dir=self._service_dir, target=self._target, cache_dir=self._cache_dir, output_dir=Path(output_dir)
+        )
+        return True
+
+
+def _docker_command(target: BundleTarget) -> list[str]:
+    """The same build inside the runtime's SAM build image, for a host that cannot build locally."""
+    script = " && ".join(
+        [
+            f"pip install --no-compile --target /asset-output --platform {target.platform_tag} --implementation cp"
+            f" --python-version {target.python_version} --only-binary=:all: --requirement {REQUIREMENTS_FILE}",
+            "rm -rf /asset-output/bin",
+            f"mkdir -p /asset-output/{SERVICE_PACKAGE}",
+            f"cp -R . /asset-output/{SERVICE_PACKAGE}/",
+            f"rm -f /asset-output/{SERVICE_PACKAGE}/{REQUIREMENTS_FILE}",
+            "find /asset-output -name __pycache__ -prune -exec rm -rf {} +",
+        ]
+    )
+    return ["bash", "-c", script]
+
+
+@dataclass(frozen=True)
+class ServiceBundle:
+    code: lambda_.Code
+    asset_hash: str
+    bytecode: bool
+
+
+def service_bundle(
+    *, service_dir: Path, runtime: lambda_.Runtime, target: BundleTarget, cache_dir: Path
+) -> ServiceBundle:
+    """The function's code: the service and its wheels, bundled locally and hashed from the inputs."""
+    asset_hash = bundle_hash(service_dir=service_dir, target=target)
+    code = lambda_.Code.from_asset(
+        str(service_dir),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=asset_hash,
+        bundling=BundlingOptions(
+            image=runtime.bundling_image,
+            command=_docker_command(target),
+            local=LocalBundling(service_dir=service_dir, target=target, cache_dir=cache_dir),
+        ),
+    )
+    return ServiceBundle(code=code, asset_hash=asset_hash, bytecode=target.host_compiles_bytecode)

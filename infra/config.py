@@ -1,0 +1,174 @@
+"""The typed configuration of one deployment, built from CDK context.
+
+`cdk.json` holds every key with its default; `cdk synth -c key=value` overrides one. `app.py`
+reads the context and calls `ApiConfig.from_context`; nothing below it reads context or the
+environment. Values from `-c` arrive as strings, so numbers, booleans and comma lists are
+parsed here, and a bad value stops synth with a message naming the context key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
+
+from aws_cdk import aws_logs as logs
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# API Gateway gives an integration at most 30 s; the function must give up before that.
+MAX_FUNCTION_TIMEOUT_SECONDS = 29
+
+# The service uses Python 3.11 features (StrEnum, typing.Self).
+OLDEST_SUPPORTED_PYTHON = (3, 11)
+
+# The retentions CloudWatch Logs accepts, by their number of days.
+LOG_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class ConfigError(Exception):
+    """A context value is missing or wrong. The message names the context key."""
+
+
+def _comma_list(value: object) -> object:
+    """`-c key=a,b` gives a string; cdk.json gives a list. Both become a tuple."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+def _blank_is_none(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
+OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
+
+
+class ApiConfig(BaseModel):
+    """Every choice a deployment makes. Field names are the context keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The function.
+    runtime: str = Field(pattern=r"^python3\.\d+$")
+    architecture: Literal["arm64", "x86_64"]
+    memory_mb: int = Field(ge=128, le=10240)
+    timeout_seconds: int = Field(ge=1, le=MAX_FUNCTION_TIMEOUT_SECONDS)
+    log_retention_days: int
+
+    # The HTTP API.
+    stage_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    throttling_rate_limit: float = Field(gt=0)
+    throttling_burst_limit: int = Field(ge=0)
+    cors_allow_origins: CommaList
+    docs_enabled: bool
+    domain_name: OptionalText
+    certificate_arn: OptionalText
+    mapping_key: OptionalText
+
+    # Who signs the tokens the gateway accepts, and the service's side of the same provider.
+    identity_provider: Literal["firebase", "cognito", "oidc"]
+    jwt_issuer: str = Field(pattern=r"^https://\S+$")
+    jwt_audience: CommaList = Field(min_length=1)
+    jwt_groups_claim: str = Field(min_length=1)
+    firebase_app_api_key: OptionalText
+    cognito_user_pool_client_id: OptionalText
+    oidc_token_url: OptionalText
+    oidc_client_id: OptionalText
+    oidc_audience: OptionalText
+    oidc_scope: OptionalText
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime_runs_the_service(cls, value: str) -> str:
+        major, minor = (int(part) for part in value.removeprefix("python").split("."))
+        if (major, minor) < OLDEST_SUPPORTED_PYTHON:
+            raise ValueError("the service needs python3.11 or newer")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_is_one_cloudwatch_accepts(cls, value: int) -> int:
+        if value not in LOG_RETENTION:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION))}")
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin such as 'https://app.example.com' (no path)")
+        return value
+
+    @field_validator("mapping_key")
+    @classmethod
+    def _mapping_key_is_a_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        key = value.strip("/")
+        if not re.fullmatch(r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*", key):
+            raise ValueError("must be a path such as 'api' or 'api/v1'")
+        return key
+
+    @model_validator(mode="after")
+    def _domain_settings_go_together(self) -> Self:
+        if bool(self.domain_name) != bool(self.certificate_arn):
+            raise ValueError("domain_name and certificate_arn: set both for a custom domain, or neither")
+        if self.mapping_key and not self.domain_name:
+            raise ValueError("mapping_key: only applies with a custom domain (domain_name)")
+        return self
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return LOG_RETENTION[self.log_retention_days]
+
+    @property
+    def python_version(self) -> str:
+        """`3.14` for `python3.14`."""
+        return self.runtime.removeprefix("python")
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Self:
+        """The configuration from context values, or ConfigError naming each bad key."""
+        values = {name: context[name] for name in cls.model_fields if name in context}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(describe_config_error(error)) from None
+
+
+def describe_config_error(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors(include_url=False):
+        key = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "missing":
+            message = "missing: set it in cdk.json's context or with -c"
+        lines.append(f"{key}: {message}" if key else message)
+    return "invalid CDK context: " + "; ".join(lines)

@@ -1,0 +1,238 @@
+"""The service behind an HTTP API: one construct owns the function, the gateway and their wiring.
+
+The stage's name, the mapping key and the groups claim are chosen once (in `ApiConfig`) and
+handed both to the gateway and to the function's environment; the routes and their access
+come from the service itself (`infra/routes.py`), built with that same environment.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsii
+from aws_cdk import Acknowledgment, Annotations, Duration, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk.aws_apigatewayv2_authorizers import HttpJwtAuthorizer
+from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
+from constructs import Construct
+
+from infra.config import ApiConfig, ConfigError
+from infra.routes import GatewayRoute, docs_path, gateway_routes
+from infra.service_settings import service_environment, settings_from_environment
+from service.app import create_app
+
+HANDLER = "service.runtime.aws_lambda.handler"
+ALIAS_NAME = "live"
+
+
+# One JSON object per request, from HTTP API's $context variables.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "httpMethod": "$context.httpMethod",
+    "path": "$context.path",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+    "domainName": "$context.domainName",
+}
+
+CORS_ALLOWED_HEADERS = ["authorization", "content-type"]
+
+
+def python_runtimes() -> dict[str, lambda_.Runtime]:
+    """Lambda's Python runtimes as aws-cdk-lib knows them (with their SnapStart support), oldest first."""
+    runtimes = [getattr(lambda_.Runtime, name) for name in dir(lambda_.Runtime) if name.startswith("PYTHON_3_")]
+    runtimes.sort(key=lambda runtime: tuple(int(part) for part in runtime.name.removeprefix("python").split(".")))
+    return {runtime.name: runtime for runtime in runtimes}
+
+
+def python_runtime(name: str) -> lambda_.Runtime:
+    runtime = python_runtimes().get(name)
+    if runtime is None:
+        raise ConfigError(f"runtime: {name} is not a Lambda runtime this aws-cdk-lib knows")
+    return runtime
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")))
+
+
+class LambdaApi(Construct):
+    """The FastAPI service on Lambda behind an HTTP API with a JWT authorizer."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, code: lambda_.Code) -> None:
+        super().__init__(scope, construct_id)
+        self.runtime = python_runtime(config.runtime)
+
+        # Chosen once, given to the gateway and to the function's environment alike.
+        stage_name = config.stage_name
+        mapping_key = config.mapping_key or ""
+        self.environment = service_environment(
+            stage_name=stage_name,
+            mapping_key=mapping_key,
+            groups_claim=config.jwt_groups_claim,
+            identity_provider=config.identity_provider,
+            jwt_issuer=config.jwt_issuer,
+            jwt_audience=config.jwt_audience,
+            docs_enabled=config.docs_enabled,
+            provider_settings={
+                "FIREBASE_APP_API_KEY": config.firebase_app_api_key,
+                "COGNITO_USER_POOL_CLIENT_ID": config.cognito_user_pool_client_id,
+                "OIDC_TOKEN_URL": config.oidc_token_url,
+                "OIDC_CLIENT_ID": config.oidc_client_id,
+                "OIDC_AUDIENCE": config.oidc_audience,
+                "OIDC_SCOPE": config.oidc_scope,
+            },
+        )
+        # The app the function will build at cold start, built here from the same environment.
+        service_app = create_app(settings_from_environment(self.environment))
+        self.gateway_routes: tuple[GatewayRoute, ...] = gateway_routes(service_app)
+        self.docs_path = docs_path(service_app)
+
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            description="The FastAPI service; every route is declared by the service.",
+            create_default_stage=False,
+            cors_preflight=self._cors(config.cors_allow_origins),
+        )
+        self.access_log_group = logs.LogGroup(self, "AccessLogs", retention=config.log_retention)
+        self.stage = self.http_api.add_stage(
+            "Stage",
+            stage_name=stage_name,
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=config.throttling_rate_limit, burst_limit=config.throttling_burst_limit
+            ),
+            access_log_settings=_AccessLogSettings(self.access_log_group),
+        )
+        self.domain: apigwv2.DomainName | None = None
+        if config.domain_name and config.certificate_arn:
+            self.domain = apigwv2.DomainName(
+                self,
+                "Domain",
+                domain_name=config.domain_name,
+                certificate=acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn),
+            )
+            apigwv2.ApiMapping(
+                self,
+                "Mapping",
+                api=self.http_api,
+                domain_name=self.domain,
+                stage=self.stage,
+                api_mapping_key=mapping_key or None,
+            )
+
+        self.function_log_group = logs.LogGroup(self, "FunctionLogs", retention=config.log_retention)
+        self.role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="The FastAPI function: writes its own log group and X-Ray traces, nothing else.",
+        )
+        self.function_log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="The FastAPI service (HTTP API payload 2.0 through Mangum).",
+            runtime=self.runtime,
+            architecture=lambda_.Architecture.ARM_64 if config.architecture == "arm64" else lambda_.Architecture.X86_64,
+            handler=HANDLER,
+            code=code,
+            memory_size=config.memory_mb,
+            timeout=Duration.seconds(config.timeout_seconds),
+            role=self.role,
+            log_group=self.function_log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            tracing=lambda_.Tracing.ACTIVE,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if self.runtime.supports_snap_start else None,
+            environment=self.environment,
+        )
+        self.alias = lambda_.Alias(self, "LiveAlias", alias_name=ALIAS_NAME, version=self.function.current_version)
+
+        self.authorizer = HttpJwtAuthorizer(
+            "JwtAuthorizer", jwt_issuer=config.jwt_issuer, jwt_audience=list(config.jwt_audience)
+        )
+        integration = HttpLambdaIntegration("Service", self.alias)
+        self.routes: dict[str, apigwv2.HttpRoute] = {}
+        for route in self.gateway_routes:
+            (self.routes[route.key],) = self.http_api.add_routes(
+                path=route.path,
+                methods=[apigwv2.HttpMethod(route.method)],
+                integration=integration,
+                authorizer=self.authorizer if route.authorized else apigwv2.HttpNoneAuthorizer(),
+                authorization_scopes=list(route.scopes) or None,
+            )
+
+        self._acknowledge_design_choices()
+
+    def _cors(self, origins: tuple[str, ...]) -> apigwv2.CorsPreflightOptions | None:
+        """Preflight answered by the gateway (no OPTIONS route exists) for the methods the routes use."""
+        if not origins:
+            return None
+        methods = sorted({route.method for route in self.gateway_routes} | {"OPTIONS"})
+        return apigwv2.CorsPreflightOptions(
+            allow_origins=list(origins),
+            allow_methods=[apigwv2.CorsHttpMethod(method) for method in methods],
+            allow_headers=CORS_ALLOWED_HEADERS,
+            max_age=Duration.hours(1),
+        )
+
+    def _acknowledge_design_choices(self) -> None:
+        """Findings that are the design, each acknowledged on its resource with the reason."""
+        policy = self.role.node.find_child("DefaultPolicy")
+        Validations.of(policy).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
+                "resource-level permissions; the policy's other statements name the function's log group.",
+            )
+        )
+        newest = list(python_runtimes())[-1]
+        if self.runtime.name != newest:
+            Validations.of(self.function).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-L1",
+                    reason=f"The runtime is {self.runtime.name} because the `runtime` context key asks for it; "
+                    f"the default is the newest, {newest}.",
+                )
+            )
+        if self.runtime.supports_snap_start:
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                f"The alias '{ALIAS_NAME}' publishes a version on every change; the API invokes only that alias.",
+            )
+        for route in self.gateway_routes:
+            if not route.authorized:
+                Validations.of(self.routes[route.key]).acknowledge(
+                    Acknowledgment(
+                        id="AwsSolutions-APIG4",
+                        reason=f"{route.key} is public by the service's declaration (no Authenticated on the "
+                        "route); every protected route has the JWT authorizer.",
+                    )
+                )

@@ -1,0 +1,75 @@
+"""The deployable unit: the service's bundle, the API construct around it, and what to print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Annotations, CfnOutput, Stack
+from constructs import Construct
+
+from infra.bundling import BundleTarget, service_bundle
+from infra.config import ApiConfig
+from infra.constructs.lambda_api import LambdaApi, python_runtime
+
+# Firebase project ids starting with `demo-` exist only in the emulator: cdk.json's placeholder.
+PLACEHOLDER_ISSUER_PREFIX = "https://securetoken.google.com/demo-"
+
+
+class ApiStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ApiConfig,
+        service_dir: Path,
+        bundle_cache_dir: Path,
+        **stack_options: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **stack_options)
+        target = BundleTarget(python_version=config.python_version, architecture=config.architecture)
+        bundle = service_bundle(
+            service_dir=service_dir, runtime=python_runtime(config.runtime), target=target, cache_dir=bundle_cache_dir
+        )
+        self.api = LambdaApi(self, "Api", config=config, code=bundle.code)
+
+        if not bundle.bytecode:
+            host = f"{sys.version_info.major}.{sys.version_info.minor}"
+            Annotations.of(self.api.function).add_warning_v2(
+                "fastapi-lambda:no-bytecode",
+                f"The bundle ships without bytecode: this synth runs Python {host}, the function runs "
+                f"{config.runtime}, and bytecode is version-specific. Cold starts compile in memory (SnapStart "
+                f"snapshots absorb that where enabled); synth with Python {config.python_version} to ship .pyc files.",
+            )
+        if config.jwt_issuer.startswith(PLACEHOLDER_ISSUER_PREFIX):
+            Annotations.of(self).add_warning_v2(
+                "fastapi-lambda:placeholder-identity",
+                "jwt_issuer is cdk.json's placeholder Firebase demo project: set identity_provider, jwt_issuer, "
+                "jwt_audience and the provider's settings (README, 'Deploying to AWS') before deploying.",
+            )
+
+        CfnOutput(self, "ApiUrl", value=self.api.stage.url, description="The API's base URL, stage included")
+        if self.api.docs_path:
+            CfnOutput(
+                self,
+                "DocsUrl",
+                value=self.api.stage.url + self.api.docs_path,
+                description="Swagger UI",
+            )
+        if self.api.domain is not None:
+            CfnOutput(
+                self,
+                "CustomDomainUrl",
+                value=f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}",
+                description="The API's base URL on the custom domain",
+            )
+            CfnOutput(
+                self,
+                "CustomDomainTarget",
+                value=self.api.domain.regional_domain_name,
+                description="Point the custom domain's DNS record (CNAME or alias) here",
+            )
+        CfnOutput(self, "FunctionName", value=self.api.function.function_name)
+        CfnOutput(self, "AliasName", value=self.api.alias.alias_name, description="The alias the API invokes")
