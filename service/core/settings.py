@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,6 +39,10 @@ MAX_PROVIDER_TIMEOUT_SECONDS = 25.0
 LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 
+# How the OIDC client authenticates at the token endpoint (RFC 6749 section 2.3.1).
+OidcTokenAuthMethod = Literal["client_secret_basic", "client_secret_post"]
+
+
 class SettingsError(Exception):
     """A setting is missing or wrong. The message names the variable, never its value."""
 
@@ -59,17 +63,21 @@ class Settings(BaseSettings):
     jwks_refresh_interval_seconds: float = Field(default=300.0, ge=1.0)
 
     firebase_app_api_key: SecretStr | None = None
+    # `host:port` of the Firebase Auth emulator, as Google's SDKs read it (no scheme).
     firebase_auth_emulator_host: str | None = None
 
     cognito_user_pool_client_id: str | None = None
     cognito_user_pool_client_secret: SecretStr | None = None
     aws_region: str | None = None
     aws_endpoint_url_cognito_idp: str | None = None
+    # The AWS SDKs' own name for the Cognito user pools endpoint override.
+    aws_endpoint_url_cognito_identity_provider: str | None = None
     aws_endpoint_url: str | None = None
 
     oidc_token_url: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
+    oidc_token_auth_method: OidcTokenAuthMethod = "client_secret_basic"  # noqa: S105 - a method's name
     oidc_audience: str | None = None
     oidc_scope: str | None = None
 
@@ -118,6 +126,16 @@ class Settings(BaseSettings):
             raise ValueError("must be a stage name such as 'mvp' or '$default'")
         return value
 
+    @field_validator("firebase_auth_emulator_host")
+    @classmethod
+    def _emulator_host_is_host_port(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        host, _, port = value.strip().rpartition(":")
+        if not host or "/" in value or not port.isdigit():
+            raise ValueError("must be host:port, such as 127.0.0.1:9099, without a scheme")
+        return value.strip()
+
     @model_validator(mode="after")
     def _resolve_identity_provider(self) -> Self:
         provider = self.identity_provider
@@ -137,6 +155,9 @@ class Settings(BaseSettings):
         elif self.runtime is Runtime.LOCAL:
             # Locally the app verifies tokens itself, so it must know what to accept.
             self._require(provider, JWT_ISSUER=self.jwt_issuer, JWT_AUDIENCE=self.jwt_audience)
+        if self.firebase_auth_emulator_host and self.runtime is Runtime.LAMBDA:
+            # It would send passwords over plain HTTP to the emulator, whose tokens are unsigned.
+            raise ValueError("FIREBASE_AUTH_EMULATOR_HOST: for RUNTIME=LOCAL only")
         if provider is IdentityProviderName.FIREBASE:
             self._require(provider, FIREBASE_APP_API_KEY=self.firebase_app_api_key)
         elif provider is IdentityProviderName.COGNITO:

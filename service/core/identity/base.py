@@ -59,6 +59,21 @@ class UserDisabled(AppError):
         super().__init__(detail)
 
 
+class SignInIncomplete(AppError):
+    """The password was right, but the provider wants a step this endpoint does not offer."""
+
+    status_code = 403
+    code = "sign_in_incomplete"
+
+    def __init__(self, step: str, detail: str | None = None) -> None:
+        super().__init__(
+            detail
+            or f"Signing in needs a further step, {step}, which this endpoint does not offer; "
+            "complete it with the identity provider first."
+        )
+        self.step = step
+
+
 class InvalidTokenRequest(AppError):
     status_code = 400
     code = "invalid_request"
