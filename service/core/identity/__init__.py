@@ -19,8 +19,18 @@ def build_identity_provider(settings: Settings, http: SharedHttpClient) -> Ident
             from service.core.identity.local import LocalIssuer
 
             return LocalIssuer.from_settings(settings)
-        case other:
-            raise NotImplementedError(f"IDENTITY_PROVIDER={other.value} is not available yet")
+        case IdentityProviderName.FIREBASE:
+            from service.core.identity.firebase import FirebaseProvider
+
+            return FirebaseProvider.from_settings(settings, http)
+        case IdentityProviderName.COGNITO:
+            from service.core.identity.cognito import CognitoProvider
+
+            return CognitoProvider.from_settings(settings, http)
+        case IdentityProviderName.OIDC:
+            from service.core.identity.oidc import OidcProvider
+
+            return OidcProvider.from_settings(settings, http)
 
 
 def identity_provider(app: FastAPI) -> IdentityProvider:
