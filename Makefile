@@ -58,8 +58,9 @@ FUZZ_EXAMPLES ?= 3000
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/service/test_contract_fuzz.py -s -q
 
+# Offline once the wheel cache (.cache/) is warm: no notices, no version check, no telemetry (cdk.json).
 synth: install
-	node_modules/.bin/cdk synth --quiet
+	CDK_DISABLE_VERSION_CHECK=1 node_modules/.bin/cdk synth --quiet --no-notices
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache
