@@ -1,0 +1,197 @@
+"""The docs page as a person uses it: Swagger UI in a real browser, locally and behind API Gateway.
+
+Three ways the same docs are published, each driven the same way:
+- `local`: the server `make dev` runs (RUNTIME=LOCAL, embedded issuer);
+- `stage`: the Lambda handler behind the HTTP API stand-in on the execute-api domain, stage
+  `/mvp` in front of every path;
+- `custom-domain`: the same behind `api.example.com` with the API mapping key `/shop`.
+Behind the gateway the Lambda app runs with `IDENTITY_PROVIDER=oidc`, whose token endpoint
+is the dev server's embedded issuer, and the gateway's JWT authorizer trusts that issuer's
+key set: sign-in, authorizer and function work as they would in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.core.settings import LOCAL_AUDIENCE, LOCAL_ISSUER
+from tests.browser.conftest import ARTIFACTS_DIR, PageLog
+from tests.support import free_port, running_dev_server, running_server, server_env
+from tests.support_gateway import CUSTOM_DOMAIN, EXECUTE_API_DOMAIN
+
+pytest.importorskip("playwright.sync_api", reason="browser tests need playwright: pip install -r requirements-dev.txt")
+from playwright.sync_api import Locator, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+ADMIN = ("admin@example.com", "admin-password")
+USER = ("user@example.com", "user-password")
+STAGE = "mvp"
+MAPPING_KEY = "shop"
+
+
+@dataclass(frozen=True)
+class DocsSite:
+    """Where a person finds the API: the public base URL, prefix included."""
+
+    name: str
+    origin: str
+    prefix: str
+
+    def url(self, path: str) -> str:
+        return self.origin + self.prefix + path
+
+
+@dataclass(frozen=True)
+class TriedOperation:
+    """What Swagger UI shows after "Try it out" and "Execute"."""
+
+    request_url: str
+    status: int
+    body: Any
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("docs-servers")
+
+
+@pytest.fixture(scope="module")
+def dev_server(workdir: Path, docs_assets_url: str) -> Iterator[str]:
+    with running_dev_server(workdir, DOCS_ASSETS_URL=docs_assets_url) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module", params=["local", "stage", "custom-domain"])
+def site(request: pytest.FixtureRequest, dev_server: str, workdir: Path, docs_assets_url: str) -> Iterator[DocsSite]:
+    name: str = request.param
+    if name == "local":
+        yield DocsSite(name=name, origin=dev_server, prefix="")
+        return
+    # The function's environment, as the CDK construct sets it; the token route forwards
+    # the password grant to the dev server's issuer, as a deployment forwards to its provider.
+    env = server_env(
+        RUNTIME="LAMBDA",
+        IDENTITY_PROVIDER="oidc",
+        OIDC_TOKEN_URL=f"{dev_server}/v1/auth/token",
+        OIDC_CLIENT_ID="fastapi-lambda-docs",
+        AWS_API_GW_STAGE_NAME=STAGE,
+        AWS_API_GW_MAPPING_KEY=MAPPING_KEY,
+        DOCS_ASSETS_URL=docs_assets_url,
+    )
+    domain, prefix = (EXECUTE_API_DOMAIN, f"/{STAGE}") if name == "stage" else (CUSTOM_DOMAIN, f"/{MAPPING_KEY}")
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support_gateway",
+        "--port",
+        str(port),
+        "--domain-name",
+        domain,
+        "--issuer",
+        LOCAL_ISSUER,
+        "--audience",
+        LOCAL_AUDIENCE,
+        "--jwks-uri",
+        f"{dev_server}/v1/auth/local/.well-known/jwks.json",
+    ]
+    with running_server(
+        command, port=port, ready_path=f"{prefix}/v1/manage/hc", env=env, log_path=workdir / f"gateway-{name}.log"
+    ) as origin:
+        yield DocsSite(name=name, origin=origin, prefix=prefix)
+
+
+def open_swagger_ui(page: Page, site: DocsSite) -> None:
+    page.goto(site.url("/v1/docs"))
+    expect(page.get_by_role("heading", name="FastAPI on AWS Lambda")).to_be_visible()
+    expect(page.locator("#operations-users-whoami")).to_be_visible()
+
+
+def authorize(page: Page, site: DocsSite, username: str, password: str) -> None:
+    """Authorize: the OAuth2 password flow in Swagger UI's dialog, as a person fills it in."""
+    page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
+    dialog = page.locator(".modal-ux")
+    # The dialog posts to the token URL the document names: it must carry the public prefix.
+    expect(dialog.get_by_text("Token URL:")).to_contain_text(f"{site.prefix}/v1/auth/token")
+    dialog.get_by_label("username:").fill(username)
+    dialog.get_by_label("password:").fill(password)
+    dialog.get_by_role("button", name="Apply given OAuth2 credentials").click()
+    expect(dialog.get_by_role("heading", name="Authorized")).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+
+def try_it_out(page: Page, *, tag: str, operation_id: str) -> tuple[TriedOperation, Locator]:
+    """Expand the operation, "Try it out", "Execute", and read what the page shows."""
+    operation = page.locator(f"#operations-{tag}-{operation_id}")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.get_by_role("button", name="Execute").click()
+    response = operation.locator(".live-responses-table tr.response").first
+    expect(response.locator(".response-col_status")).to_have_text(re.compile(r"^\d{3}$"))
+    tried = TriedOperation(
+        request_url=operation.locator(".request-url pre").inner_text().strip(),
+        status=int(response.locator(".response-col_status").inner_text()),
+        body=json.loads(response.locator(".highlight-code pre").first.inner_text()),
+    )
+    return tried, operation
+
+
+def test_admin_authorizes_and_tries_whoami_and_the_admin_route(site: DocsSite, page: Page, page_log: PageLog) -> None:
+    open_swagger_ui(page, site)
+    authorize(page, site, *ADMIN)
+
+    whoami, whoami_operation = try_it_out(page, tag="users", operation_id="whoami")
+    assert whoami.request_url == site.url("/v1/users/whoami")
+    assert whoami.status == 200, whoami.body
+    assert whoami.body["email"] == ADMIN[0]
+    # Behind the gateway the groups arrived flattened ("[ADMINS USERS]") and were restored.
+    assert whoami.body["groups"] == ["ADMINS", "USERS"]
+    # Evidence for a person: the operation, its request URL and the claims, in one picture.
+    whoami_operation.evaluate("element => element.scrollIntoView({block: 'start'})")
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS_DIR / f"swagger-ui-{site.name}-whoami-admin.png")
+
+    endpoints, _ = try_it_out(page, tag="admin", operation_id="list_endpoints")
+    assert endpoints.request_url == site.url("/v1/admin/endpoints")
+    assert endpoints.status == 200, endpoints.body
+    listed = {(endpoint["method"], endpoint["path"]): endpoint for endpoint in endpoints.body}
+    assert listed["GET", "/v1/admin/endpoints"]["groups"] == ["ADMINS"]
+    assert listed["GET", "/v1/users/whoami"]["public"] is False
+
+    # Every call the page made went to the public prefix: the spec, the sign-in, the routes.
+    called = set(page_log.requests)
+    assert ("GET", site.url("/v1/openapi.json")) in called
+    assert ("POST", site.url("/v1/auth/token")) in called
+    assert ("GET", site.url("/v1/users/whoami")) in called
+
+
+def test_a_user_outside_admins_gets_403_from_the_admin_route(site: DocsSite, page: Page) -> None:
+    open_swagger_ui(page, site)
+    authorize(page, site, *USER)
+
+    whoami, _ = try_it_out(page, tag="users", operation_id="whoami")
+    assert whoami.status == 200, whoami.body
+    assert whoami.body["email"] == USER[0]
+
+    endpoints, _ = try_it_out(page, tag="admin", operation_id="list_endpoints")
+    assert endpoints.request_url == site.url("/v1/admin/endpoints")
+    assert endpoints.status == 403
+    assert endpoints.body["code"] == "missing_group"
+
+
+def test_redoc_renders_the_document(site: DocsSite, page: Page, page_log: PageLog) -> None:
+    page.goto(site.url("/v1/redoc"))
+
+    expect(page.get_by_role("heading", name="FastAPI on AWS Lambda", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Whoami")).to_be_visible()
+    assert ("GET", site.url("/v1/openapi.json")) in page_log.requests
