@@ -132,14 +132,16 @@ class FirebaseAuthEmulator:
 
 
 @contextmanager
-def firebase_auth_emulator(workdir: Path, project_id: str = "demo-fastapi-lambda") -> Iterator[FirebaseAuthEmulator]:
+def firebase_auth_emulator(
+    workdir: Path, project_id: str = "demo-fastapi-lambda", port: int | None = None
+) -> Iterator[FirebaseAuthEmulator]:
     """`firebase emulators:start --only auth` on free loopback ports; a `demo-` project never reaches Google."""
     if not project_id.startswith("demo-"):
         raise ValueError("use a demo- project: the emulator then never talks to Google")
     firebase = shutil.which("firebase", path=os.pathsep.join(map(str, BIN_DIRS)))
     if firebase is None:
         raise StandInError("firebase-tools is not installed: run `make install`")
-    port = free_port()
+    port = port or free_port()
     config = {
         "emulators": {
             "auth": {"host": "127.0.0.1", "port": port},
@@ -235,9 +237,9 @@ class MotoCognito:
 
 
 @contextmanager
-def moto_server(workdir: Path) -> Iterator[str]:
-    """moto's server on a free loopback port; yields its endpoint URL."""
-    port = free_port()
+def moto_server(workdir: Path, port: int | None = None) -> Iterator[str]:
+    """moto's server on a loopback port (a free one by default); yields its endpoint URL."""
+    port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     log = workdir / "moto.log"
@@ -254,6 +256,8 @@ def _serve_until_interrupted(variables: dict[str, str]) -> None:
         print(f"  {username} / {password}  ({', '.join(groups)})")
     print("\nCtrl-C stops it.")
     sys.stdout.flush()
+    # Ctrl-C or a plain `kill`: either way the stand-in is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with suppress(KeyboardInterrupt):
         signal.pause()
 
@@ -261,10 +265,11 @@ def _serve_until_interrupted(variables: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run a provider stand-in with the demo users, for `make dev`.")
     parser.add_argument("provider", choices=["firebase", "cognito"])
+    parser.add_argument("--port", type=int, help="default: 9099 for firebase (the emulator's usual), 5050 for cognito")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix=f"{args.provider}-standin-") as tmp:
         if args.provider == "firebase":
-            with firebase_auth_emulator(Path(tmp)) as emulator:
+            with firebase_auth_emulator(Path(tmp), port=args.port or 9099) as emulator:
                 for username, password, groups in DEMO_USERS:
                     emulator.create_user(username, password, groups=groups)
                 _serve_until_interrupted(
@@ -277,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
                     }
                 )
         else:
-            with moto_server(Path(tmp)) as endpoint:
+            with moto_server(Path(tmp), port=args.port or 5050) as endpoint:
                 moto = MotoCognito(endpoint)
                 pool = moto.create_pool("fastapi-lambda-dev")
                 for username, password, groups in DEMO_USERS:
