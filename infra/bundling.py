@@ -33,7 +33,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 # Bump when the bundle's layout or trimming changes, so every cached tree and hash moves.
-BUNDLE_FORMAT = "1"
+BUNDLE_FORMAT = "2"
 
 # The package that is the service; its requirements file sits inside it.
 SERVICE_PACKAGE = "service"
@@ -110,10 +110,10 @@ def _dependencies_key(requirements: bytes, target: BundleTarget) -> str:
 
 
 def _trim(site: Path) -> None:
-    """Drop what a function never runs: console scripts, caches, stubs, most of .dist-info."""
+    """Drop what a function never runs: console scripts, caches, packages' own tests, stubs, most of .dist-info."""
     shutil.rmtree(site / "bin", ignore_errors=True)
     for path in sorted(site.rglob("*"), reverse=True):
-        if path.is_dir() and path.name == "__pycache__":
+        if path.is_dir() and (path.name == "__pycache__" or (path.name == "tests" and path.parent != site)):
             shutil.rmtree(path)
         elif path.is_file() and path.suffix in {".pyi", ".pyc"}:
             path.unlink()

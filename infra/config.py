@@ -149,6 +149,21 @@ class ApiConfig(BaseModel):
         return LOG_RETENTION[self.log_retention_days]
 
     @property
+    def provider_settings(self) -> dict[str, str | None]:
+        """The chosen identity provider's own variables for the service; other providers' stay out."""
+        by_provider: dict[str, dict[str, str | None]] = {
+            "firebase": {"FIREBASE_APP_API_KEY": self.firebase_app_api_key},
+            "cognito": {"COGNITO_USER_POOL_CLIENT_ID": self.cognito_user_pool_client_id},
+            "oidc": {
+                "OIDC_TOKEN_URL": self.oidc_token_url,
+                "OIDC_CLIENT_ID": self.oidc_client_id,
+                "OIDC_AUDIENCE": self.oidc_audience,
+                "OIDC_SCOPE": self.oidc_scope,
+            },
+        }
+        return by_provider[self.identity_provider]
+
+    @property
     def python_version(self) -> str:
         """`3.14` for `python3.14`."""
         return self.runtime.removeprefix("python")

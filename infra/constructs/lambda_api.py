@@ -98,14 +98,7 @@ class LambdaApi(Construct):
             jwt_issuer=config.jwt_issuer,
             jwt_audience=config.jwt_audience,
             docs_enabled=config.docs_enabled,
-            provider_settings={
-                "FIREBASE_APP_API_KEY": config.firebase_app_api_key,
-                "COGNITO_USER_POOL_CLIENT_ID": config.cognito_user_pool_client_id,
-                "OIDC_TOKEN_URL": config.oidc_token_url,
-                "OIDC_CLIENT_ID": config.oidc_client_id,
-                "OIDC_AUDIENCE": config.oidc_audience,
-                "OIDC_SCOPE": config.oidc_scope,
-            },
+            provider_settings=config.provider_settings,
         )
         # The app the function will build at cold start, built here from the same environment.
         service_app = create_app(settings_from_environment(self.environment))

@@ -1,0 +1,266 @@
+"""What the stack deploys, resource by resource, for cdk.json's defaults and for every override."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Annotations, Match
+
+from tests.infra.conftest import CUSTOM_CONTEXT, HOST_PYTHON, Synthesized
+
+
+def ref_to(synth: Synthesized, resource_type: str) -> dict[str, str]:
+    (logical_id,) = synth.resources(resource_type)
+    return {"Ref": logical_id}
+
+
+def output_url(synth: Synthesized, name: str) -> str:
+    """An output's Fn::Join, with references written as <Ref>, so its shape can be compared."""
+    parts = synth.template_json["Outputs"][name]["Value"]["Fn::Join"][1]
+    return "".join(part if isinstance(part, str) else f"<{next(iter(part.values()))}>" for part in parts)
+
+
+# The JWT authorizer.
+
+
+def test_the_authorizer_checks_the_configured_issuer_and_audiences(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    for synth, issuer, audiences in [
+        (default_synth, "https://securetoken.google.com/demo-project", ["demo-project"]),
+        (custom_synth, CUSTOM_CONTEXT["jwt_issuer"], ["client-one", "client-two"]),
+    ]:
+        synth.template.resource_count_is("AWS::ApiGatewayV2::Authorizer", 1)
+        synth.template.has_resource_properties(
+            "AWS::ApiGatewayV2::Authorizer",
+            {
+                "AuthorizerType": "JWT",
+                "IdentitySource": ["$request.header.Authorization"],
+                "JwtConfiguration": {"Issuer": issuer, "Audience": audiences},
+            },
+        )
+
+
+def test_protected_routes_use_that_authorizer(default_synth: Synthesized) -> None:
+    authorizer = ref_to(default_synth, "AWS::ApiGatewayV2::Authorizer")
+    routes = default_synth.resources("AWS::ApiGatewayV2::Route").values()
+
+    jwt_routes = [r["Properties"] for r in routes if r["Properties"]["AuthorizationType"] == "JWT"]
+
+    assert jwt_routes
+    assert all(route["AuthorizerId"] == authorizer for route in jwt_routes)
+
+
+# The stage, and the values the function is given from it.
+
+
+def test_the_stage_is_named_and_the_function_is_told_that_name(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    for synth, stage_name in [(default_synth, "mvp"), (custom_synth, "prod")]:
+        stage = synth.only("AWS::ApiGatewayV2::Stage")["Properties"]
+        assert stage["StageName"] == stage_name
+        assert stage["AutoDeploy"] is True
+        assert synth.function_environment["AWS_API_GW_STAGE_NAME"] == stage["StageName"]
+
+
+def test_the_function_is_told_the_groups_claim(default_synth: Synthesized, custom_synth: Synthesized) -> None:
+    assert default_synth.function_environment["JWT_AUTHORIZATION_GROUPS_ATTR_NAME"] == "groups"
+    assert custom_synth.function_environment["JWT_AUTHORIZATION_GROUPS_ATTR_NAME"] == "cognito:groups"
+
+
+def test_the_function_runs_the_service_in_lambda_mode_with_the_identity_settings(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    assert default_synth.function_environment == {
+        "RUNTIME": "LAMBDA",
+        "AWS_API_GW_STAGE_NAME": "mvp",
+        "AWS_API_GW_MAPPING_KEY": "",
+        "JWT_AUTHORIZATION_GROUPS_ATTR_NAME": "groups",
+        "IDENTITY_PROVIDER": "firebase",
+        "JWT_ISSUER": "https://securetoken.google.com/demo-project",
+        "JWT_AUDIENCE": "demo-project",
+        "DOCS_ENABLED": "true",
+        "FIREBASE_APP_API_KEY": "demo-api-key",
+    }
+    cognito = custom_synth.function_environment
+    assert cognito["IDENTITY_PROVIDER"] == "cognito"
+    assert cognito["COGNITO_USER_POOL_CLIENT_ID"] == "client-one"
+    assert cognito["JWT_AUDIENCE"] == "client-one,client-two"
+    assert cognito["DOCS_ENABLED"] == "false"
+    # Lambda sets AWS_REGION itself (a template may not), and no other provider's settings leak in.
+    assert "AWS_REGION" not in cognito
+    assert "FIREBASE_APP_API_KEY" not in cognito
+
+
+def test_access_logs_are_json_in_a_log_group_with_retention(default_synth: Synthesized) -> None:
+    settings = default_synth.only("AWS::ApiGatewayV2::Stage")["Properties"]["AccessLogSettings"]
+    (log_group_id,) = (
+        logical_id
+        for logical_id in default_synth.resources("AWS::Logs::LogGroup")
+        if settings["DestinationArn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    )
+
+    assert default_synth.template_json["Resources"][log_group_id]["Properties"]["RetentionInDays"] == 30
+    fields = json.loads(settings["Format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert {"routeKey", "status", "ip", "integrationError", "authorizerError"} <= fields.keys()
+
+
+def test_default_route_throttling_comes_from_config(default_synth: Synthesized, custom_synth: Synthesized) -> None:
+    for synth, rate, burst in [(default_synth, 50, 100), (custom_synth, 10, 20)]:
+        synth.template.has_resource_properties(
+            "AWS::ApiGatewayV2::Stage",
+            {"DefaultRouteSettings": {"ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}},
+        )
+
+
+# The function, its version and alias.
+
+
+def test_the_function_defaults(default_synth: Synthesized) -> None:
+    default_synth.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Architectures": ["arm64"],
+            "Handler": "service.runtime.aws_lambda.handler",
+            "MemorySize": 512,
+            "Timeout": 15,
+            "TracingConfig": {"Mode": "Active"},
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON", "LogGroup": Match.any_value()}),
+            "SnapStart": {"ApplyOn": "PublishedVersions"},
+        },
+    )
+
+
+def test_overrides_reach_the_function(custom_synth: Synthesized) -> None:
+    custom_synth.template.has_resource_properties(
+        "AWS::Lambda::Function", {"Architectures": ["x86_64"], "MemorySize": 1024, "Timeout": 20}
+    )
+    function_log_group = custom_synth.only("AWS::Lambda::Function")["Properties"]["LoggingConfig"]["LogGroup"]
+    log_group = custom_synth.template_json["Resources"][function_log_group["Ref"]]
+    assert log_group["Properties"]["RetentionInDays"] == 90
+
+
+def test_snapstart_only_where_the_runtime_supports_it(host_synth: Synthesized) -> None:
+    function = host_synth.only("AWS::Lambda::Function")["Properties"]
+    # Lambda offers SnapStart for Python 3.12 and later.
+    supports = tuple(int(part) for part in HOST_PYTHON.split(".")) >= (3, 12)
+
+    assert ("SnapStart" in function) is supports
+
+
+def test_the_api_invokes_the_live_alias_of_a_published_version(default_synth: Synthesized) -> None:
+    alias = default_synth.only("AWS::Lambda::Alias")["Properties"]
+    (version_id,) = default_synth.resources("AWS::Lambda::Version")
+
+    assert alias["Name"] == "live"
+    assert alias["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    integration = default_synth.only("AWS::ApiGatewayV2::Integration")["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert integration["IntegrationUri"] == ref_to(default_synth, "AWS::Lambda::Alias")
+    permissions = default_synth.resources("AWS::Lambda::Permission").values()
+    assert {json.dumps(p["Properties"]["FunctionName"]) for p in permissions} == {
+        json.dumps(ref_to(default_synth, "AWS::Lambda::Alias"))
+    }
+
+
+def test_no_function_url_and_no_physical_names(default_synth: Synthesized) -> None:
+    default_synth.template.resource_count_is("AWS::Lambda::Url", 0)
+    names = {
+        "AWS::Lambda::Function": "FunctionName",
+        "AWS::IAM::Role": "RoleName",
+        "AWS::Logs::LogGroup": "LogGroupName",
+    }
+    for resource_type, name_property in names.items():
+        for resource in default_synth.resources(resource_type).values():
+            assert name_property not in resource["Properties"]
+
+
+def test_the_role_allows_its_log_group_and_tracing_only(default_synth: Synthesized) -> None:
+    role = default_synth.only("AWS::IAM::Role")["Properties"]
+    statements = default_synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+    function = default_synth.only("AWS::Lambda::Function")["Properties"]
+    log_group_id = function["LoggingConfig"]["LogGroup"]["Ref"]
+
+    assert "ManagedPolicyArns" not in role
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert {json.dumps(s["Resource"]): sorted(s["Action"]) for s in statements} == {
+        json.dumps({"Fn::GetAtt": [log_group_id, "Arn"]}): ["logs:CreateLogStream", "logs:PutLogEvents"],
+        json.dumps("*"): ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+    }
+
+
+# CORS and the custom domain.
+
+
+def test_cors_preflight_is_answered_for_the_configured_origins(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    assert "CorsConfiguration" not in default_synth.only("AWS::ApiGatewayV2::Api")["Properties"]
+    cors = custom_synth.only("AWS::ApiGatewayV2::Api")["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == ["https://app.example.com", "https://admin.example.com"]
+    assert set(cors["AllowMethods"]) == {"GET", "POST", "OPTIONS"}
+    assert "authorization" in cors["AllowHeaders"]
+
+
+def test_a_custom_domain_maps_the_stage_under_the_mapping_key(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    default_synth.template.resource_count_is("AWS::ApiGatewayV2::DomainName", 0)
+    default_synth.template.resource_count_is("AWS::ApiGatewayV2::ApiMapping", 0)
+
+    custom_synth.template.has_resource_properties(
+        "AWS::ApiGatewayV2::DomainName",
+        {
+            "DomainName": "api.example.com",
+            "DomainNameConfigurations": [Match.object_like({"CertificateArn": CUSTOM_CONTEXT["certificate_arn"]})],
+        },
+    )
+    mapping_resource = custom_synth.only("AWS::ApiGatewayV2::ApiMapping")
+    mapping = mapping_resource["Properties"]
+    (stage_id,) = custom_synth.resources("AWS::ApiGatewayV2::Stage")
+    assert mapping["ApiMappingKey"] == "orders"
+    assert mapping["Stage"] == "prod"
+    assert stage_id in mapping_resource["DependsOn"]
+    assert custom_synth.function_environment["AWS_API_GW_MAPPING_KEY"] == mapping["ApiMappingKey"]
+
+
+# Outputs and warnings.
+
+
+def test_outputs_name_the_urls_the_function_and_the_alias(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    outputs: dict[str, Any] = default_synth.template_json["Outputs"]
+    api = ref_to(default_synth, "AWS::ApiGatewayV2::Api")["Ref"]
+
+    assert output_url(default_synth, "ApiUrl") == f"https://<{api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/mvp"
+    assert output_url(default_synth, "DocsUrl").endswith("/mvp/v1/docs")
+    assert outputs["FunctionName"]["Value"] == ref_to(default_synth, "AWS::Lambda::Function")
+    assert outputs["AliasName"]["Value"] == "live"
+    custom_outputs = custom_synth.template_json["Outputs"]
+    assert "DocsUrl" not in custom_outputs
+    assert custom_outputs["CustomDomainUrl"]["Value"] == "https://api.example.com/orders/"
+
+
+def test_a_bundle_without_bytecode_says_so(default_synth: Synthesized) -> None:
+    warnings = Annotations.from_stack(default_synth.stack).find_warning(
+        "/FastApiLambda/Api/Function", Match.string_like_regexp("ships without bytecode")
+    )
+
+    # The default runtime is python3.14: only a Python 3.14 synth can compile for it.
+    assert bool(warnings) is (HOST_PYTHON != "3.14")
+
+
+def test_cdk_json_placeholders_are_flagged_and_real_settings_are_not(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    def placeholder_warnings(synth: Synthesized) -> list[Any]:
+        return Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp("placeholder"))
+
+    assert placeholder_warnings(default_synth)
+    assert not placeholder_warnings(custom_synth)

@@ -1,0 +1,66 @@
+"""The function's environment is checked by the service's own settings at synth time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.service_settings import ServiceSettingsError, service_environment, settings_from_environment
+from service.core.settings import Runtime
+
+
+def environment(**overrides: Any) -> dict[str, str]:
+    values: dict[str, Any] = {
+        "stage_name": "mvp",
+        "mapping_key": "",
+        "groups_claim": "groups",
+        "identity_provider": "firebase",
+        "jwt_issuer": "https://securetoken.google.com/demo-project",
+        "jwt_audience": ("demo-project",),
+        "docs_enabled": True,
+        "provider_settings": {"FIREBASE_APP_API_KEY": "demo-api-key", "OIDC_CLIENT_ID": None},
+    }
+    values.update(overrides)
+    return service_environment(**values)
+
+
+def test_environment_carries_the_gateway_values_and_only_set_provider_settings() -> None:
+    assert environment(jwt_audience=("one", "two")) == {
+        "RUNTIME": "LAMBDA",
+        "AWS_API_GW_STAGE_NAME": "mvp",
+        "AWS_API_GW_MAPPING_KEY": "",
+        "JWT_AUTHORIZATION_GROUPS_ATTR_NAME": "groups",
+        "IDENTITY_PROVIDER": "firebase",
+        "JWT_ISSUER": "https://securetoken.google.com/demo-project",
+        "JWT_AUDIENCE": "one,two",
+        "DOCS_ENABLED": "true",
+        "FIREBASE_APP_API_KEY": "demo-api-key",
+    }
+
+
+def test_the_service_reads_the_environment_as_lambda_will() -> None:
+    settings = settings_from_environment(environment(jwt_audience=("one", "two"), docs_enabled=False))
+
+    assert settings.runtime is Runtime.LAMBDA
+    assert settings.aws_api_gw_stage_name == "mvp"
+    assert settings.jwt_audience == ["one", "two"]
+    assert settings.docs_enabled is False
+
+
+def test_a_setting_the_service_would_refuse_fails_synth_naming_the_variable() -> None:
+    broken = environment(identity_provider="oidc", provider_settings={})
+
+    with pytest.raises(ServiceSettingsError, match="OIDC_CLIENT_ID"):
+        settings_from_environment(broken)
+
+
+def test_the_synthesizing_shell_does_not_leak_into_the_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the function sees is the template's environment; a developer's shell must not change the routes.
+    monkeypatch.setenv("DOCS_ENABLED", "false")
+    monkeypatch.setenv("AWS_API_GW_STAGE_NAME", "other")
+
+    settings = settings_from_environment(environment())
+
+    assert settings.docs_enabled is True
+    assert settings.aws_api_gw_stage_name == "mvp"
