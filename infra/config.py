@@ -13,7 +13,16 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
 from aws_cdk import aws_logs as logs
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # API Gateway gives an integration at most 30 s; the function must give up before that.
 MAX_FUNCTION_TIMEOUT_SECONDS = 29
@@ -65,8 +74,18 @@ def _blank_is_none(value: object) -> object:
     return value
 
 
+def _is_secret_arn(value: str | None) -> str | None:
+    if value is not None and not re.match(r"arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+", value):
+        raise ValueError(
+            "must be a Secrets Manager secret's ARN (arn:aws:secretsmanager:<region>:<account>:secret:...)"
+        )
+    return value
+
+
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
+# A client secret stays in Secrets Manager: context names it, the template only refers to it.
+SecretArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_secret_arn)]
 
 
 class ApiConfig(BaseModel):
@@ -79,6 +98,7 @@ class ApiConfig(BaseModel):
     architecture: Literal["arm64", "x86_64"]
     memory_mb: int = Field(ge=128, le=10240)
     timeout_seconds: int = Field(ge=1, le=MAX_FUNCTION_TIMEOUT_SECONDS)
+    provider_timeout_seconds: float = Field(gt=0)
     log_retention_days: int
 
     # The HTTP API.
@@ -98,8 +118,13 @@ class ApiConfig(BaseModel):
     jwt_groups_claim: str = Field(min_length=1)
     firebase_app_api_key: OptionalText
     cognito_user_pool_client_id: OptionalText
+    cognito_client_secret_arn: SecretArn
     oidc_token_url: OptionalText
     oidc_client_id: OptionalText
+    oidc_client_secret_arn: SecretArn
+    oidc_token_auth_method: Annotated[
+        Literal["client_secret_basic", "client_secret_post"] | None, BeforeValidator(_blank_is_none)
+    ]
     oidc_audience: OptionalText
     oidc_scope: OptionalText
 
@@ -137,6 +162,12 @@ class ApiConfig(BaseModel):
         return key
 
     @model_validator(mode="after")
+    def _provider_answers_before_the_function_times_out(self) -> Self:
+        if self.provider_timeout_seconds >= self.timeout_seconds:
+            raise ValueError("provider_timeout_seconds: must be less than timeout_seconds, or the function dies first")
+        return self
+
+    @model_validator(mode="after")
     def _domain_settings_go_together(self) -> Self:
         if bool(self.domain_name) != bool(self.certificate_arn):
             raise ValueError("domain_name and certificate_arn: set both for a custom domain, or neither")
@@ -157,11 +188,22 @@ class ApiConfig(BaseModel):
             "oidc": {
                 "OIDC_TOKEN_URL": self.oidc_token_url,
                 "OIDC_CLIENT_ID": self.oidc_client_id,
+                "OIDC_TOKEN_AUTH_METHOD": self.oidc_token_auth_method,
                 "OIDC_AUDIENCE": self.oidc_audience,
                 "OIDC_SCOPE": self.oidc_scope,
             },
         }
         return by_provider[self.identity_provider]
+
+    @property
+    def provider_secret_arns(self) -> dict[str, str]:
+        """The chosen provider's secret variables, each with the Secrets Manager secret holding its value."""
+        by_provider = {
+            "cognito": {"COGNITO_USER_POOL_CLIENT_SECRET": self.cognito_client_secret_arn},
+            "oidc": {"OIDC_CLIENT_SECRET": self.oidc_client_secret_arn},
+        }
+        chosen = by_provider.get(self.identity_provider, {})
+        return {name: arn for name, arn in chosen.items() if arn}
 
     @property
     def python_version(self) -> str:

@@ -33,6 +33,7 @@ def service_environment(
     jwt_issuer: str,
     jwt_audience: tuple[str, ...],
     docs_enabled: bool,
+    provider_timeout_seconds: float,
     provider_settings: Mapping[str, str | None],
 ) -> dict[str, str]:
     """The function's environment. `provider_settings` maps a variable to its value, None if unset."""
@@ -45,6 +46,7 @@ def service_environment(
         "JWT_ISSUER": jwt_issuer,
         "JWT_AUDIENCE": ",".join(jwt_audience),
         "DOCS_ENABLED": "true" if docs_enabled else "false",
+        "PROVIDER_TIMEOUT_SECONDS": f"{provider_timeout_seconds:g}",
     }
     environment.update({name: value for name, value in sorted(provider_settings.items()) if value})
     return environment

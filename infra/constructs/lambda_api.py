@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import Acknowledgment, Annotations, Duration, Validations
+from aws_cdk import Acknowledgment, Annotations, Duration, SecretValue, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_certificatemanager as acm
@@ -98,7 +98,15 @@ class LambdaApi(Construct):
             jwt_issuer=config.jwt_issuer,
             jwt_audience=config.jwt_audience,
             docs_enabled=config.docs_enabled,
-            provider_settings=config.provider_settings,
+            provider_timeout_seconds=config.provider_timeout_seconds,
+            provider_settings={
+                **config.provider_settings,
+                # A dynamic reference: CloudFormation reads the secret at deploy time; no template holds it.
+                **{
+                    name: SecretValue.secrets_manager(arn).unsafe_unwrap()
+                    for name, arn in config.provider_secret_arns.items()
+                },
+            },
         )
         # The app the function will build at cold start, built here from the same environment.
         service_app = create_app(settings_from_environment(self.environment))

@@ -44,6 +44,7 @@ CUSTOM_CONTEXT = {
     "architecture": "x86_64",
     "memory_mb": "1024",
     "timeout_seconds": "20",
+    "provider_timeout_seconds": "5",
     "log_retention_days": "90",
     "throttling_rate_limit": "10",
     "throttling_burst_limit": "20",
@@ -57,6 +58,7 @@ CUSTOM_CONTEXT = {
     "jwt_audience": "client-one,client-two",
     "jwt_groups_claim": "cognito:groups",
     "cognito_user_pool_client_id": "client-one",
+    "cognito_client_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cognito-client-AbCdEf",
 }
 
 

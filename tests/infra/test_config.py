@@ -49,6 +49,9 @@ def test_a_missing_key_is_named() -> None:
     ("overrides", "message"),
     [
         ({"timeout_seconds": "30"}, r"timeout_seconds: .*less than or equal to 29"),
+        ({"timeout_seconds": "8"}, r"provider_timeout_seconds: must be less than timeout_seconds"),
+        ({"cognito_client_secret_arn": "my-secret"}, r"cognito_client_secret_arn: "),
+        ({"oidc_token_auth_method": "private_key_jwt"}, r"oidc_token_auth_method: "),
         ({"runtime": "python3.10"}, r"runtime: the service needs python3.11 or newer"),
         ({"architecture": "riscv"}, r"architecture: "),
         ({"log_retention_days": "31"}, r"log_retention_days: must be one of"),
@@ -64,6 +67,28 @@ def test_a_missing_key_is_named() -> None:
 def test_bad_values_stop_synth_naming_the_key(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config(**overrides)
+
+
+def test_only_the_chosen_providers_settings_and_secrets_reach_the_function() -> None:
+    oidc = config(
+        identity_provider="oidc",
+        oidc_client_id="client",
+        oidc_token_auth_method="client_secret_post",
+        oidc_client_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:oidc-AbCdEf",
+        cognito_client_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:cognito-AbCdEf",
+    )
+
+    assert oidc.provider_settings == {
+        "OIDC_TOKEN_URL": None,
+        "OIDC_CLIENT_ID": "client",
+        "OIDC_TOKEN_AUTH_METHOD": "client_secret_post",
+        "OIDC_AUDIENCE": None,
+        "OIDC_SCOPE": None,
+    }
+    assert oidc.provider_secret_arns == {
+        "OIDC_CLIENT_SECRET": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:oidc-AbCdEf"
+    }
+    assert config().provider_secret_arns == {}
 
 
 def test_cdk_feature_flags_in_the_same_context_are_left_alone() -> None:

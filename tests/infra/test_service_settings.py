@@ -19,6 +19,7 @@ def environment(**overrides: Any) -> dict[str, str]:
         "jwt_issuer": "https://securetoken.google.com/demo-project",
         "jwt_audience": ("demo-project",),
         "docs_enabled": True,
+        "provider_timeout_seconds": 8.0,
         "provider_settings": {"FIREBASE_APP_API_KEY": "demo-api-key", "OIDC_CLIENT_ID": None},
     }
     values.update(overrides)
@@ -35,6 +36,7 @@ def test_environment_carries_the_gateway_values_and_only_set_provider_settings()
         "JWT_ISSUER": "https://securetoken.google.com/demo-project",
         "JWT_AUDIENCE": "one,two",
         "DOCS_ENABLED": "true",
+        "PROVIDER_TIMEOUT_SECONDS": "8",
         "FIREBASE_APP_API_KEY": "demo-api-key",
     }
 
