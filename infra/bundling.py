@@ -208,6 +208,17 @@ def build_bundle(*, service_dir: Path, target: BundleTarget, cache_dir: Path, ou
         shutil.copyfile(source, destination)
     if target.host_compiles_bytecode:
         _compile(package_dir, deployed_at=f"{LAMBDA_TASK_ROOT}/{SERVICE_PACKAGE}")
+    _make_readable(output_dir)
+
+
+def _make_readable(tree: Path) -> None:
+    """Lambda runs the code as another user: every directory 755, every file 644, whatever the umask."""
+    tree.chmod(0o755)
+    for root, dirs, files in os.walk(tree):
+        for name in dirs:
+            Path(root, name).chmod(0o755)
+        for name in files:
+            Path(root, name).chmod(0o644)
 
 
 @jsii.implements(ILocalBundling)

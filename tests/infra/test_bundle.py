@@ -61,6 +61,14 @@ def test_the_bundle_holds_nothing_else(default_synth: Synthesized, host_synth: S
             assert kept <= {"METADATA", "entry_points.txt"} | {n for n in kept if n.upper().startswith("LICEN")}
 
 
+def test_lambda_can_read_every_file(default_synth: Synthesized) -> None:
+    # Lambda runs the function as a user that owns nothing in the bundle.
+    asset = default_synth.asset_dir
+    modes = {(p.is_dir(), p.stat().st_mode & 0o777) for p in [asset, *asset.rglob("*")]}
+
+    assert modes == {(True, 0o755), (False, 0o644)}
+
+
 def test_native_code_is_built_for_the_functions_architecture(
     default_synth: Synthesized, custom_synth: Synthesized
 ) -> None:
