@@ -33,7 +33,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 # Bump when the bundle's layout or trimming changes, so every cached tree and hash moves.
-BUNDLE_FORMAT = "2"
+BUNDLE_FORMAT = "3"
 
 # The package that is the service; its requirements file sits inside it.
 SERVICE_PACKAGE = "service"
