@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import Acknowledgment, Annotations, Duration, SecretValue, Validations
+from aws_cdk import Acknowledgment, Annotations, Duration, SecretValue, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_certificatemanager as acm
@@ -116,6 +116,8 @@ class LambdaApi(Construct):
         self.http_api = apigwv2.HttpApi(
             self,
             "HttpApi",
+            # A label for the console (names of HTTP APIs need not be unique), not a physical name.
+            api_name=Stack.of(self).stack_name,
             description="The FastAPI service; every route is declared by the service.",
             create_default_stage=False,
             cors_preflight=self._cors(config.cors_allow_origins),
