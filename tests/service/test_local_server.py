@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,8 +13,13 @@ from tests.support import running_dev_server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_dev_server(tmp_path_factory.mktemp("dev")) as base_url:
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dev")
+
+
+@pytest.fixture(scope="module")
+def server(workdir: Path) -> Iterator[str]:
+    with running_dev_server(workdir) as base_url:
         yield base_url
 
 
@@ -42,3 +48,17 @@ def test_no_token_gets_the_gateways_401(server: str) -> None:
     response = httpx.get(f"{server}/v1/users/whoami", timeout=10)
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized"}
+
+
+def test_the_servers_log_carries_no_password_or_token(server: str, workdir: Path) -> None:
+    with httpx.Client(base_url=server, timeout=10) as client:
+        tokens = password_grant(client, *ADMIN)
+        client.post("/v1/auth/token", data={"username": ADMIN[0], "password": "not-the-password-42"})
+        client.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        client.get("/v1/users/whoami", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        client.get("/v1/users/whoami", headers={"Authorization": "Bearer forged.token.value"})
+    # The start-up banner names the public demo passwords on purpose; what follows must not.
+    log = (workdir / "dev-server.log").read_text().split("Application startup complete", 1)[1]
+    assert "POST /v1/auth/token" in log  # the access log is there, and was read
+    for secret in (ADMIN[1], "not-the-password-42", tokens["access_token"], tokens["refresh_token"], "forged.token"):
+        assert secret not in log
