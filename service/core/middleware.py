@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.errors import AppError, problem_response
@@ -13,14 +13,17 @@ DEFAULT_HEADERS = {
     # Nothing here is meant to be framed.
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
+    # Answers carry claims, tokens or errors specific to the caller: no shared cache may keep them.
+    "cache-control": "no-store",
 }
+# As ASGI carries them, encoded once rather than on every response.
+_RAW_DEFAULT_HEADERS = tuple(
+    (name.encode("latin-1"), value.encode("latin-1")) for name, value in DEFAULT_HEADERS.items()
+)
 
 
 class SecurityHeaders:
-    """Adds the API's default headers; `cache-control: no-store` unless a route chose otherwise.
-
-    Answers carry claims, tokens or errors specific to the caller: no shared cache may keep them.
-    """
+    """Adds the API's default headers to every response, unless the route set its own value."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -32,10 +35,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in DEFAULT_HEADERS.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("cache-control", "no-store")
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in _RAW_DEFAULT_HEADERS if header[0] not in present)
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -60,15 +63,18 @@ class RequestBodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
+    def _too_large(self) -> Response:
+        # Built only when needed: a JSON response per request would cost every request.
+        error = BodyTooLarge(self.max_bytes)
+        return problem_response(error.status_code, code=error.code, detail=error.detail)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        error = BodyTooLarge(self.max_bytes)
-        too_large = problem_response(error.status_code, code=error.code, detail=error.detail)
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(scope, receive, send)
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._too_large()(scope, receive, send)
             return
         received = 0
         exceeded = False
@@ -80,7 +86,7 @@ class RequestBodyLimit:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     exceeded = True
-                    raise error
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def send_or_replace(message: Message) -> None:
@@ -89,6 +95,14 @@ class RequestBodyLimit:
             if not exceeded:
                 await send(message)
             elif message["type"] == "http.response.start":
-                await too_large(scope, receive, send)
+                await self._too_large()(scope, receive, send)
 
         await self.app(scope, receive_within_limit, send_or_replace)
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The declared `content-length`, when it is a plain number."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
