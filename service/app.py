@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from service.api.main import api_router
+from service.api.main import include_api
 from service.api.openapi import install_openapi
 from service.core.errors import install_error_handlers
 from service.core.http import SharedHttpClient
@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["authorization", "content-type"],
             max_age=600,
         )
-    app.include_router(api_router)
+    include_api(app)
     install_openapi(app)
     if settings.docs_enabled:
         from service.api.routes import docs
