@@ -6,12 +6,20 @@ from the issuer's JWKS; `iss` equal to the configured issuer; `aud` one of the a
 only where `aud` is absent, `client_id`; `exp` in the future, `nbf` and `iat` in the past;
 and for a route with scopes, at least one of them in the token's `scope` or `scp`. Its answer
 is the `requestContext.authorizer.jwt` the gateway would build, claims flattened to strings.
+
+A client sends the same token with every request until it expires, and verifying it costs
+~120 µs (PyJWT, RS256): a token that passed is remembered by its exact text, signature
+included, so only a byte-identical token is ever answered from memory. Of the checks only
+`exp` can change its verdict with time (`nbf` and `iat` were already in the past), and it is
+checked again on every use.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jwt
@@ -28,6 +36,8 @@ logger = logging.getLogger("service.local_gateway")
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 # Clock skew tolerated on exp, nbf and iat.
 LEEWAY_SECONDS = 30
+# How many verified tokens are remembered (the oldest is forgotten first).
+VERIFIED_TOKENS_KEPT = 256
 
 
 class KeySource(Protocol):
@@ -45,6 +55,13 @@ def bearer_token(authorization: str | None) -> str | None:
     return value or None
 
 
+@dataclass(frozen=True)
+class _VerifiedToken:
+    expires_at: float
+    flattened_claims: dict[str, str]
+    scopes: list[str]
+
+
 class LocalGateway:
     def __init__(
         self,
@@ -53,23 +70,44 @@ class LocalGateway:
         audiences: Sequence[str],
         keys: KeySource,
         accept_unsigned: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
         self.audiences = frozenset(audiences)
         self.keys = keys
         # Only for the Firebase Auth emulator, whose tokens carry no signature.
         self.accept_unsigned = accept_unsigned
+        self._clock = clock
+        self._verified: dict[str, _VerifiedToken] = {}
 
     async def authorize(self, authorization: str | None, route_scopes: Sequence[str]) -> JwtContext:
         token = bearer_token(authorization)
         if token is None:
             raise GatewayRejection.unauthorized("no token")
-        claims = await self.verify_bearer_token(token)
-        token_scopes = scopes_from_claims(claims)
-        if route_scopes and not set(route_scopes).intersection(token_scopes):
+        verified = self._verified.get(token)
+        if verified is None:
+            verified = await self._verify(token)
+        elif verified.expires_at <= self._clock() - LEEWAY_SECONDS:
+            # PyJWT's own test, and the only verdict a second verification could change.
+            del self._verified[token]
+            raise GatewayRejection.unauthorized("the token has expired")
+        if route_scopes and not set(route_scopes).intersection(verified.scopes):
             raise GatewayRejection.forbidden(route_scopes)
         # The gateway passes the token's scopes only on routes that ask for scopes.
-        return JwtContext(claims=flatten_claims(claims), scopes=token_scopes if route_scopes else None)
+        return JwtContext(
+            claims=dict(verified.flattened_claims), scopes=list(verified.scopes) if route_scopes else None
+        )
+
+    async def _verify(self, token: str) -> _VerifiedToken:
+        claims = await self.verify_bearer_token(token)
+        verified = _VerifiedToken(
+            expires_at=_expiry(claims), flattened_claims=flatten_claims(claims), scopes=scopes_from_claims(claims)
+        )
+        if verified.expires_at > 0:
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = verified
+        return verified
 
     async def verify_bearer_token(self, token: str) -> dict[str, Any]:
         try:
@@ -130,6 +168,14 @@ class LocalGateway:
             offered = {client_id} if isinstance(client_id, str) else set()
         if not offered & self.audiences:
             raise GatewayRejection.unauthorized("the token's audience is not accepted")
+
+
+def _expiry(claims: dict[str, Any]) -> float:
+    """`exp` as a number; 0 (never remembered) where it is not one, which verification already refused."""
+    try:
+        return float(claims["exp"])
+    except (KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def build_local_gateway(settings: Settings, identity: IdentityProvider, http: SharedHttpClient) -> LocalGateway:
