@@ -10,7 +10,7 @@ PORT ?= 8000
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev test lint format typecheck pytest fuzz synth clean
+.PHONY: help install dev test lint format typecheck pytest fuzz synth bench clean
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider"
@@ -18,6 +18,7 @@ help:
 	@echo "make install  install what is missing (idempotent)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
 	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
+	@echo "make bench    cold start, latency and load against a hello-world floor (minutes; not part of make test)"
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -62,5 +63,9 @@ fuzz: install
 synth: install
 	CDK_DISABLE_VERSION_CHECK=1 node_modules/.bin/cdk synth --quiet --no-notices
 
+# The Lambda asset for this machine's Python against its floor; writes bench/results/latest.json.
+bench: install
+	$(PY) -m bench.run
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache .bench

@@ -1,0 +1,170 @@
+"""Lambda init and warm latency: every handler in fresh interpreters, rounds interleaved.
+
+Init: each round starts one fresh `python -I -S -B bench/probe.py` per case, in an order
+that rotates from round to round, so that noise from the machine falls on every case alike.
+It times the import of the handler module (Lambda's init) and then the first call.
+
+Warm: the floor and the service share one fresh process per round (the same packages from
+the same asset) and their calls are interleaved in batches; the references run the same way
+in processes of their own. The events are the real payload 2.0 fixtures of tests/events/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.assets import ROOT, Assets
+
+PROBE = Path(__file__).resolve().parent / "probe.py"
+EVENTS_DIR = ROOT / "tests" / "events"
+HEALTH_EVENT = EVENTS_DIR / "health_named_stage.json"
+WHOAMI_EVENT = EVENTS_DIR / "whoami_named_stage.json"
+SERVICE_MODULE = "service.runtime.aws_lambda"
+
+# The interpreter itself rather than the venv's link to it: with -I -S nothing of the venv
+# would be on sys.path anyway.
+INTERPRETER = os.path.realpath(sys.executable)
+
+
+def lambda_environment() -> dict[str, str]:
+    """What the function gets in Lambda, for the events' stage and issuer (see tests/events)."""
+    event = json.loads(WHOAMI_EVENT.read_text())
+    claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "AWS_REGION": "eu-west-1",
+        "RUNTIME": "LAMBDA",
+        "IDENTITY_PROVIDER": "firebase",
+        "FIREBASE_APP_API_KEY": "bench-not-a-key",
+        "JWT_ISSUER": claims["iss"],
+        "JWT_AUDIENCE": claims["aud"],
+        "AWS_API_GW_STAGE_NAME": event["requestContext"]["stage"],
+    }
+
+
+@dataclass(frozen=True)
+class InitCase:
+    key: str
+    module: str
+    path: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class WarmTarget:
+    key: str
+    module: str
+    event: Path
+
+
+@dataclass(frozen=True)
+class WarmGroup:
+    """Handlers measured in one process; the first module is the one the probe imports."""
+
+    modules: tuple[str, ...]
+    path: tuple[Path, ...]
+    targets: tuple[WarmTarget, ...]
+
+
+def init_cases(assets: Assets) -> list[InitCase]:
+    cases = [
+        InitCase("floor", "floor_handler", (assets.asset, assets.cases)),
+        InitCase("service", SERVICE_MODULE, (assets.asset,)),
+        InitCase("floor_frozen", "floor_frozen_handler", (assets.asset, assets.cases)),
+        InitCase("floor_no_bytecode", "floor_handler", (assets.asset_without_bytecode, assets.cases_without_bytecode)),
+        InitCase("service_no_bytecode", SERVICE_MODULE, (assets.asset_without_bytecode,)),
+        InitCase("bare", "bare_handler", (assets.cases,)),
+    ]
+    if assets.powertools is not None:
+        cases.append(InitCase("powertools", "powertools_handler", (assets.powertools, assets.cases)))
+    return cases
+
+
+def warm_groups(assets: Assets) -> list[WarmGroup]:
+    groups = [
+        WarmGroup(
+            modules=("floor_handler", SERVICE_MODULE),
+            path=(assets.asset, assets.cases),
+            targets=(
+                WarmTarget("floor/health", "floor_handler", HEALTH_EVENT),
+                WarmTarget("service/health", SERVICE_MODULE, HEALTH_EVENT),
+                WarmTarget("service/whoami", SERVICE_MODULE, WHOAMI_EVENT),
+            ),
+        ),
+        WarmGroup(("bare_handler",), (assets.cases,), (WarmTarget("bare/health", "bare_handler", HEALTH_EVENT),)),
+    ]
+    if assets.powertools is not None:
+        groups.append(
+            WarmGroup(
+                ("powertools_handler",),
+                (assets.powertools, assets.cases),
+                (WarmTarget("powertools/health", "powertools_handler", HEALTH_EVENT),),
+            )
+        )
+    return groups
+
+
+def probe(mode: str, module: str, path: Sequence[Path], extra: str | None, env: Mapping[str, str]) -> dict[str, Any]:
+    command = [INTERPRETER, "-I", "-S", "-B", str(PROBE), mode, module, "handler", ":".join(str(p) for p in path)]
+    if extra is not None:
+        command.append(extra)
+    # The asset as the working directory, as /var/task is in Lambda.
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        command, capture_output=True, text=True, env=dict(env), cwd=path[0], check=False, timeout=600
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{module} ({mode}) failed:\n{result.stderr.strip()}")
+    answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def rotated(items: Sequence[Any], round_index: int) -> list[Any]:
+    shift = round_index % len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+def measure_init(assets: Assets, *, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Per case and metric (init_wall_ms, init_cpu_ms, rss_init_kib, first_call_ms): one value per process."""
+    env = lambda_environment()
+    samples: dict[str, dict[str, list[float]]] = {}
+    for round_index in range(rounds):
+        for case in rotated(init_cases(assets), round_index):
+            answer = probe("init", case.module, case.path, str(HEALTH_EVENT), env)
+            if answer["first_call_status"] != 200:
+                raise RuntimeError(f"{case.key}: the first health call answered {answer['first_call_status']}")
+            for metric in ("init_wall_ms", "init_cpu_ms", "rss_init_kib", "first_call_ms"):
+                samples.setdefault(case.key, {}).setdefault(metric, []).append(answer[metric])
+        print(f"  init: round {round_index + 1}/{rounds}", file=sys.stderr)
+    return samples
+
+
+def measure_warm(assets: Assets, *, rounds: int, warmup: int, batches: int, batch_size: int) -> dict[str, list[float]]:
+    """Per target (`case/route`): the median µs of a call, one value per process."""
+    env = lambda_environment()
+    samples: dict[str, list[float]] = {}
+    for round_index in range(rounds):
+        for group in rotated(warm_groups(assets), round_index):
+            spec = {
+                "more_modules": list(group.modules[1:]),
+                "targets": [{"key": t.key, "module": t.module, "event": str(t.event)} for t in group.targets],
+                "warmup": warmup,
+                "batches": batches,
+                "batch_size": batch_size,
+            }
+            answer = probe("warm", group.modules[0], group.path, json.dumps(spec), env)
+            for key, micros in answer["per_call_us"].items():
+                samples.setdefault(key, []).append(micros)
+        print(f"  warm: round {round_index + 1}/{rounds}", file=sys.stderr)
+    return samples
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}

@@ -1,0 +1,377 @@
+"""`make bench`: the shipped Lambda asset against its floor, and the local server against a hello world.
+
+Builds the asset for this machine's Python (as `cdk synth` builds it), runs every case several
+times in fresh processes with the rounds interleaved, prints one table (median, min, max,
+ratio to the floor, target) and writes it as JSON to bench/results/latest.json. Ratios
+compare figures measured in this run only. Timing never runs in `make test`; its smoke
+test runs these code paths once with tiny counts (`--quick`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import lambda_cases, load
+from bench.assets import HOST_ARCHITECTURE, HOST_PYTHON, ROOT, prepare, tree_size
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+WORK_DIR = ROOT / ".bench"
+
+
+@dataclass(frozen=True)
+class Counts:
+    init_rounds: int = 15
+    warm_rounds: int = 5
+    warmup_calls: int = 300
+    batches: int = 20
+    batch_size: int = 100
+    local_rounds: int = 5
+    load_rounds: int = 3
+    load_seconds: float = 5.0
+    load_warmup_seconds: float = 2.0
+
+
+QUICK = Counts(
+    init_rounds=1,
+    warm_rounds=1,
+    warmup_calls=2,
+    batches=2,
+    batch_size=3,
+    local_rounds=1,
+    load_rounds=1,
+    load_seconds=1.0,
+    load_warmup_seconds=0.5,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    section: str
+    label: str
+    unit: str
+    median: float
+    min: float
+    max: float
+    n: int
+    ratio: float | None = None  # to the section's floor, medians of this run
+    target: str | None = None  # e.g. "<= 1.15"
+    met: bool | None = None
+    note: str = ""
+
+
+def stats(values: Sequence[float]) -> tuple[float, float, float, int]:
+    return statistics.median(values), min(values), max(values), len(values)
+
+
+def row(
+    section: str,
+    label: str,
+    unit: str,
+    values: Sequence[float],
+    *,
+    floor: Sequence[float] | None = None,
+    at_most: float | None = None,
+    at_least: float | None = None,
+    note: str = "",
+) -> Row:
+    median, low, high, n = stats(values)
+    ratio = median / statistics.median(floor) if floor else None
+    target, met = None, None
+    if ratio is not None and at_most is not None:
+        target, met = f"<= {at_most:.2f}", ratio <= at_most
+    if ratio is not None and at_least is not None:
+        target, met = f">= {at_least:.2f}", ratio >= at_least
+    return Row(section, label, unit, median, low, high, n, ratio, target, met, note)
+
+
+def machine() -> dict[str, Any]:
+    cpu_model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for package in ("fastapi", "starlette", "mangum", "pydantic", "pydantic-core", "uvicorn"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    wrk_version = None
+    if load.load_generator() == "wrk":
+        answer = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)  # noqa: S607
+        wrk_version = (answer.stdout or answer.stderr).strip().splitlines()[0]
+    return {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": cpu_model,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "architecture": HOST_ARCHITECTURE,
+        "system": f"{platform.system()} {platform.release()}",
+        "load_generator": wrk_version or "python (asyncio, keep-alive)",
+        "packages": versions,
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def lambda_rows(assets: Any, counts: Counts) -> tuple[list[Row], dict[str, Any]]:
+    init = lambda_cases.measure_init(assets, rounds=counts.init_rounds)
+    warm = lambda_cases.measure_warm(
+        assets,
+        rounds=counts.warm_rounds,
+        warmup=counts.warmup_calls,
+        batches=counts.batches,
+        batch_size=counts.batch_size,
+    )
+
+    def wall(key: str) -> list[float]:
+        return init[key]["init_wall_ms"]
+
+    section = "Lambda init: import of the handler module in a fresh interpreter (ms)"
+    floor = wall("floor")
+    rows = [
+        row(section, "floor: FastAPI + Mangum hello world", "ms", floor, floor=floor),
+        row(section, "service (service.runtime.aws_lambda)", "ms", wall("service"), floor=floor, at_most=1.15),
+        row(
+            section,
+            "floor with the service's init GC step",
+            "ms",
+            wall("floor_frozen"),
+            floor=floor,
+            note="like for like: service / this = "
+            f"{statistics.median(wall('service')) / statistics.median(wall('floor_frozen')):.2f}",
+        ),
+        row(section, "floor, asset without bytecode", "ms", wall("floor_no_bytecode"), floor=floor),
+        row(
+            section,
+            "service, asset without bytecode",
+            "ms",
+            wall("service_no_bytecode"),
+            floor=floor,
+            note="bytecode saves "
+            f"{statistics.median(wall('service_no_bytecode')) - statistics.median(wall('service')):.0f} ms",
+        ),
+    ]
+    if "powertools" in init:
+        rows.append(
+            row(section, "Powertools APIGatewayHttpResolver hello world", "ms", wall("powertools"), floor=floor)
+        )
+    rows.append(row(section, "bare handler returning JSON", "ms", wall("bare"), floor=floor))
+
+    section = "Cold start as felt: init + first health call (ms)"
+    felt = {key: [a + b for a, b in zip(v["init_wall_ms"], v["first_call_ms"], strict=True)] for key, v in init.items()}
+    for key, label in (("floor", "floor"), ("service", "service"), ("powertools", "Powertools"), ("bare", "bare")):
+        if key in felt:
+            first = statistics.median(init[key]["first_call_ms"])
+            rows.append(
+                row(section, label, "ms", felt[key], floor=felt["floor"], note=f"first call alone {first:.1f} ms")
+            )
+
+    section = "Warm latency in process: one invocation after warm-up (µs)"
+    floor = warm["floor/health"]
+    rows += [
+        row(section, "floor health", "µs", floor, floor=floor),
+        row(section, "service health", "µs", warm["service/health"], floor=floor, at_most=1.10),
+        row(section, "service whoami, flattened claims", "µs", warm["service/whoami"], floor=floor, at_most=1.25),
+    ]
+    if "powertools/health" in warm:
+        rows.append(row(section, "Powertools health", "µs", warm["powertools/health"], floor=floor))
+    rows.append(row(section, "bare handler", "µs", warm["bare/health"], floor=floor))
+
+    section = "Peak RSS after init (MiB)"
+    floor = [kib / 1024 for kib in init["floor"]["rss_init_kib"]]
+    for key, label in (
+        ("floor", "floor"),
+        ("service", "service"),
+        ("powertools", "Powertools hello world"),
+        ("bare", "bare handler"),
+    ):
+        if key in init:
+            rows.append(row(section, label, "MiB", [kib / 1024 for kib in init[key]["rss_init_kib"]], floor=floor))
+    return rows, {"init": init, "warm": warm}
+
+
+def local_rows(work_dir: Path, counts: Counts) -> tuple[list[Row], dict[str, list[float]]]:
+    spec = json.dumps({"warmup": counts.warmup_calls, "batches": counts.batches, "batch_size": counts.batch_size})
+    samples: dict[str, list[float]] = {}
+    for index in range(counts.local_rounds):
+        answer = subprocess.run(  # noqa: S603 - fixed argv
+            [sys.executable, "-m", "bench.local_asgi", str(work_dir / "local-idp-key.pem"), spec],
+            cwd=ROOT,
+            env=load.clean_environment(),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+        for key, micros in json.loads(answer.stdout.strip().splitlines()[-1]).items():
+            samples.setdefault(key, []).append(micros)
+        print(f"  LOCAL in process: round {index + 1}/{counts.local_rounds}", file=sys.stderr)
+    section = "RUNTIME=LOCAL in process, ASGI call (µs)"
+    health = statistics.median(samples["health"])
+
+    def added(key: str) -> str:
+        return f"adds {statistics.median(samples[key]) - health:.0f} µs to health"
+
+    rows = [
+        row(section, "health", "µs", samples["health"], floor=samples["health"]),
+        row(
+            section,
+            "whoami, same token each call (verified once)",
+            "µs",
+            samples["whoami"],
+            floor=samples["health"],
+            note=added("whoami"),
+        ),
+        row(
+            section,
+            "whoami, new token each call (RS256, cached keys)",
+            "µs",
+            samples["whoami_new_token"],
+            floor=samples["health"],
+            note=added("whoami_new_token"),
+        ),
+    ]
+    return rows, samples
+
+
+def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[Row], dict[str, list[float]]]:
+    samples = load.measure_servers(
+        work_dir / "load",
+        cases_dir,
+        rounds=counts.load_rounds,
+        seconds=counts.load_seconds,
+        warmup_seconds=counts.load_warmup_seconds,
+    )
+    section = (
+        f"Local server: uvicorn, 1 worker, access log on, {load.CONNECTIONS} connections, "
+        f"{load.load_generator()} (requests/s)"
+    )
+    floor = samples["floor/health"]
+    rows = [
+        row(section, "floor hello world health", "req/s", floor, floor=floor),
+        row(section, "service health", "req/s", samples["service/health"], floor=floor, at_least=0.9),
+        row(section, "service whoami (RS256 token)", "req/s", samples["service/whoami"], floor=floor, at_least=0.9),
+        row(section, "bare ASGI app", "req/s", samples["bare/health"], floor=floor),
+    ]
+    return rows, samples
+
+
+def size_rows(assets: Any) -> tuple[list[Row], dict[str, Any]]:
+    section = "Lambda asset (built by infra.bundling for this machine)"
+    sizes = {"asset": tree_size(assets.asset), "asset_without_bytecode": tree_size(assets.asset_without_bytecode)}
+    rows = []
+    for key, label in (("asset", "with bytecode (as shipped)"), ("asset_without_bytecode", "without bytecode")):
+        size = sizes[key]
+        mib = size.bytes / 2**20
+        rows.append(
+            Row(
+                section,
+                label,
+                "MiB",
+                mib,
+                mib,
+                mib,
+                1,
+                note=f"{size.files} files, zip {size.zipped_bytes / 2**20:.1f} MiB",
+            )
+        )
+    return rows, {key: asdict(size) for key, size in sizes.items()}
+
+
+def format_number(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def render(rows: Sequence[Row]) -> str:
+    label_width = max(len(r.label) for r in rows) + 2
+    header = f"{'':{label_width}}{'median':>9}{'min':>9}{'max':>9}{'ratio':>8}  {'target':<8}"
+    lines: list[str] = []
+    section = None
+    for r in rows:
+        if r.section != section:
+            section = r.section
+            lines += ["", section, header]
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+        verdict = ""
+        if r.target is not None:
+            verdict = f"{r.target} {'ok' if r.met else 'MISSED'}"
+        line = (
+            f"  {r.label:<{label_width - 2}}{format_number(r.median):>9}{format_number(r.min):>9}"
+            f"{format_number(r.max):>9}{ratio:>8}  {verdict:<14}{r.note}"
+        )
+        lines.append(line.rstrip())
+    return "\n".join(lines[1:])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="tiny counts: the smoke test's run, not a measurement")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})")
+    parser.add_argument("--work-dir", type=Path, default=WORK_DIR, help=f"built assets and logs (default {WORK_DIR})")
+    parser.add_argument("--no-powertools", action="store_true", help="leave out the Powertools rows (no PyPI)")
+    args = parser.parse_args(argv)
+    counts = QUICK if args.quick else Counts()
+    work_dir: Path = args.work_dir.resolve()
+
+    started = datetime.datetime.now(datetime.UTC)
+    description = machine()
+    print(
+        f"Machine: {description['nproc']} CPUs ({description['cpu_model']}), Python {description['python']} "
+        f"{description['architecture']}, load average {description['load_average_at_start'][0]:.2f}",
+        file=sys.stderr,
+    )
+    print("Building the Lambda asset for this machine's Python ...", file=sys.stderr)
+    assets = prepare(work_dir, with_powertools=not args.no_powertools)
+
+    rows, raw_lambda = lambda_rows(assets, counts)
+    rows_local, raw_local = local_rows(work_dir, counts)
+    rows_server, raw_server = server_rows(work_dir, assets.cases, counts)
+    rows_size, sizes = size_rows(assets)
+    rows += rows_local + rows_server + rows_size
+    description["load_average_at_end"] = list(os.getloadavg())
+
+    table = render(rows)
+    print(table)
+    missed = [r for r in rows if r.met is False]
+    result = {
+        "started": started.isoformat(timespec="seconds"),
+        "duration_seconds": round((datetime.datetime.now(datetime.UTC) - started).total_seconds()),
+        "quick": args.quick,
+        "machine": description,
+        "target": {"python": HOST_PYTHON, "architecture": HOST_ARCHITECTURE},
+        "counts": asdict(counts),
+        "rows": [asdict(r) for r in rows],
+        "missed": [f"{r.section}: {r.label}" for r in missed],
+        "asset": sizes,
+        "samples": {"lambda": raw_lambda, "local_in_process": raw_local, "local_server": raw_server},
+        "table": table,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nResults written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
