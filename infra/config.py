@@ -1,9 +1,11 @@
-"""The typed configuration of one deployment, built from CDK context.
+"""The typed configuration of the deployments, built from CDK context.
 
 `cdk.json` holds every key with its default; `cdk synth -c key=value` overrides one. `app.py`
-reads the context and calls `ApiConfig.from_context`; nothing below it reads context or the
-environment. Values from `-c` arrive as strings, so numbers, booleans and comma lists are
-parsed here, and a bad value stops synth with a message naming the context key.
+reads the context and calls `ApiConfig.from_context` (one deployment: the stack a laptop
+deploys) and `PipelineConfig.from_context` (the pipeline and its environments, each an
+`ApiConfig` of its own); nothing below it reads context or the environment. Values from `-c`
+arrive as strings, so numbers, booleans and comma lists are parsed here, and a bad value stops
+synth with a message naming the context key.
 """
 
 from __future__ import annotations
@@ -128,6 +130,9 @@ class ApiConfig(BaseModel):
     oidc_audience: OptionalText
     oidc_scope: OptionalText
 
+    # How a new version reaches the alias: shifted by CodeDeploy as a canary, rolled back on alarm.
+    canary: bool
+
     @field_validator("runtime")
     @classmethod
     def _runtime_runs_the_service(cls, value: str) -> str:
@@ -211,19 +216,181 @@ class ApiConfig(BaseModel):
         return self.runtime.removeprefix("python")
 
     @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> Self:
-        """The configuration from context values, or ConfigError naming each bad key."""
+    def from_context(cls, context: Mapping[str, Any], *, key_prefix: str = "") -> Self:
+        """The configuration from context values, or ConfigError naming each bad key (after `key_prefix`)."""
         values = {name: context[name] for name in cls.model_fields if name in context}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(describe_config_error(error, key_prefix=key_prefix)) from None
+
+
+# The pipeline exists when all three are set, and not at all when none is.
+PIPELINE_SWITCHES = ("github_repository", "github_branch", "codestar_connection_arn")
+
+# An environment's own keys; every other key in its entry overrides the ApiConfig key of that name.
+ENVIRONMENT_KEYS = ("account", "region", "manual_approval")
+
+# A connection's ARN names the account and region it lives in (CodeConnections, formerly CodeStar Connections).
+CONNECTION_ARN = re.compile(
+    r"arn:aws[\w-]*:(?:codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[\w-]+"
+)
+
+
+def _matches(pattern: str, example: str) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(pattern, value):
+            raise ValueError(f"must look like {example!r}, or be empty")
+        return value
+
+    return AfterValidator(check)
+
+
+# Empty means "the pipeline's own".
+Account = Annotated[str | None, BeforeValidator(_blank_is_none), _matches(r"\d{12}", "123456789012")]
+Region = Annotated[str | None, BeforeValidator(_blank_is_none), _matches(r"[a-z]{2}(-[a-z]+)+-\d", "eu-west-1")]
+
+
+class EnvironmentConfig(BaseModel):
+    """One stage of the pipeline: where it deploys, whether a person approves first, and its API's configuration."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Becomes the pipeline stage's name and its stack's name prefix.
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
+    # None: the pipeline's own account or region.
+    account: Account = None
+    region: Region = None
+    manual_approval: bool = False
+    api: ApiConfig
+
+
+class PipelineConfig(BaseModel):
+    """The delivery pipeline: its source, who hears about its runs, and the environments it deploys, in order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    github_repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    github_branch: str = Field(min_length=1)
+    codestar_connection_arn: str
+    notification_emails: CommaList = ()
+    slack_workspace_id: OptionalText = None
+    slack_channel_id: OptionalText = None
+    environments: tuple[EnvironmentConfig, ...] = Field(min_length=1)
+
+    @field_validator("codestar_connection_arn")
+    @classmethod
+    def _is_a_connection_arn(cls, value: str) -> str:
+        if not CONNECTION_ARN.fullmatch(value):
+            raise ValueError(
+                "must be a connection's ARN (arn:aws:codeconnections:<region>:<account>:connection/<id>, "
+                "or the older codestar-connections form)"
+            )
+        return value
+
+    @field_validator("notification_emails")
+    @classmethod
+    def _emails_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for email in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+                raise ValueError(f"{email!r} is not an email address")
+        return value
+
+    @model_validator(mode="after")
+    def _slack_settings_go_together(self) -> Self:
+        if bool(self.slack_workspace_id) != bool(self.slack_channel_id):
+            raise ValueError("slack_workspace_id and slack_channel_id: set both for Slack notifications, or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _one_runtime_for_every_environment(self) -> Self:
+        runtimes = sorted({environment.api.runtime for environment in self.environments})
+        if len(runtimes) > 1:
+            raise ValueError(
+                f"environments: all must use one runtime, not {' and '.join(runtimes)}: the pipeline's build runs "
+                "one Python, the runtime's, so that every bundle ships bytecode (a new runtime reaches staging "
+                "first anyway, the pipeline's stages run in order)"
+            )
+        return self
+
+    @property
+    def python_version(self) -> str:
+        """The Python every environment's function runs, and so the one the pipeline's build runs."""
+        return self.environments[0].api.python_version
+
+    @property
+    def account(self) -> str:
+        """The pipeline's account: the connection's, the only one that may use it."""
+        match = CONNECTION_ARN.fullmatch(self.codestar_connection_arn)
+        assert match is not None  # validated above
+        return match["account"]
+
+    @property
+    def region(self) -> str:
+        """The pipeline's region: the connection's."""
+        match = CONNECTION_ARN.fullmatch(self.codestar_connection_arn)
+        assert match is not None
+        return match["region"]
+
+    @property
+    def slack_channel(self) -> tuple[str, str] | None:
+        """(workspace id, channel id) when Slack notifications are configured."""
+        if self.slack_workspace_id and self.slack_channel_id:
+            return self.slack_workspace_id, self.slack_channel_id
+        return None
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any], *, api_context: Mapping[str, Any]) -> Self | None:
+        """The pipeline, or None when none of its switches is set.
+
+        `context` holds this class's keys; `api_context` the ApiConfig keys every environment
+        starts from before its own entry in `environments` overrides some of them.
+        """
+        switches = {name: context.get(name) for name in PIPELINE_SWITCHES}
+        missing = [name for name, value in switches.items() if value is None or not str(value).strip()]
+        if len(missing) == len(PIPELINE_SWITCHES):
+            return None
+        if missing:
+            raise ConfigError(
+                f"invalid CDK context: {', '.join(missing)}: missing; the pipeline needs "
+                f"{', '.join(PIPELINE_SWITCHES)} together (or none of them, for no pipeline)"
+            )
+        values = {name: context[name] for name in cls.model_fields if name in context}
+        values["environments"] = _environments(context.get("environments"), api_context)
         try:
             return cls.model_validate(values)
         except ValidationError as error:
             raise ConfigError(describe_config_error(error)) from None
 
 
-def describe_config_error(error: ValidationError) -> str:
+def _environments(entries: object, api_context: Mapping[str, Any]) -> tuple[EnvironmentConfig, ...]:
+    """`{"staging": {"account": ..., "stage_name": ...}, ...}` in order, each ApiConfig complete."""
+    if isinstance(entries, str):
+        raise ConfigError("invalid CDK context: environments: must be an object, which only cdk.json can hold")
+    if not isinstance(entries, Mapping) or not entries:
+        raise ConfigError("invalid CDK context: environments: missing; the pipeline needs at least one environment")
+    environments = []
+    for name, entry in entries.items():
+        where = f"environments.{name}."
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"invalid CDK context: {where[:-1]}: must be an object of context keys")
+        unknown = sorted(set(entry) - set(ENVIRONMENT_KEYS) - set(ApiConfig.model_fields))
+        if unknown:
+            raise ConfigError(f"invalid CDK context: {where}{unknown[0]}: not a context key an environment can set")
+        overrides = {key: value for key, value in entry.items() if key not in ENVIRONMENT_KEYS}
+        api = ApiConfig.from_context({**api_context, **overrides}, key_prefix=where)
+        own = {key: entry[key] for key in ENVIRONMENT_KEYS if key in entry}
+        try:
+            environments.append(EnvironmentConfig.model_validate({"name": name, "api": api, **own}))
+        except ValidationError as error:
+            raise ConfigError(describe_config_error(error, key_prefix=where)) from None
+    return tuple(environments)
+
+
+def describe_config_error(error: ValidationError, *, key_prefix: str = "") -> str:
     lines = []
     for problem in error.errors(include_url=False):
-        key = ".".join(str(part) for part in problem["loc"])
+        key = (key_prefix + ".".join(str(part) for part in problem["loc"])).rstrip(".")
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "missing":
             message = "missing: set it in cdk.json's context or with -c"
