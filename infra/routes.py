@@ -27,6 +27,8 @@ _PATH_PARAMETER = re.compile(r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<convert
 
 # Swagger UI's route name in the service; the stack prints its URL.
 DOCS_ROUTE_NAME = "swagger_ui"
+# The health check's route name in the service; the pipeline calls it after each deployment.
+HEALTH_ROUTE_NAME = "health_check"
 
 
 class RouteDerivationError(Exception):
@@ -104,3 +106,8 @@ def docs_path(app: FastAPI) -> str | None:
         return app.url_path_for(DOCS_ROUTE_NAME)
     except NoMatchFound:
         return None
+
+
+def health_path(app: FastAPI) -> str:
+    """The path of the public health check, which every deployment of the service serves."""
+    return app.url_path_for(HEALTH_ROUTE_NAME)

@@ -22,7 +22,7 @@ from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
 from infra.config import ApiConfig, ConfigError
-from infra.routes import GatewayRoute, docs_path, gateway_routes
+from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path
 from infra.service_settings import service_environment, settings_from_environment
 from service.app import create_app
 
@@ -112,6 +112,7 @@ class LambdaApi(Construct):
         service_app = create_app(settings_from_environment(self.environment))
         self.gateway_routes: tuple[GatewayRoute, ...] = gateway_routes(service_app)
         self.docs_path = docs_path(service_app)
+        self.health_path = health_path(service_app)
 
         self.http_api = apigwv2.HttpApi(
             self,

@@ -1,4 +1,4 @@
-"""The deployable unit: the service's bundle, the API construct around it, and what to print."""
+"""The deployable unit: the service's bundle, the API construct around it, its rollout, and what to print."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from constructs import Construct
 
 from infra.bundling import BundleTarget, service_bundle
 from infra.config import ApiConfig
+from infra.constructs.canary_deployment import CanaryDeployment
 from infra.constructs.lambda_api import LambdaApi, python_runtime
 
 # Firebase project ids starting with `demo-` exist only in the emulator: cdk.json's placeholder.
@@ -34,6 +35,9 @@ class ApiStack(Stack):
             service_dir=service_dir, runtime=python_runtime(config.runtime), target=target, cache_dir=bundle_cache_dir
         )
         self.api = LambdaApi(self, "Api", config=config, code=bundle.code)
+        self.rollout: CanaryDeployment | None = None
+        if config.canary:
+            self.rollout = CanaryDeployment(self, "Rollout", alias=self.api.alias, stage=self.api.stage)
 
         if not bundle.bytecode:
             host = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -50,7 +54,9 @@ class ApiStack(Stack):
                 "jwt_audience and the provider's settings (README, 'Deploying to AWS') before deploying.",
             )
 
-        CfnOutput(self, "ApiUrl", value=self.api.stage.url, description="The API's base URL, stage included")
+        self.api_url_output = CfnOutput(
+            self, "ApiUrl", value=self.api.stage.url, description="The API's base URL, stage included"
+        )
         if self.api.docs_path:
             CfnOutput(
                 self,
