@@ -3,32 +3,93 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import App
+from aws_cdk import App, Environment
 
-from infra.config import ApiConfig
+from infra.config import ApiConfig, PipelineConfig
 from infra.nag import add_nag_checks
 from infra.stacks.api_stack import ApiStack
+from infra.stacks.pipeline_stack import PipelineStack
 
 ROOT = Path(__file__).resolve().parent
 STACK_NAME = "FastApiLambda"
+PIPELINE_STACK_NAME = "FastApiLambdaPipeline"
+DESCRIPTION = "FastAPI on AWS Lambda behind an HTTP API with a JWT authorizer"
+NO_PIPELINE = (
+    "No pipeline: set github_repository, github_branch and codestar_connection_arn to add one "
+    "(README, 'Continuous delivery')."
+)
 
 
-def build(app: App) -> ApiStack:
-    """The app's stack, configured from the app's context, with the nag checks attached."""
-    context = {name: app.node.try_get_context(name) for name in ApiConfig.model_fields}
-    config = ApiConfig.from_context({name: value for name, value in context.items() if value is not None})
-    stack = ApiStack(
+@dataclass(frozen=True)
+class Stacks:
+    api: ApiStack  # the stack a laptop deploys
+    pipeline: PipelineStack | None  # deploys its own copies of the API stack, one per environment
+
+
+def build(app: App) -> Stacks:
+    """The app's stacks, configured from the app's context, with the nag checks attached."""
+    api_context = _context(app, ApiConfig.model_fields)
+    api = ApiStack(
         app,
         STACK_NAME,
-        config=config,
+        config=ApiConfig.from_context(api_context),
         service_dir=ROOT / "service",
         bundle_cache_dir=ROOT / ".cache" / "lambda-bundle",
-        description="FastAPI on AWS Lambda behind an HTTP API with a JWT authorizer",
+        description=DESCRIPTION,
     )
+
+    pipeline_context = _context(app, PipelineConfig.model_fields)
+    pipeline_config = PipelineConfig.from_context(pipeline_context, api_context=api_context)
+    pipeline = None
+    if pipeline_config is None:
+        print(NO_PIPELINE, file=sys.stderr)
+    else:
+        pipeline = PipelineStack(
+            app,
+            PIPELINE_STACK_NAME,
+            config=pipeline_config,
+            synth_context=_given_on_the_command_line(pipeline_context),
+            cli_version=_pinned_cdk_cli(),
+            api_stack_id=STACK_NAME,
+            api_description=DESCRIPTION,
+            service_dir=ROOT / "service",
+            bundle_cache_dir=ROOT / ".cache" / "lambda-bundle",
+            env=Environment(account=pipeline_config.account, region=pipeline_config.region),
+            description="Tests every push and deploys the FastAPI service to each environment in turn",
+        )
     add_nag_checks(app)
-    return stack
+    return Stacks(api=api, pipeline=pipeline)
+
+
+def _context(app: App, names: Iterable[str]) -> dict[str, Any]:
+    return {name: value for name in names if (value := app.node.try_get_context(name)) is not None}
+
+
+def _given_on_the_command_line(context: dict[str, Any]) -> dict[str, str]:
+    """The pipeline's settings that differ from cdk.json's, as `-c` strings for the pipeline's own synth.
+
+    Those in cdk.json follow the repository; those given with `-c` when deploying the pipeline
+    stay with it until it is deployed again with others.
+    """
+    committed = json.loads((ROOT / "cdk.json").read_text())["context"]
+    given = {}
+    for name, value in context.items():
+        if name != "environments" and value != committed.get(name):
+            given[name] = ",".join(value) if isinstance(value, list | tuple) else str(value)
+    return given
+
+
+def _pinned_cdk_cli() -> str:
+    """The CDK CLI version package.json pins: the pipeline's self-mutation and asset steps use the same."""
+    version: str = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    return version
 
 
 def main() -> None:

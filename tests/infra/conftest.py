@@ -101,7 +101,7 @@ def code_asset_dir(assembly_dir: Path) -> Path:
 def synthesize(outdir: Path, **overrides: str) -> Synthesized:
     """What `cdk synth -c key=value ...` would build, in this process."""
     app = App(context={**cdk_json_context(), **overrides}, outdir=str(outdir))
-    stack = build(app)
+    stack = build(app).api
     assembly = app.synth()
     template_json: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
     return Synthesized(

@@ -1,0 +1,291 @@
+"""The delivery pipeline: every push to the branch is tested, synthesized and rolled out, environment by environment.
+
+CDK Pipelines builds it: the source is the GitHub repository through a CodeStar connection;
+the synth step installs from the lock files, runs `make test` and synthesizes this very app;
+the pipeline then updates itself (self-mutation), publishes the function's bundle, and deploys
+each environment's `ApiStage` in order, a person approving first where the environment asks
+for it, and calling the deployed health route after each. Runs, failures and pending
+approvals are announced on an SNS topic, and in Slack through AWS Chatbot when configured.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnElement, Environment, Stack, Validations, pipelines, region_info
+from aws_cdk import aws_chatbot as chatbot
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codestarnotifications as notifications
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct, IConstruct
+
+from infra.config import PipelineConfig
+from infra.stages import ApiStage
+
+# CodeBuild's Ubuntu 24.04 image: its `runtime-versions` offer Python 3.10 to 3.14 (and pyenv
+# installs any other on demand), so the synth step runs exactly the functions' Python.
+SYNTH_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
+# `make test` synthesizes the app several times and starts emulators and a browser.
+SYNTH_COMPUTE = codebuild.ComputeType.MEDIUM
+
+# What the notification rule reports: how each run ended, and that an approval waits.
+NOTIFIED_EVENTS = (
+    "codepipeline-pipeline-pipeline-execution-succeeded",
+    "codepipeline-pipeline-pipeline-execution-failed",
+    "codepipeline-pipeline-pipeline-execution-canceled",
+    "codepipeline-pipeline-manual-approval-needed",
+)
+
+# The read/write grants CDK gives every pipeline role on the artifact bucket and its key.
+ARTIFACT_ACTION_WILDCARDS = (
+    "s3:Abort*",
+    "s3:DeleteObject*",
+    "s3:GetBucket*",
+    "s3:GetObject*",
+    "s3:List*",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+
+# The health check after each deployment: up to six tries over about a minute for a cold
+# start or a slow DNS, then the answer must be 200.
+HEALTH_CHECK_ATTEMPTS = 6
+
+
+def health_check_command(path: str) -> str:
+    """A shell line that fails unless GET $API_URL<path> answers 200."""
+    url = f'"$API_URL"{shlex.quote(path)}'
+    curl = (
+        f"curl --silent --show-error --max-time 10 --retry {HEALTH_CHECK_ATTEMPTS - 1} --retry-all-errors "
+        f"--retry-delay 10 --output /dev/null --write-out '%{{http_code}}' {url}"
+    )
+    return f'status=$({curl}); echo "GET {path}: $status"; test "$status" = 200'
+
+
+class PipelineStack(Stack):
+    """A self-updating CodePipeline deploying the API stack to each configured environment in turn."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        synth_context: dict[str, str],
+        cli_version: str,
+        api_stack_id: str,
+        api_description: str,
+        service_dir: Path,
+        bundle_cache_dir: Path,
+        **stack_options: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **stack_options)
+        self.source = pipelines.CodePipelineSource.connection(
+            config.github_repository, config.github_branch, connection_arn=config.codestar_connection_arn
+        )
+        # The pipeline's own synth must see the same pipeline context it was deployed with, or
+        # the pipeline would synthesize without itself and self-mutation would find no stack.
+        context_args = " ".join(f"-c {shlex.quote(f'{key}={value}')}" for key, value in synth_context.items())
+        self.synth = pipelines.CodeBuildStep(
+            "Synth",
+            input=self.source,
+            build_environment=codebuild.BuildEnvironment(build_image=SYNTH_IMAGE, compute_type=SYNTH_COMPUTE),
+            partial_build_spec=codebuild.BuildSpec.from_object(
+                {"phases": {"install": {"runtime-versions": {"python": config.python_version}}}}
+            ),
+            install_commands=["python3 --version", "make install"],
+            commands=[
+                "bash .ci/run",
+                f"PATH=$PWD/.venv/bin:$PATH CDK_DISABLE_VERSION_CHECK=1 node_modules/.bin/cdk synth --no-notices "
+                f"{context_args}",
+            ],
+            primary_output_directory="cdk.out",
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            synth=self.synth,
+            self_mutation=True,
+            cli_version=cli_version,
+            # A KMS key for the artifacts, so environments in other accounts can read them.
+            cross_account_keys=True,
+            enable_key_rotation=True,
+        )
+
+        self.stages: list[ApiStage] = []
+        for environment in config.environments:
+            stage = ApiStage(
+                self,
+                environment.name,
+                config=environment.api,
+                stack_id=api_stack_id,
+                description=api_description,
+                service_dir=service_dir,
+                bundle_cache_dir=bundle_cache_dir,
+                env=Environment(
+                    account=environment.account or config.account, region=environment.region or config.region
+                ),
+            )
+            approval = pipelines.ManualApprovalStep(
+                "Approve",
+                comment=f"Promote the build that passed the earlier environments to {environment.name}.",
+            )
+            health_check = pipelines.ShellStep(
+                "HealthCheck",
+                env_from_cfn_outputs={"API_URL": stage.api_stack.api_url_output},
+                commands=[health_check_command(stage.api_stack.api.health_path)],
+            )
+            self.pipeline.add_stage(stage, pre=[approval] if environment.manual_approval else None, post=[health_check])
+            self.stages.append(stage)
+
+        # Only now does the CodePipeline exist, for the notifications to watch.
+        self.pipeline.build_pipeline()
+        self.notifications_topic = self._notifications_topic(config.notification_emails)
+        self.notification_rule = notifications.NotificationRule(
+            self,
+            "PipelineNotifications",
+            source=self.pipeline.pipeline,
+            events=list(NOTIFIED_EVENTS),
+            targets=[self.notifications_topic],
+            detail_type=notifications.DetailType.FULL,
+        )
+        self.slack: chatbot.SlackChannelConfiguration | None = None
+        if config.slack_channel is not None:
+            workspace_id, channel_id = config.slack_channel
+            self.slack = chatbot.SlackChannelConfiguration(
+                self,
+                "Slack",
+                # A physical name Chatbot requires, unique in the account: the stack's name is.
+                slack_channel_configuration_name=self.stack_name,
+                slack_workspace_id=workspace_id,
+                slack_channel_id=channel_id,
+                notification_topics=[self.notifications_topic],
+                # The channel only shows notifications: nobody runs AWS commands from it.
+                guardrail_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AWSDenyAll")],
+            )
+
+        self._acknowledge_design_choices()
+
+    def _notifications_topic(self, emails: tuple[str, ...]) -> sns.Topic:
+        """An encrypted topic that CodeStar Notifications may publish to."""
+        key = kms.Key(
+            self,
+            "NotificationsKey",
+            description="Encrypts the pipeline's notifications topic.",
+            enable_key_rotation=True,
+        )
+        # CodeStar Notifications must encrypt what it publishes; AWS's own SNS key cannot grant it that.
+        key.grant(iam.ServicePrincipal("codestar-notifications.amazonaws.com"), "kms:GenerateDataKey*", "kms:Decrypt")
+        topic = sns.Topic(self, "Notifications", display_name="FastAPI pipeline", master_key=key, enforce_ssl=True)
+        for email in emails:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+        return topic
+
+    def _acknowledge_design_choices(self) -> None:
+        """What CDK Pipelines builds that cdk-nag flags, each acknowledged where it is, with the reason."""
+        pipeline = self.pipeline.pipeline
+        artifacts = pipeline.artifact_bucket
+        _acknowledge(
+            artifacts,
+            "AwsSolutions-S1",
+            "The artifact bucket holds only this pipeline's source and cloud assemblies, written and read by the "
+            "pipeline's own roles under its KMS key; CloudTrail data events audit it if needed, where an access-log "
+            "bucket would be one more unlogged bucket.",
+        )
+        bucket_id = self.get_logical_id(_default_child(artifacts))
+        for action in ARTIFACT_ACTION_WILDCARDS:
+            _acknowledge(
+                self.pipeline,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                f"CDK's read/write grant on the pipeline's artifact bucket and its KMS key: {action} is one of S3's "
+                "and KMS's action families for reading and writing objects, on that one bucket and key only.",
+            )
+        _acknowledge(
+            self.pipeline,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+            "The pipeline's roles read and write artifacts, which are objects named per run in the artifact bucket.",
+        )
+
+        # Each CodeBuild project writes logs and test reports only under names derived from its own.
+        partition = region_info.RegionInfo.get(self.region).partition
+        arn = f"arn:{partition}:%s:{self.region}:{self.account}"
+        projects = [node for node in self.pipeline.node.find_all() if isinstance(node, codebuild.Project)]
+        for project in projects:
+            project_id = self.get_logical_id(_default_child(project))
+            for resource in (
+                f"{arn % 'logs'}:log-group:/aws/codebuild/<{project_id}>:*",
+                f"{arn % 'codebuild'}:report-group/<{project_id}>-*",
+            ):
+                _acknowledge(
+                    project,
+                    f"AwsSolutions-IAM5[Resource::{resource}]",
+                    "CodeBuild names a log stream per build inside the project's own log group, and report groups "
+                    "after the project: the wildcard spans this project's builds only.",
+                )
+
+        assets = self.pipeline.node.find_child("Assets").node.find_child("FileRole")
+        for resource, why in (
+            (f"{arn % 'logs'}:log-group:/aws/codebuild/*", "log groups"),
+            (f"{arn % 'codebuild'}:report-group/*", "report groups"),
+            ("*", "builds (codebuild:StartBuild and friends, which CDK grants on every project)"),
+        ):
+            _acknowledge(
+                assets,
+                f"AwsSolutions-IAM5[Resource::{resource}]",
+                f"One role serves every asset-publishing project CDK Pipelines creates, one per asset and created "
+                f"as assets appear, so it names their {why} by pattern; it assumes only the bootstrap's "
+                "file-publishing role.",
+            )
+
+        # An environment in another region than the pipeline's: CDK adds a support stack there, with a
+        # bucket (and key) that CodePipeline replicates the artifacts to.
+        for region, support in pipeline.cross_region_support.items():
+            replica = support.replication_bucket
+            _acknowledge(
+                replica,
+                "AwsSolutions-S1",
+                f"CDK's replica of the artifact bucket in {region}, for the environments there: it holds copies of "
+                "this pipeline's artifacts only, written by the pipeline's role.",
+            )
+            _acknowledge(
+                pipeline.role,
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:s3:::{self.resolve(replica.bucket_name)}/*]",
+                f"The pipeline copies artifacts, objects named per run, into the replica bucket in {region}.",
+            )
+        if pipeline.cross_region_support:
+            _acknowledge(
+                pipeline.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "The replica buckets' keys live in other regions' support stacks, which CDK can name only by an "
+                "alias there, so the pipeline role's KMS statement names no key; every key's own policy still has "
+                "to let this account use it.",
+            )
+
+        self_mutation = self.pipeline.node.find_child("UpdatePipeline").node.find_child("SelfMutation")
+        _acknowledge(
+            self_mutation,
+            f"AwsSolutions-IAM5[Resource::arn:*:iam::{self.account}:role/*]",
+            "Self-mutation assumes the CDK bootstrap's deploy and publishing roles, selected by their "
+            "aws-cdk:bootstrap-role tag (a condition on the statement), whose names carry a qualifier.",
+        )
+        _acknowledge(
+            self_mutation,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Self-mutation's cdk deploy reads stack status (cloudformation:DescribeStacks) and finds the bootstrap "
+            "bucket (s3:ListBucket); both only read, and the stack it deploys is not known before it runs.",
+        )
+
+
+def _default_child(construct: IConstruct) -> CfnElement:
+    child = construct.node.default_child
+    assert isinstance(child, CfnElement)
+    return child
+
+
+def _acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
