@@ -1,0 +1,121 @@
+"""Each environment's new version reaches its alias as a canary, rolled back when an alarm fires."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import cdk_json_context
+from tests.pipeline.conftest import PipelineSynth, StageSynth
+
+ENVIRONMENTS = ("staging", "production")
+
+
+def ref(stage: StageSynth, resource_type: str) -> dict[str, str]:
+    (logical_id,) = stage.resources(resource_type)
+    return {"Ref": logical_id}
+
+
+def alarm(stage: StageSynth, metric_name: str) -> tuple[str, dict[str, Any]]:
+    """The alarm on `metric_name`, directly or inside its metric math."""
+    for logical_id, resource in stage.resources("AWS::CloudWatch::Alarm").items():
+        properties = resource["Properties"]
+        names = {properties.get("MetricName")} | {
+            query["MetricStat"]["Metric"]["MetricName"]
+            for query in properties.get("Metrics", [])
+            if "MetricStat" in query
+        }
+        if metric_name in names:
+            return logical_id, properties
+    raise AssertionError(f"no alarm on {metric_name}")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_alias_shifts_ten_percent_for_five_minutes_then_the_rest(
+    pipeline_synth: PipelineSynth, environment: str
+) -> None:
+    stage = pipeline_synth.stages[environment]
+    group = stage.only("AWS::CodeDeploy::DeploymentGroup")["Properties"]
+    alias = stage.only("AWS::Lambda::Alias")
+
+    assert group["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    assert group["DeploymentStyle"] == {"DeploymentOption": "WITH_TRAFFIC_CONTROL", "DeploymentType": "BLUE_GREEN"}
+    # CloudFormation hands the alias's update to this deployment group.
+    assert alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"] == ref(
+        stage, "AWS::CodeDeploy::DeploymentGroup"
+    )
+    assert alias["Properties"]["Name"] == "live"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_an_alarm_stops_the_deployment_and_rolls_it_back(pipeline_synth: PipelineSynth, environment: str) -> None:
+    stage = pipeline_synth.stages[environment]
+    group = stage.only("AWS::CodeDeploy::DeploymentGroup")["Properties"]
+    alarms = [{"Name": {"Ref": alarm(stage, metric)[0]}} for metric in ("Errors", "Throttles", "5xx")]
+
+    assert group["AlarmConfiguration"] == {"Alarms": alarms, "Enabled": True}
+    assert group["AutoRollbackConfiguration"] == {
+        "Enabled": True,
+        "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
+
+
+def test_the_function_alarms_watch_the_alias_the_api_invokes(pipeline_synth: PipelineSynth) -> None:
+    stage = pipeline_synth.stages["production"]
+    function = ref(stage, "AWS::Lambda::Function")
+
+    for metric in ("Errors", "Throttles"):
+        _, properties = alarm(stage, metric)
+        assert properties["Namespace"] == "AWS/Lambda"
+        assert properties["Dimensions"] == [
+            {"Name": "FunctionName", "Value": function},
+            {"Name": "Resource", "Value": {"Fn::Join": ["", [function, ":live"]]}},
+        ]
+        assert (properties["Period"], properties["Statistic"], properties["Threshold"]) == (60, "Sum", 1)
+        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_the_api_alarm_is_on_the_share_of_5xx_answers_at_the_stage(pipeline_synth: PipelineSynth) -> None:
+    stage = pipeline_synth.stages["production"]
+    dimensions = [{"Name": "ApiId", "Value": ref(stage, "AWS::ApiGatewayV2::Api")}, {"Name": "Stage", "Value": "prod"}]
+
+    def query(name: str, metric: str, stat: str) -> dict[str, Any]:
+        return {
+            "Id": name,
+            "MetricStat": {
+                "Metric": {"Dimensions": dimensions, "MetricName": metric, "Namespace": "AWS/ApiGateway"},
+                "Period": 60,
+                "Stat": stat,
+            },
+            "ReturnData": False,
+        }
+
+    stage.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Metrics": [
+                Match.object_like({"Expression": "100 * errors / requests", "ReturnData": True}),
+                query("errors", "5xx", "Sum"),
+                query("requests", "Count", "SampleCount"),
+            ],
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 5,
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 2,
+            "TreatMissingData": "notBreaching",
+        },
+    )
+
+
+def test_a_laptop_deploy_goes_all_at_once_as_cdk_json_says(no_pipeline_synth: PipelineSynth) -> None:
+    template = json.loads((no_pipeline_synth.assembly_dir / "FastApiLambda.template.json").read_text())
+    types = {resource["Type"] for resource in template["Resources"].values()}
+    (alias,) = [resource for resource in template["Resources"].values() if resource["Type"] == "AWS::Lambda::Alias"]
+
+    assert cdk_json_context()["canary"] is False
+    assert no_pipeline_synth.stacks.api.rollout is None
+    assert not {t for t in types if t.startswith("AWS::CodeDeploy::") or t == "AWS::CloudWatch::Alarm"}
+    assert "UpdatePolicy" not in alias
