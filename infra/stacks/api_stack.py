@@ -79,3 +79,12 @@ class ApiStack(Stack):
             )
         CfnOutput(self, "FunctionName", value=self.api.function.function_name)
         CfnOutput(self, "AliasName", value=self.api.alias.alias_name, description="The alias the API invokes")
+        if self.rollout is not None:
+            group = self.rollout.deployment_group
+            CfnOutput(self, "DeploymentApplication", value=group.application.application_name)
+            CfnOutput(
+                self,
+                "DeploymentGroupName",
+                value=group.deployment_group_name,
+                description="CodeDeploy's canary on the alias: aws deploy list-deployments, stop-deployment",
+            )

@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnElement, Environment, Stack, Validations, pipelines, region_info
+from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Environment, Stack, Validations, pipelines, region_info
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codestarnotifications as notifications
@@ -154,6 +154,9 @@ class PipelineStack(Stack):
             targets=[self.notifications_topic],
             detail_type=notifications.DetailType.FULL,
         )
+        CfnOutput(self, "PipelineName", value=self.pipeline.pipeline.pipeline_name)
+        CfnOutput(self, "NotificationsTopicArn", value=self.notifications_topic.topic_arn)
+
         self.slack: chatbot.SlackChannelConfiguration | None = None
         if config.slack_channel is not None:
             workspace_id, channel_id = config.slack_channel

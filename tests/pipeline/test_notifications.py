@@ -101,3 +101,12 @@ def test_slack_gets_the_topic_and_nothing_else(pipeline_synth: PipelineSynth) ->
     role = pipeline_synth.pipeline_json["Resources"][slack["IamRoleArn"]["Fn::GetAtt"][0]]["Properties"]
     assert "Policies" not in role
     assert "ManagedPolicyArns" not in role
+
+
+def test_the_stack_prints_the_pipeline_and_the_topic(pipeline_synth: PipelineSynth) -> None:
+    topic, _ = only(pipeline_synth, "AWS::SNS::Topic")
+    pipeline, _ = only(pipeline_synth, "AWS::CodePipeline::Pipeline")
+    outputs = pipeline_synth.pipeline_json["Outputs"]
+
+    assert outputs["PipelineName"]["Value"] == {"Ref": pipeline}
+    assert outputs["NotificationsTopicArn"]["Value"] == {"Ref": topic}

@@ -119,3 +119,11 @@ def test_a_laptop_deploy_goes_all_at_once_as_cdk_json_says(no_pipeline_synth: Pi
     assert no_pipeline_synth.stacks.api.rollout is None
     assert not {t for t in types if t.startswith("AWS::CodeDeploy::") or t == "AWS::CloudWatch::Alarm"}
     assert "UpdatePolicy" not in alias
+
+
+def test_the_stack_names_its_deployment_group_for_a_rollback_by_hand(pipeline_synth: PipelineSynth) -> None:
+    stage = pipeline_synth.stages["production"]
+    outputs = stage.template_json["Outputs"]
+
+    assert outputs["DeploymentGroupName"]["Value"] == ref(stage, "AWS::CodeDeploy::DeploymentGroup")
+    assert outputs["DeploymentApplication"]["Value"] == ref(stage, "AWS::CodeDeploy::Application")
