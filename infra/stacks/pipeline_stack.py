@@ -88,8 +88,9 @@ class PipelineStack(Stack):
         self.source = pipelines.CodePipelineSource.connection(
             config.github_repository, config.github_branch, connection_arn=config.codestar_connection_arn
         )
-        # The pipeline's own synth must see the same pipeline context it was deployed with, or
-        # the pipeline would synthesize without itself and self-mutation would find no stack.
+        # Pipeline keys given with -c when the pipeline was deployed (app.py passes those cdk.json
+        # does not hold): without them its own synth would leave itself out, and self-mutation
+        # would find no stack to update.
         context_args = " ".join(f"-c {shlex.quote(f'{key}={value}')}" for key, value in synth_context.items())
         self.synth = pipelines.CodeBuildStep(
             "Synth",
