@@ -194,11 +194,13 @@ def measure_servers(
             for name, command in servers.items()
             for port in (free_port(),)
         }
-        token = access_token(urls["service"])
+        authorization = (("Authorization", f"Bearer {access_token(urls['service'])}"),)
         cases = [
             LoadCase("floor/health", urls["floor"] + HEALTH_PATH),
+            # The same request bytes as whoami's (a ~1 kB header for uvicorn to parse), which the floor ignores.
+            LoadCase("floor/health_with_token", urls["floor"] + HEALTH_PATH, authorization),
             LoadCase("service/health", urls["service"] + HEALTH_PATH),
-            LoadCase("service/whoami", urls["service"] + WHOAMI_PATH, (("Authorization", f"Bearer {token}"),)),
+            LoadCase("service/whoami", urls["service"] + WHOAMI_PATH, authorization),
             LoadCase("bare/health", urls["bare"] + HEALTH_PATH),
         ]
         for case in cases:
