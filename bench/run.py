@@ -323,7 +323,7 @@ def format_number(value: float) -> str:
 
 def render(rows: Sequence[Row]) -> str:
     label_width = max(len(r.label) for r in rows) + 2
-    header = f"{'':{label_width}}{'median':>9}{'min':>9}{'max':>9}{'ratio':>8}  {'target':<8}"
+    header = f"{'':{label_width}}{'median':>9}{'min':>9}{'max':>9}{'ratio':>8}  target"
     lines: list[str] = []
     section = None
     for r in rows:
@@ -336,7 +336,7 @@ def render(rows: Sequence[Row]) -> str:
             verdict = f"{r.target} {'ok' if r.met else 'MISSED'}"
         line = (
             f"  {r.label:<{label_width - 2}}{format_number(r.median):>9}{format_number(r.min):>9}"
-            f"{format_number(r.max):>9}{ratio:>8}  {verdict:<14}{r.note}"
+            f"{format_number(r.max):>9}{ratio:>8}  {verdict:<16}{r.note}"
         )
         lines.append(line.rstrip())
     return "\n".join(lines[1:])
