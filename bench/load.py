@@ -70,8 +70,19 @@ def clean_environment(**settings: str) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the server has used so far (all its threads), from /proc."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def running(command: Sequence[str], *, port: int, env: Mapping[str, str], log: Path) -> Iterator[str]:
+def running(command: Sequence[str], *, port: int, env: Mapping[str, str], log: Path) -> Iterator[Server]:
     """Start a server, wait until its health path answers, stop it on exit."""
     base_url = f"http://127.0.0.1:{port}"
     with log.open("wb") as output:
@@ -90,7 +101,7 @@ def running(command: Sequence[str], *, port: int, env: Mapping[str, str], log: P
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{' '.join(command)} did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.1)
-        yield base_url
+        yield Server(base_url, process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -166,51 +177,54 @@ def run_load(case: LoadCase, *, seconds: float, connections: int = CONNECTIONS) 
 
 def measure_servers(
     work_dir: Path, cases_dir: Path, *, rounds: int, seconds: float, warmup_seconds: float
-) -> dict[str, list[float]]:
-    """Requests per second per case, one value per run; raises if any request failed."""
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per case, one value per run: requests per second, and the server's CPU µs per request.
+
+    Requests per second depend on how much of a CPU the server gets on a shared machine; the
+    CPU time it spends per request does not, so both are reported. Raises if a request failed.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     env = clean_environment(LOCAL_IDP_KEY_FILE=str(work_dir / "local-idp-key.pem"))
-    servers = {
+    uvicorn = [python, "-m", "uvicorn", "--app-dir", str(cases_dir), *UVICORN_SETTINGS]
+    commands = {
         "service": [python, "-m", "service.runtime.local", "--host", "127.0.0.1", "--port"],
-        "floor": [
-            python,
-            "-m",
-            "uvicorn",
-            "--app-dir",
-            str(cases_dir),
-            *UVICORN_SETTINGS,
-            "floor_handler:app",
-            "--port",
-        ],
-        "bare": [python, "-m", "uvicorn", "--app-dir", str(cases_dir), *UVICORN_SETTINGS, "bare_handler:app", "--port"],
+        "floor": [*uvicorn, "floor_handler:app", "--port"],
+        "bare": [*uvicorn, "bare_handler:app", "--port"],
     }
-    samples: dict[str, list[float]] = {}
+    rates: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     with ExitStack() as stack:
-        urls = {
+        servers = {
             name: stack.enter_context(
                 running([*command, str(port)], port=port, env=env, log=work_dir / f"server-{name}.log")
             )
-            for name, command in servers.items()
+            for name, command in commands.items()
             for port in (free_port(),)
         }
-        authorization = (("Authorization", f"Bearer {access_token(urls['service'])}"),)
+        authorization = (("Authorization", f"Bearer {access_token(servers['service'].url)}"),)
         cases = [
-            LoadCase("floor/health", urls["floor"] + HEALTH_PATH),
+            (servers["floor"], LoadCase("floor/health", servers["floor"].url + HEALTH_PATH)),
             # The same request bytes as whoami's (a ~1 kB header for uvicorn to parse), which the floor ignores.
-            LoadCase("floor/health_with_token", urls["floor"] + HEALTH_PATH, authorization),
-            LoadCase("service/health", urls["service"] + HEALTH_PATH),
-            LoadCase("service/whoami", urls["service"] + WHOAMI_PATH, authorization),
-            LoadCase("bare/health", urls["bare"] + HEALTH_PATH),
+            (
+                servers["floor"],
+                LoadCase("floor/health_with_token", servers["floor"].url + HEALTH_PATH, authorization),
+            ),
+            (servers["service"], LoadCase("service/health", servers["service"].url + HEALTH_PATH)),
+            (servers["service"], LoadCase("service/whoami", servers["service"].url + WHOAMI_PATH, authorization)),
+            (servers["bare"], LoadCase("bare/health", servers["bare"].url + HEALTH_PATH)),
         ]
-        for case in cases:
+        for _, case in cases:
             run_load(case, seconds=warmup_seconds)
         for round_index in range(rounds):
             shift = round_index % len(cases)
-            for case in [*cases[shift:], *cases[:shift]]:
+            for server, case in [*cases[shift:], *cases[:shift]]:
+                cpu_before = server.cpu_seconds()
                 result = run_load(case, seconds=seconds)
+                cpu_used = server.cpu_seconds() - cpu_before
                 if result.failures:
                     raise RuntimeError(f"{case.key}: {result.failures} of {result.requests} requests failed")
-                samples.setdefault(case.key, []).append(result.requests_per_second)
+                rates.setdefault(case.key, []).append(result.requests_per_second)
+                cpu.setdefault(case.key, []).append(cpu_used / result.requests * 1e6)
             print(f"  load: round {round_index + 1}/{rounds}", file=sys.stderr)
-    return samples
+    return rates, cpu

@@ -38,8 +38,8 @@ class Counts:
     batches: int = 20
     batch_size: int = 100
     local_rounds: int = 5
-    load_rounds: int = 3
-    load_seconds: float = 5.0
+    load_rounds: int = 7
+    load_seconds: float = 3.0
     load_warmup_seconds: float = 2.0
 
 
@@ -249,8 +249,8 @@ def local_rows(work_dir: Path, counts: Counts) -> tuple[list[Row], dict[str, lis
     return rows, samples
 
 
-def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[Row], dict[str, list[float]]]:
-    samples = load.measure_servers(
+def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[Row], dict[str, Any]]:
+    rates, cpu = load.measure_servers(
         work_dir / "load",
         cases_dir,
         rounds=counts.load_rounds,
@@ -261,9 +261,9 @@ def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[R
         f"Local server: uvicorn, 1 worker, access log on, {load.CONNECTIONS} connections, "
         f"{load.load_generator()} (requests/s)"
     )
-    floor = samples["floor/health"]
-    same_request = samples["floor/health_with_token"]
-    whoami_to_floor = statistics.median(samples["service/whoami"]) / statistics.median(floor)
+    floor = rates["floor/health"]
+    same_request = rates["floor/health_with_token"]
+    whoami_to_floor = statistics.median(rates["service/whoami"]) / statistics.median(floor)
     rows = [
         row(section, "floor hello world health", "req/s", floor, floor=floor),
         row(
@@ -274,19 +274,30 @@ def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[R
             floor=floor,
             note="the floor for whoami's row",
         ),
-        row(section, "service health", "req/s", samples["service/health"], floor=floor, at_least=0.9),
+        row(section, "service health", "req/s", rates["service/health"], floor=floor, at_least=0.9),
         row(
             section,
             "service whoami (RS256 token)",
             "req/s",
-            samples["service/whoami"],
+            rates["service/whoami"],
             floor=same_request,
             at_least=0.9,
             note=f"to the floor without the header: {whoami_to_floor:.2f}",
         ),
-        row(section, "bare ASGI app", "req/s", samples["bare/health"], floor=floor),
+        row(section, "bare ASGI app", "req/s", rates["bare/health"], floor=floor),
     ]
-    return rows, samples
+    section = "Local server, the same runs: the server's CPU time per request (µs)"
+    labels = {
+        "floor/health": "floor hello world health",
+        "floor/health_with_token": "floor, same request as whoami (token header)",
+        "service/health": "service health",
+        "service/whoami": "service whoami (RS256 token)",
+        "bare/health": "bare ASGI app",
+    }
+    for key, label in labels.items():
+        reference = cpu["floor/health_with_token"] if key == "service/whoami" else cpu["floor/health"]
+        rows.append(row(section, label, "µs", cpu[key], floor=reference))
+    return rows, {"requests_per_second": rates, "cpu_us_per_request": cpu}
 
 
 def size_rows(assets: Any) -> tuple[list[Row], dict[str, Any]]:
