@@ -32,7 +32,7 @@ WORK_DIR = ROOT / ".bench"
 
 @dataclass(frozen=True)
 class Counts:
-    init_rounds: int = 15
+    init_rounds: int = 25
     warm_rounds: int = 5
     warmup_calls: int = 300
     batches: int = 20
