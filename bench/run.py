@@ -352,7 +352,8 @@ def render(rows: Sequence[Row]) -> str:
         if r.section != section:
             section = r.section
             lines += ["", section, header]
-        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+        # Three decimals where a target is judged, so that "0.90 MISSED" cannot happen.
+        ratio = "" if r.ratio is None else f"{r.ratio:.3f}" if r.target else f"{r.ratio:.2f}"
         verdict = ""
         if r.target is not None:
             verdict = f"{r.target} {'ok' if r.met else 'MISSED'}"
