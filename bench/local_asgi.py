@@ -10,12 +10,16 @@ ASGI app, directly, with no server or HTTP client in between:
   these tokens do not push the other one out of the gateway's memory.
 Calls are interleaved in batches; the report is the median µs of one call.
 
-    python -m bench.local_asgi KEY_FILE SPEC_JSON     (SPEC: warmup, batches, batch_size)
+The floor's app (`bench/cases/floor_handler.py`, its directory given) is called the same
+way, as the reference.
+
+    python -m bench.local_asgi KEY_FILE CASES_DIR SPEC_JSON     (SPEC: warmup, batches, batch_size)
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import statistics
 import sys
@@ -79,7 +83,9 @@ def local_app(key_file: Path) -> tuple[FastAPI, LocalIssuer]:
     return app, issuer
 
 
-async def measure(key_file: Path, *, warmup: int, batches: int, batch_size: int) -> dict[str, float]:
+async def measure(key_file: Path, cases_dir: Path, *, warmup: int, batches: int, batch_size: int) -> dict[str, float]:
+    sys.path.insert(0, str(cases_dir))
+    floor: ASGIApp = importlib.import_module("floor_handler").app
     app, issuer = local_app(key_file)
     fresh_app, _ = local_app(key_file)
     admin = next(user for user in DEMO_USERS if "ADMINS" in user.groups)
@@ -95,6 +101,7 @@ async def measure(key_file: Path, *, warmup: int, batches: int, batch_size: int)
         return await asgi_call(fresh_app, template)()
 
     targets: dict[str, Callable[[], Awaitable[int]]] = {
+        "floor_health": asgi_call(floor, http_scope("/v1/manage/hc", [])),
         "health": asgi_call(app, http_scope("/v1/manage/hc", [])),
         "whoami": asgi_call(app, http_scope("/v1/users/whoami", [(b"authorization", bearer)])),
         "whoami_new_token": whoami_new_token,
@@ -118,10 +125,10 @@ async def measure(key_file: Path, *, warmup: int, batches: int, batch_size: int)
 
 
 def main() -> None:
-    key_file = Path(sys.argv[1])
-    spec = json.loads(sys.argv[2])
+    key_file, cases_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    spec = json.loads(sys.argv[3])
     result = asyncio.run(
-        measure(key_file, warmup=spec["warmup"], batches=spec["batches"], batch_size=spec["batch_size"])
+        measure(key_file, cases_dir, warmup=spec["warmup"], batches=spec["batches"], batch_size=spec["batch_size"])
     )
     print(json.dumps(result))
 
