@@ -3,23 +3,17 @@
 The environment is read here and nowhere else in the service. `load_settings()` builds the
 one instance an entry point uses; tests build their own `Settings(...)` and hand it to
 `create_app`, so nothing global has to be patched.
-
-`Settings` is a plain pydantic model and `build_settings` hands it the environment's
-variables by field name (case-insensitive), which is all pydantic-settings did here:
-importing that package (with python-dotenv, argparse and its other sources) cost the cold
-start about 15 ms.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Runtime(StrEnum):
@@ -53,10 +47,8 @@ class SettingsError(Exception):
     """A setting is missing or wrong. The message names the variable, never its value."""
 
 
-class Settings(BaseModel):
-    """One field per environment variable, named as the variable in lower case."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     runtime: Runtime = Runtime.LOCAL
     aws_api_gw_stage_name: str = "$default"
@@ -65,7 +57,7 @@ class Settings(BaseModel):
 
     identity_provider: IdentityProviderName | None = None
     jwt_issuer: str | None = None
-    jwt_audience: list[str] = Field(default_factory=list)
+    jwt_audience: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jwt_issuer_jwks_uri: str | None = None
     # How often an unknown `kid` may trigger a fresh fetch of the issuer's key set.
     jwks_refresh_interval_seconds: float = Field(default=300.0, ge=1.0)
@@ -103,7 +95,7 @@ class Settings(BaseModel):
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=0, le=LAMBDA_PAYLOAD_LIMIT_BYTES)
     # Origins allowed by CORS. In Lambda the HTTP API answers CORS (the CDK construct
     # configures it); in LOCAL the app plays the gateway and answers it itself.
-    cors_allow_origins: list[str] = Field(default_factory=list)
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("jwt_audience", "cors_allow_origins", mode="before")
     @classmethod
@@ -210,16 +202,10 @@ def describe_validation_error(error: ValidationError) -> str:
     return "invalid settings: " + "; ".join(lines)
 
 
-def settings_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables of `environ` that are settings, by field name; names are case-insensitive."""
-    fields = Settings.model_fields
-    return {name.lower(): value for name, value in environ.items() if name.lower() in fields}
-
-
 def build_settings(**overrides: object) -> Settings:
     """Settings from the environment (and overrides), or SettingsError naming the variable."""
     try:
-        return Settings(**{**settings_from_environment(os.environ), **overrides})  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(describe_validation_error(error)) from None
 
