@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from service.api.main import include_api
 from service.api.openapi import install_openapi
 from service.core.errors import install_error_handlers
 from service.core.http import SharedHttpClient
-from service.core.middleware import RequestBodyLimit, SecurityHeaders
+from service.core.middleware import ApiEdge
 from service.core.settings import IdentityProviderName, Runtime, Settings
 
 TITLE = "FastAPI on AWS Lambda"
 VERSION = "0.1.0"
+_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -27,12 +29,12 @@ def create_app(settings: Settings) -> FastAPI:
         # The gateway has one explicit route per operation: a trailing-slash variant is not a
         # route, and a redirect built from the Host header is not something to hand out.
         redirect_slashes=False,
+        telemetry=None if settings.fastapi_telemetry_enabled else _TELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.http = SharedHttpClient(timeout_seconds=settings.provider_timeout_seconds)
     install_error_handlers(app)
-    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_request_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ApiEdge, max_bytes=settings.max_request_body_bytes)
     if settings.runtime is Runtime.LOCAL and settings.cors_allow_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

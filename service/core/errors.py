@@ -14,7 +14,6 @@ tracebacks are not logged (they can carry request data).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -24,9 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-logger = logging.getLogger("service.errors")
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -173,41 +169,8 @@ async def _http_exception(_: Request, exc: Exception) -> Response:
     return problem_response(exc.status_code, code=code, detail=detail or status.phrase, headers=exc.headers)
 
 
-class ShieldUnhandledErrors:
-    """Outermost guard: an unexpected exception becomes a plain 500 and one log line.
-
-    Starlette's own server-error handler re-raises after answering, which makes Mangum and
-    uvicorn log a full traceback; this middleware stops the exception here instead.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_tracking)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
-            logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": scope.get("path", "")})
-            if started:
-                return
-            response = problem_response(500, code="internal_error", detail="An unexpected error occurred.")
-            await response(scope, receive, send)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(GatewayRejection, _gateway_rejection)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_middleware(ShieldUnhandledErrors)
