@@ -39,9 +39,10 @@ def unflatten_claim(name: str, text: str) -> Any:
     """Undo the gateway's rendering of one claim; values that were never flattened pass through."""
     if not isinstance(text, str):
         return text
-    if len(text) >= 2 and text[0] == "[" and text[-1] == "]":
+    first = text[:1]
+    if first == "[" and text[-1] == "]":
         return text[1:-1].split()
-    if text[:1] == "{":
+    if first == "{":
         try:
             return json.loads(text)
         except ValueError:

@@ -71,10 +71,8 @@ def jwt_context_from_event(event: Any) -> JwtContext | None:
     if not isinstance(jwt, dict) or not isinstance(jwt.get("claims"), dict) or not jwt["claims"]:
         return None
     scopes = jwt.get("scopes")
-    return JwtContext(
-        claims={str(k): v for k, v in jwt["claims"].items()},
-        scopes=[str(s) for s in scopes] if isinstance(scopes, list) else None,
-    )
+    # Read, never changed: the claims are undone into a new dict by `principal_from_jwt_context`.
+    return JwtContext(claims=jwt["claims"], scopes=[str(s) for s in scopes] if isinstance(scopes, list) else None)
 
 
 def principal_from_jwt_context(context: JwtContext, *, required_scopes: list[str], groups_claim: str) -> Principal:
