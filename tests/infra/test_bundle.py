@@ -55,6 +55,9 @@ def test_the_bundle_holds_nothing_else(default_synth: Synthesized, host_synth: S
         assert not {"bin", "pip", "setuptools", "wheel", "_distutils_hack", "pkg_resources", "tests"} & top_level
         assert not (asset / "service" / "requirements.txt").exists()
         assert not [p for p in asset.rglob("tests") if p.is_dir()]
+        # Pydantic 1's compatibility API: FastAPI imports it only to reject v1 models.
+        assert (asset / "pydantic").is_dir()
+        assert not (asset / "pydantic" / "v1").exists()
         assert not list(asset.rglob("*.pyi"))
         for dist_info in asset.glob("*.dist-info"):
             kept = {p.name for p in dist_info.iterdir()}
