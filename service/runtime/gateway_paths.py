@@ -11,6 +11,7 @@ that the docs load their spec and token URL from the public address. Mangum's ow
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,11 +29,18 @@ def strip_segment_prefix(path: str, prefix: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _is_execute_api_domain(domain: str) -> bool:
+    # A function sees the API's execute-api domain and its custom domains: a handful of
+    # names, each tested once rather than on every request.
+    return bool(_EXECUTE_API_DOMAIN.search(domain))
+
+
 def public_prefix(event: Any, *, stage_name: str, mapping_key: str) -> tuple[str, bool]:
     """The request's public path prefix, and whether `rawPath` must carry it."""
     request_context = event.get("requestContext") if isinstance(event, dict) else None
     domain = request_context.get("domainName") if isinstance(request_context, dict) else None
-    on_execute_api = not isinstance(domain, str) or bool(_EXECUTE_API_DOMAIN.search(domain))
+    on_execute_api = not isinstance(domain, str) or _is_execute_api_domain(domain)
     if on_execute_api:
         return ("" if stage_name == DEFAULT_STAGE else f"/{stage_name}"), True
     return (f"/{mapping_key}" if mapping_key else ""), False
