@@ -108,6 +108,10 @@ class ApiEdge:
         try:
             await self.app(scope, receive_within_limit, send_or_replace)
         except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
+            if exceeded and not started:
+                # The aborted read came up as an exception: the answer is still the body's size.
+                await self._too_large()(scope, receive, emit)
+                return
             logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": scope.get("path", "")})
             if not started:
                 response = problem_response(500, code="internal_error", detail="An unexpected error occurred.")

@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from service.app import create_app
+from service.core.middleware import ApiEdge
 from service.runtime.lambda_adapter import build_handler
 from tests.service.conftest import ADMIN, TokenForger, password_grant
 from tests.service.test_lambda_handler import FakeContext, lambda_settings
@@ -146,6 +149,21 @@ def test_the_body_limit_is_configurable_and_answers_413(make_local_app: Callable
         assert response.status_code == 413
         assert response.headers["content-type"] == "application/problem+json"
         assert password_grant(client, *ADMIN)["access_token"]
+
+
+def test_a_body_over_the_limit_is_413_even_where_nothing_handles_the_aborted_read() -> None:
+    async def reads_the_body(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await PlainTextResponse("read it all")(scope, receive, send)
+
+    # Not as a context manager: this bare app speaks HTTP only, no lifespan.
+    client = TestClient(ApiEdge(reads_the_body, max_bytes=8), raise_server_exceptions=False)
+    # A generator body goes out chunked, without a content-length to refuse up front.
+    response = client.post("/", content=(chunk for chunk in [b"x" * 16]))
+    assert response.status_code == 413
+    assert response.json()["code"] == "content_too_large"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_an_unexpected_error_is_a_bare_500_without_traceback(
