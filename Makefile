@@ -69,7 +69,10 @@ bench: install
 	$(PY) -m bench.run
 
 # The venv's every package, transitive ones included, as constraints for the next install.
-lock: install
+# Installs the requirements files first without the old constraints, so a changed pin wins.
+lock:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
