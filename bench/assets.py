@@ -16,11 +16,14 @@ import os
 import platform
 import py_compile
 import shutil
-import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.bundling import BundleTarget
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES_DIR = Path(__file__).resolve().parent / "cases"
@@ -62,43 +65,44 @@ def _without_bytecode(source: Path, destination: Path) -> None:
     shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
-def build_asset(output_dir: Path) -> None:
-    """The Lambda asset for this machine's Python and architecture, built as `cdk synth` builds it."""
+def _host_target() -> BundleTarget:
+    """This interpreter and machine as a bundle target; imports infra.bundling on first use."""
     # jsii (imported by infra.bundling) starts Node.js: the venv's own, as `make` puts it first.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    from infra.bundling import BundleTarget, build_bundle  # noqa: PLC0415 - after PATH is set
+    from infra.bundling import BundleTarget  # noqa: PLC0415 - after PATH is set
 
     target = BundleTarget(python_version=HOST_PYTHON, architecture=HOST_ARCHITECTURE)
     if not target.host_compiles_bytecode:  # pragma: no cover - the target is this interpreter
         raise RuntimeError("the benchmark's asset must be built for the interpreter that runs it")
+    return target
+
+
+def build_asset(output_dir: Path) -> None:
+    """The Lambda asset for this machine's Python and architecture, built as `cdk synth` builds it."""
+    target = _host_target()
+    from infra.bundling import build_bundle  # noqa: PLC0415 - after _host_target set PATH
+
     shutil.rmtree(output_dir, ignore_errors=True)
     build_bundle(service_dir=ROOT / "service", target=target, cache_dir=BUNDLE_CACHE, output_dir=output_dir)
 
 
 def install_powertools(into: Path) -> Path | None:
-    """Powertools in its own directory, reinstalled only when bench/requirements.txt changes."""
+    """Powertools in its own directory, installed as the bundle's dependencies are.
+
+    Reinstalled only when bench/requirements.txt changes.
+    """
+    target = _host_target()
+    from infra.bundling import BundlingError, pip_install  # noqa: PLC0415 - after _host_target set PATH
+
     digest = hashlib.sha256(REQUIREMENTS.read_bytes() + HOST_PYTHON.encode()).hexdigest()[:16]
     marker = into / f".installed-{digest}"
     if marker.exists():
         return into
     shutil.rmtree(into, ignore_errors=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--no-compile",
-        "--target",
-        str(into),
-        "--requirement",
-        str(REQUIREMENTS),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
-    if result.returncode != 0:
-        print(f"warning: Powertools could not be installed, its rows are left out:\n{result.stderr}", file=sys.stderr)
+    try:
+        pip_install(REQUIREMENTS, target, into)
+    except BundlingError as error:
+        print(f"warning: Powertools could not be installed, its rows are left out:\n{error}", file=sys.stderr)
         shutil.rmtree(into, ignore_errors=True)
         return None
     shutil.rmtree(into / "bin", ignore_errors=True)

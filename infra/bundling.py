@@ -152,7 +152,8 @@ def _compile(tree: Path, *, deployed_at: str) -> None:
         raise BundlingError(f"compiling bytecode under {tree} failed")
 
 
-def _pip_install(requirements: Path, target: BundleTarget, into: Path) -> None:
+def pip_install(requirements: Path, target: BundleTarget, into: Path) -> None:
+    """Wheels for `target` from `requirements` into `into`, as a bundle's dependencies are installed."""
     command = [
         sys.executable,
         "-m",
@@ -191,7 +192,7 @@ def cached_dependencies(*, requirements: Path, target: BundleTarget, cache_dir: 
     cache_dir.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
     try:
-        _pip_install(requirements, target, building)
+        pip_install(requirements, target, building)
         _trim(building)
         if target.host_compiles_bytecode:
             _compile(building, deployed_at=LAMBDA_TASK_ROOT)
