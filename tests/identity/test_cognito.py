@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -109,14 +111,18 @@ def test_an_unknown_refresh_token_is_401(cognito_client: TestClient) -> None:
     assert response.json()["code"] == "invalid_refresh_token"
 
 
-def test_an_app_client_with_a_secret_signs_in_and_refreshes(cognito_pool: CognitoUserPool) -> None:
-    settings = cognito_settings(
-        cognito_pool,
-        cognito_user_pool_client_id=cognito_pool.secret_client_id,
-        cognito_user_pool_client_secret=cognito_pool.secret_client_secret,
-        jwt_audience=cognito_pool.secret_client_id,
+def secret_client_settings(pool: CognitoUserPool) -> dict[str, Any]:
+    """The pool's app client that has a secret, and tokens issued to it."""
+    return cognito_settings(
+        pool,
+        cognito_user_pool_client_id=pool.secret_client_id,
+        cognito_user_pool_client_secret=pool.secret_client_secret,
+        jwt_audience=pool.secret_client_id,
     )
-    with TestClient(build_app(**settings)) as client:
+
+
+def test_an_app_client_with_a_secret_signs_in_and_refreshes(cognito_pool: CognitoUserPool) -> None:
+    with TestClient(build_app(**secret_client_settings(cognito_pool))) as client:
         grant = token_request(client, ADMIN).json()
         # moto checks SECRET_HASH on refresh, against the user name the refresh token belongs to.
         response = refresh_request(client, grant["refresh_token"])
@@ -126,13 +132,7 @@ def test_an_app_client_with_a_secret_signs_in_and_refreshes(cognito_pool: Cognit
 
 
 def test_a_refresh_token_without_its_user_name_is_401_with_a_client_secret(cognito_pool: CognitoUserPool) -> None:
-    settings = cognito_settings(
-        cognito_pool,
-        cognito_user_pool_client_id=cognito_pool.secret_client_id,
-        cognito_user_pool_client_secret=cognito_pool.secret_client_secret,
-        jwt_audience=cognito_pool.secret_client_id,
-    )
-    with TestClient(build_app(**settings)) as client:
+    with TestClient(build_app(**secret_client_settings(cognito_pool))) as client:
         response = refresh_request(client, "a-bare-cognito-refresh-token")
 
     assert response.status_code == 401
