@@ -12,7 +12,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from service.core.access import security_scheme
 from service.core.errors import PROBLEM_JSON, GatewayMessage, Problem
+from service.core.security import SECURITY_SCHEME_NAME
 
 _REF = "#/components/schemas/"
 
@@ -42,6 +44,15 @@ def _document_access_refusals(schema: dict[str, Any]) -> None:
             )
 
 
+def _declare_security_scheme(schema: dict[str, Any]) -> None:
+    """The scheme the operations' `security` names: FastAPI adds it only for requirements it
+    solves itself, and `AccessRoute` runs the service's own (see `service.core.access`)."""
+    operations = (op for ops in schema.get("paths", {}).values() for op in ops.values())
+    if any(op.get("security") for op in operations):
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes.setdefault(SECURITY_SCHEME_NAME, security_scheme())
+
+
 def _problems_as_problem_json(schema: dict[str, Any]) -> None:
     """Responses declared with the `Problem` model are sent as application/problem+json."""
     problem = {"$ref": _REF + Problem.__name__}
@@ -57,6 +68,7 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _declare_security_scheme(schema)
             _problems_as_problem_json(schema)
             _document_access_refusals(schema)
             app.openapi_schema = schema

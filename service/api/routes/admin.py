@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from service.core.access import Authenticated, describe_routes
+from service.core.access import AccessRoute, Authenticated, describe_routes
 from service.core.security import Principal
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=AccessRoute)
 
 
 class Endpoint(BaseModel):

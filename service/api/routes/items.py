@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service.core.access import Authenticated
+from service.core.access import AccessRoute, Authenticated
 from service.core.security import Principal
 
-router = APIRouter(prefix="/items", tags=["items"])
+router = APIRouter(prefix="/items", tags=["items"], route_class=AccessRoute)
 
 
 class Item(BaseModel):

@@ -3,7 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-router = APIRouter(prefix="/manage", tags=["manage"])
+from service.core.access import AccessRoute
+
+router = APIRouter(prefix="/manage", tags=["manage"], route_class=AccessRoute)
 
 
 class Health(BaseModel):

@@ -5,8 +5,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.api.deps import CurrentUser
+from service.core.access import AccessRoute
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=AccessRoute)
 
 
 @router.get("/whoami", operation_id="whoami")
