@@ -1,9 +1,10 @@
-"""`AccessRoute`: the fast path answers exactly as FastAPI's own would.
+"""`AccessRoute` and `include_api`: the fast path answers exactly as FastAPI's own would.
 
 `AccessRoute` runs a route's `Authenticated(...)` requirement itself instead of through
-FastAPI's dependency solving. It is there for speed (see `make bench`), so the tests hold it
-to the behaviour of the plain FastAPI declaration: the same answers, the same OpenAPI
-document, the same listing.
+FastAPI's dependency solving, and `include_api` puts the API's routes on the app's own
+router. Both are there for speed (see `make bench`), so the tests hold them to the behaviour
+of the plain FastAPI declaration: the same answers, the same OpenAPI document, the same
+listing, and the app's dependency overrides still honoured.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from service.api.deps import CurrentUser
+from service.api.deps import CurrentUser, get_identity_provider
+from service.api.main import API_PREFIX, RESOURCE_ROUTERS
 from service.app import create_app
 from service.core.access import AccessRoute, Authenticated, describe_routes
+from service.core.identity.base import TokenGrant
 from service.core.security import Principal
 from service.core.settings import IdentityProviderName, Runtime, Settings
 from tests.service.conftest import TokenForger
@@ -154,3 +157,31 @@ def test_a_sync_endpoint_keeps_fastapis_dependency(twin_app: FastAPI) -> None:
     assert routes["/fast/sync"].lifted_access is None
     assert isinstance(routes["/fast/whoami"], AccessRoute)
     assert routes["/fast/whoami"].lifted_access is not None
+
+
+def test_every_api_route_is_the_apps_own_and_runs_its_requirement_first(make_local_app: Callable[..., FastAPI]) -> None:
+    app = make_local_app()
+    own = {(r.path, m): r for r in app.router.routes if isinstance(r, APIRoute) for m in r.methods or ()}
+    declared = {API_PREFIX + r.path for router in RESOURCE_ROUTERS for r in router.routes if isinstance(r, APIRoute)}
+    described = [d for d in describe_routes(app) if d.path in declared]
+    assert {d.path for d in described} == declared
+    for route in described:
+        served = own[(route.path, route.method)]
+        assert isinstance(served, AccessRoute), route.path
+        assert (served.lifted_access is not None) == (not route.public), route.path
+
+
+def test_dependency_overrides_reach_the_api_routes(make_local_app: Callable[..., FastAPI]) -> None:
+    class FixedProvider:
+        async def password_grant(self, *, username: str, password: str, scope: str | None) -> TokenGrant:
+            return TokenGrant(access_token=f"token-for-{username}", expires_in=60)
+
+        async def refresh_grant(self, *, refresh_token: str) -> TokenGrant:
+            raise AssertionError("not used")
+
+    app = make_local_app()
+    app.dependency_overrides[get_identity_provider] = FixedProvider
+    with TestClient(app) as client:
+        response = client.post("/v1/auth/token", data={"username": "anyone", "password": "anything"})
+    assert response.status_code == 200
+    assert response.json()["access_token"] == "token-for-anyone"
