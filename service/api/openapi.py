@@ -44,11 +44,25 @@ def _document_access_refusals(schema: dict[str, Any]) -> None:
             )
 
 
-def _declare_security_scheme(schema: dict[str, Any]) -> None:
-    """The scheme the operations' `security` names: FastAPI adds it only for requirements it
-    solves itself, and `AccessRoute` runs the service's own (see `service.core.access`)."""
-    operations = (op for ops in schema.get("paths", {}).values() for op in ops.values())
-    if any(op.get("security") for op in operations):
+def _security_as_fastapi_writes_it(schema: dict[str, Any]) -> None:
+    """Operation `security` and the scheme it names, as if FastAPI had solved every requirement.
+
+    `AccessRoute` writes a route's own requirement into the operation itself; FastAPI adds the
+    scheme only for requirements it solves, and writes one entry per scheme with the scopes of
+    all of them (a router's `dependencies` may add one beside the route's).
+    """
+    secured = False
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            merged: dict[str, list[str]] = {}
+            for requirement in operation.get("security", ()):
+                for name, scopes in requirement.items():
+                    kept = merged.setdefault(name, [])
+                    kept += [scope for scope in scopes if scope not in kept]
+            if merged:
+                operation["security"] = [{name: scopes} for name, scopes in merged.items()]
+                secured = True
+    if secured:
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes.setdefault(SECURITY_SCHEME_NAME, security_scheme())
 
@@ -68,7 +82,7 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            _declare_security_scheme(schema)
+            _security_as_fastapi_writes_it(schema)
             _problems_as_problem_json(schema)
             _document_access_refusals(schema)
             app.openapi_schema = schema

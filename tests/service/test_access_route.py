@@ -65,6 +65,11 @@ def _declare(router: APIRouter) -> APIRouter:
     return router
 
 
+def _local_app(key_file: Path) -> FastAPI:
+    local = IdentityProviderName.LOCAL
+    return create_app(Settings(runtime=Runtime.LOCAL, identity_provider=local, local_idp_key_file=key_file))
+
+
 @pytest.fixture
 def twin_app(key_file: Path) -> FastAPI:
     """The same endpoints under FastAPI's own handling (/di) and under `AccessRoute` (/fast)."""
@@ -185,3 +190,17 @@ def test_dependency_overrides_reach_the_api_routes(make_local_app: Callable[...,
         response = client.post("/v1/auth/token", data={"username": "anyone", "password": "anything"})
     assert response.status_code == 200
     assert response.json()["access_token"] == "token-for-anyone"
+
+
+def test_a_router_requirement_beside_the_routes_own_is_documented_as_fastapi_does(key_file: Path) -> None:
+    settings = Settings(
+        runtime=Runtime.LOCAL, identity_provider=IdentityProviderName.LOCAL, local_idp_key_file=key_file
+    )
+    app = create_app(settings)
+    router_requirement = [Authenticated(scopes=["items:read"])]
+    app.include_router(_declare(APIRouter()), prefix="/di", dependencies=router_requirement)
+    app.include_router(_declare(APIRouter(route_class=AccessRoute)), prefix="/fast", dependencies=router_requirement)
+    paths = app.openapi()["paths"]
+    for path in ("/whoami", "/admin", "/scoped"):
+        assert paths["/fast" + path]["get"]["security"] == paths["/di" + path]["get"]["security"], path
+    assert paths["/fast/whoami"]["get"]["security"] == [{"OAuth2PasswordBearer": ["items:read"]}]
