@@ -82,7 +82,9 @@ def twin_app(key_file: Path) -> FastAPI:
 
 
 def _requests(forger: TokenForger) -> list[tuple[str, str, dict[str, str], dict[str, Any]]]:
-    bearer: Callable[..., dict[str, str]] = lambda **claims: {"Authorization": f"Bearer {forger.token(**claims)}"}  # noqa: E731
+    def bearer(**claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {forger.token(**claims)}"}
+
     return [
         ("GET", "/whoami", {}, {}),
         ("GET", "/whoami", {"Authorization": "Bearer not-a-jwt"}, {}),
