@@ -10,7 +10,6 @@ listing, and the app's dependency overrides still honoured.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -21,11 +20,9 @@ from pydantic import BaseModel
 
 from service.api.deps import CurrentUser, get_identity_provider
 from service.api.main import API_PREFIX, RESOURCE_ROUTERS
-from service.app import create_app
 from service.core.access import AccessRoute, Authenticated, describe_routes
 from service.core.identity.base import TokenGrant
 from service.core.security import Principal
-from service.core.settings import IdentityProviderName, Runtime, Settings
 from tests.service.conftest import TokenForger
 
 Admin = Annotated[Principal, Authenticated(groups=["ADMINS"])]
@@ -65,17 +62,10 @@ def _declare(router: APIRouter) -> APIRouter:
     return router
 
 
-def _local_app(key_file: Path) -> FastAPI:
-    local = IdentityProviderName.LOCAL
-    return create_app(Settings(runtime=Runtime.LOCAL, identity_provider=local, local_idp_key_file=key_file))
-
-
 @pytest.fixture
-def twin_app(key_file: Path) -> FastAPI:
+def twin_app(make_local_app: Callable[..., FastAPI]) -> FastAPI:
     """The same endpoints under FastAPI's own handling (/di) and under `AccessRoute` (/fast)."""
-    app = create_app(
-        Settings(runtime=Runtime.LOCAL, identity_provider=IdentityProviderName.LOCAL, local_idp_key_file=key_file)
-    )
+    app = make_local_app()
     app.include_router(_declare(APIRouter()), prefix="/di")
     app.include_router(_declare(APIRouter(route_class=AccessRoute)), prefix="/fast")
     return app
@@ -194,11 +184,10 @@ def test_dependency_overrides_reach_the_api_routes(make_local_app: Callable[...,
     assert response.json()["access_token"] == "token-for-anyone"
 
 
-def test_a_router_requirement_beside_the_routes_own_is_documented_as_fastapi_does(key_file: Path) -> None:
-    settings = Settings(
-        runtime=Runtime.LOCAL, identity_provider=IdentityProviderName.LOCAL, local_idp_key_file=key_file
-    )
-    app = create_app(settings)
+def test_a_router_requirement_beside_the_routes_own_is_documented_as_fastapi_does(
+    make_local_app: Callable[..., FastAPI],
+) -> None:
+    app = make_local_app()
     router_requirement = [Authenticated(scopes=["items:read"])]
     app.include_router(_declare(APIRouter()), prefix="/di", dependencies=router_requirement)
     app.include_router(_declare(APIRouter(route_class=AccessRoute)), prefix="/fast", dependencies=router_requirement)
