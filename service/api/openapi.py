@@ -58,7 +58,9 @@ def _security_as_fastapi_writes_it(schema: dict[str, Any]) -> None:
             for requirement in operation.get("security", ()):
                 for name, scopes in requirement.items():
                     kept = merged.setdefault(name, [])
-                    kept += [scope for scope in scopes if scope not in kept]
+                    for scope in scopes:
+                        if scope not in kept:
+                            kept.append(scope)
             if merged:
                 operation["security"] = [{name: scopes} for name, scopes in merged.items()]
                 secured = True
