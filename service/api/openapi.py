@@ -7,6 +7,7 @@ rather than declared a second time on each route.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,25 +24,29 @@ def _json(ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": _REF + ref}}}
 
 
+def _operations(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for operations in schema.get("paths", {}).values():
+        yield from operations.values()
+
+
 def _document_access_refusals(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault("GatewayMessage", GatewayMessage.model_json_schema())
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            if not operation.get("security"):
-                continue
-            responses = operation.setdefault("responses", {})
-            responses.setdefault(
-                "401",
-                {"description": "No token, or one the JWT authorizer refuses", "content": _json("GatewayMessage")},
-            )
-            responses.setdefault(
-                "403",
-                {
-                    "description": "The token lacks the route's scope (gateway), or the caller its group (app)",
-                    "content": {**_json("GatewayMessage"), PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}},
-                },
-            )
+    for operation in _operations(schema):
+        if not operation.get("security"):
+            continue
+        responses = operation.setdefault("responses", {})
+        responses.setdefault(
+            "401",
+            {"description": "No token, or one the JWT authorizer refuses", "content": _json("GatewayMessage")},
+        )
+        responses.setdefault(
+            "403",
+            {
+                "description": "The token lacks the route's scope (gateway), or the caller its group (app)",
+                "content": {**_json("GatewayMessage"), PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}},
+            },
+        )
 
 
 def _security_as_fastapi_writes_it(schema: dict[str, Any]) -> None:
@@ -52,18 +57,17 @@ def _security_as_fastapi_writes_it(schema: dict[str, Any]) -> None:
     all of them (a router's `dependencies` may add one beside the route's).
     """
     secured = False
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            merged: dict[str, list[str]] = {}
-            for requirement in operation.get("security", ()):
-                for name, scopes in requirement.items():
-                    kept = merged.setdefault(name, [])
-                    for scope in scopes:
-                        if scope not in kept:
-                            kept.append(scope)
-            if merged:
-                operation["security"] = [{name: scopes} for name, scopes in merged.items()]
-                secured = True
+    for operation in _operations(schema):
+        merged: dict[str, list[str]] = {}
+        for requirement in operation.get("security", ()):
+            for name, scopes in requirement.items():
+                kept = merged.setdefault(name, [])
+                for scope in scopes:
+                    if scope not in kept:
+                        kept.append(scope)
+        if merged:
+            operation["security"] = [{name: scopes} for name, scopes in merged.items()]
+            secured = True
     if secured:
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes.setdefault(SECURITY_SCHEME_NAME, security_scheme())
@@ -72,12 +76,11 @@ def _security_as_fastapi_writes_it(schema: dict[str, Any]) -> None:
 def _problems_as_problem_json(schema: dict[str, Any]) -> None:
     """Responses declared with the `Problem` model are sent as application/problem+json."""
     problem = {"$ref": _REF + Problem.__name__}
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            for response in operation.get("responses", {}).values():
-                content = response.get("content", {})
-                if content.get("application/json", {}).get("schema") == problem:
-                    content[PROBLEM_JSON] = content.pop("application/json")
+    for operation in _operations(schema):
+        for response in operation.get("responses", {}).values():
+            content = response.get("content", {})
+            if content.get("application/json", {}).get("schema") == problem:
+                content[PROBLEM_JSON] = content.pop("application/json")
 
 
 def install_openapi(app: FastAPI) -> None:
