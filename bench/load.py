@@ -3,7 +3,7 @@
 Three servers, each uvicorn with one worker on 127.0.0.1 and the same settings as `make dev`
 (log level info, so an access-log line per request, written to a file; no server header):
 - the service, `python -m service.runtime.local` (RUNTIME=LOCAL, embedded issuer): health,
-  and whoami with a bearer token that the local gateway verifies (RS256) on every request;
+  and whoami with a bearer token that the local authorizer verifies (RS256) on every request;
 - the floor's FastAPI app (`bench/cases/floor_handler.py`), its health route: the target's
   reference;
 - a bare ASGI app (`bench/cases/bare_handler.py`): uvicorn's own floor.

@@ -4,7 +4,7 @@ The LOCAL app (embedded issuer, its RS256 key loaded once: a cached key set) is 
 ASGI app, directly, with no server or HTTP client in between:
 - health: no token;
 - whoami: the same token on every request, as a client sends it (verified once, then
-  remembered: the local gateway only re-checks `exp`);
+  remembered: the local authorizer only re-checks `exp`);
 - whoami, new token: a token never seen before on every request, so each is verified in
   full (RS256 signature, claims) against the cached key set; another app instance, so that
   these tokens do not push the other one out of the gateway's memory.

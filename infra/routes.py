@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.routing import NoMatchFound
 
-from service.core.access import describe_routes
+from service.core.access.declaration import describe_routes
 
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH")
 

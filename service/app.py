@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from service.api.main import include_api
+from service.api.main import API_PREFIX, include_api
 from service.api.openapi import install_openapi
 from service.core.errors import install_error_handlers
 from service.core.http import SharedHttpClient
@@ -55,5 +55,5 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.provider is IdentityProviderName.LOCAL:
         from service.api.routes import local_idp
 
-        app.include_router(local_idp.router, prefix="/v1")
+        app.include_router(local_idp.router, prefix=API_PREFIX)
     return app

@@ -8,7 +8,7 @@ over a real socket (by a browser, curl or a test) exactly as API Gateway present
   the stage, and keeps the mapping key or not (reports differ, so both can be played);
 - only the routes the app declares exist (`describe_routes`, one gateway route each, no
   catch-all); anything else is the gateway's `404 {"message":"Not Found"}`;
-- protected routes pass the JWT authorizer first (`LocalGateway.authorize`, the same checks)
+- protected routes pass the JWT authorizer first (`LocalAuthorizer.authorize`, the same checks)
   and reach the function with its verdict in `requestContext.authorizer.jwt`; refusals are
   the gateway's 401/403;
 - each request becomes a payload 2.0 event (headers lower-cased, duplicates joined with
@@ -49,11 +49,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from service.app import create_app
-from service.core.access import describe_routes
+from service.core.access.claims import JwtContext
+from service.core.access.declaration import describe_routes
+from service.core.access.local_authorizer import LocalAuthorizer
 from service.core.errors import GatewayRejection
 from service.core.http import SharedHttpClient
-from service.core.local_gateway import LocalGateway
-from service.core.security import JwtContext
 from service.core.settings import Runtime, Settings, SettingsError, build_settings
 from service.runtime.gateway_paths import DEFAULT_STAGE, strip_segment_prefix
 from service.runtime.lambda_adapter import LambdaHandler, build_handler
@@ -183,7 +183,7 @@ class HttpApiEmulator:
         *,
         function: LambdaInvoker,
         routes: Sequence[GatewayRoute],
-        authorizer: LocalGateway,
+        authorizer: LocalAuthorizer,
         address: PublicAddress,
     ) -> None:
         self.function = function
@@ -357,7 +357,7 @@ def build_emulator(
     """The HTTP API in front of a Lambda function built from `settings` (RUNTIME=LAMBDA)."""
     if settings.runtime is not Runtime.LAMBDA:
         raise SettingsError("RUNTIME: must be LAMBDA behind the gateway")
-    from service.core.jwks import RemoteKeySet
+    from service.core.access.jwks import RemoteKeySet
 
     keys = RemoteKeySet(
         issuer=issuer,
@@ -368,7 +368,7 @@ def build_emulator(
     return HttpApiEmulator(
         function=LambdaFunction(settings),
         routes=gateway_routes(settings),
-        authorizer=LocalGateway(issuer=issuer, audiences=audiences, keys=keys),
+        authorizer=LocalAuthorizer(issuer=issuer, audiences=audiences, keys=keys),
         address=PublicAddress.for_settings(
             settings, domain_name=domain_name, mapping_key_in_raw_path=mapping_key_in_raw_path
         ),

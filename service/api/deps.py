@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.core.access import Authenticated
+from service.core.access.caller import Principal
+from service.core.access.declaration import Authenticated
 from service.core.identity import identity_provider
 from service.core.identity.base import IdentityProvider
-from service.core.security import Principal, get_settings
-from service.core.settings import Settings
+from service.core.settings import Settings, get_settings
 
 
 def get_identity_provider(request: Request) -> IdentityProvider:

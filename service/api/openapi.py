@@ -1,8 +1,8 @@
 """The OpenAPI document, with the answers every protected operation can give.
 
-A route declares its access once (`Authenticated(...)`), which puts `security` on its
-operation; the 401 and 403 that come with it are documented here, from that same `security`,
-rather than declared a second time on each route.
+A route declares its access once (`Authenticated(...)`), from which FastAPI writes the
+operation's `security`; the 401 and 403 that come with it are documented here, from that
+same `security`, rather than declared a second time on each route.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.core.access import security_scheme
 from service.core.errors import PROBLEM_JSON, GatewayMessage, Problem
-from service.core.security import SECURITY_SCHEME_NAME
 
 _REF = "#/components/schemas/"
 
@@ -49,30 +47,6 @@ def _document_access_refusals(schema: dict[str, Any]) -> None:
         )
 
 
-def _security_as_fastapi_writes_it(schema: dict[str, Any]) -> None:
-    """Operation `security` and the scheme it names, as if FastAPI had solved every requirement.
-
-    `AccessRoute` writes a route's own requirement into the operation itself; FastAPI adds the
-    scheme only for requirements it solves, and writes one entry per scheme with the scopes of
-    all of them (a router's `dependencies` may add one beside the route's).
-    """
-    secured = False
-    for operation in _operations(schema):
-        merged: dict[str, list[str]] = {}
-        for requirement in operation.get("security", ()):
-            for name, scopes in requirement.items():
-                kept = merged.setdefault(name, [])
-                for scope in scopes:
-                    if scope not in kept:
-                        kept.append(scope)
-        if merged:
-            operation["security"] = [{name: scopes} for name, scopes in merged.items()]
-            secured = True
-    if secured:
-        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-        schemes.setdefault(SECURITY_SCHEME_NAME, security_scheme())
-
-
 def _problems_as_problem_json(schema: dict[str, Any]) -> None:
     """Responses declared with the `Problem` model are sent as application/problem+json."""
     problem = {"$ref": _REF + Problem.__name__}
@@ -87,7 +61,6 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            _security_as_fastapi_writes_it(schema)
             _problems_as_problem_json(schema)
             _document_access_refusals(schema)
             app.openapi_schema = schema

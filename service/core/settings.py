@@ -2,7 +2,8 @@
 
 The environment is read here and nowhere else in the service. `load_settings()` builds the
 one instance an entry point uses; tests build their own `Settings(...)` and hand it to
-`create_app`, so nothing global has to be patched.
+`create_app`, so nothing global has to be patched. The app keeps its settings in its state,
+and routes reach them through `get_settings`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 
 class Runtime(StrEnum):
@@ -219,3 +223,9 @@ def build_settings(**overrides: object) -> Settings:
 def load_settings() -> Settings:
     """The process's settings, read from the environment once."""
     return build_settings()
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings of the app serving `request` (a dependency: `SettingsDep`)."""
+    settings: Settings = request.app.state.settings
+    return settings

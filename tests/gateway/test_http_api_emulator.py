@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.core.access.local_authorizer import LocalAuthorizer
 from service.core.identity.local import DEMO_USERS, LocalIssuer, LocalUser
-from service.core.local_gateway import LocalGateway
 from service.core.settings import IdentityProviderName, Runtime, Settings
 from tests.support_gateway import (
     CUSTOM_DOMAIN,
@@ -82,7 +82,7 @@ def make_emulator(
     return HttpApiEmulator(
         function=function,
         routes=gateway_routes(settings),
-        authorizer=LocalGateway(issuer=issuer.issuer, audiences=[issuer.audience], keys=issuer),
+        authorizer=LocalAuthorizer(issuer=issuer.issuer, audiences=[issuer.audience], keys=issuer),
         address=PublicAddress.for_settings(
             settings, domain_name=domain_name, mapping_key_in_raw_path=mapping_key_in_raw_path
         ),

@@ -14,8 +14,8 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from service.app import create_app
-from service.core.access import Authenticated, describe_routes
-from service.core.security import Principal
+from service.core.access.caller import Principal
+from service.core.access.declaration import Authenticated, describe_routes
 from service.core.settings import build_settings
 from tests.infra.conftest import Synthesized
 

@@ -8,8 +8,8 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from infra.routes import GatewayRoute, RouteDerivationError, docs_path, gateway_routes, http_api_path
-from service.core.access import Authenticated
-from service.core.security import Principal
+from service.core.access.caller import Principal
+from service.core.access.declaration import Authenticated
 
 
 def app_with(router: APIRouter) -> FastAPI:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.core.claims import flatten_claims, groups_from_claim, scopes_from_claims, unflatten_claims
+from service.core.access.claims import flatten_claims, groups_from_claim, scopes_from_claims, unflatten_claims
 
 
 def test_flattening_renders_claims_as_the_gateway_does() -> None:

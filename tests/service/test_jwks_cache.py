@@ -9,9 +9,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from service.core.access.jwks import RemoteKeySet
 from service.core.http import SharedHttpClient
 from service.core.identity.local import public_jwk
-from service.core.jwks import RemoteKeySet
 
 ISSUER = "https://issuer.example.com"
 

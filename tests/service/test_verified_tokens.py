@@ -1,4 +1,4 @@
-"""The local gateway remembers a token that passed, and answers nothing else from memory."""
+"""The local authorizer remembers a token that passed, and answers nothing else from memory."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import jwt
 import pytest
 
-from service.core import local_gateway
+from service.core.access import local_authorizer
+from service.core.access.local_authorizer import LEEWAY_SECONDS, LocalAuthorizer
 from service.core.errors import GatewayRejection
 from service.core.identity.local import public_jwk
-from service.core.local_gateway import LEEWAY_SECONDS, LocalGateway
 from service.core.settings import LOCAL_AUDIENCE, LOCAL_ISSUER
 from tests.service.conftest import TokenForger
 
@@ -54,12 +54,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def gateway(keys: CountingKeys, clock: Clock) -> LocalGateway:
-    return LocalGateway(issuer=LOCAL_ISSUER, audiences=[LOCAL_AUDIENCE], keys=keys, clock=clock)
+def gateway(keys: CountingKeys, clock: Clock) -> LocalAuthorizer:
+    return LocalAuthorizer(issuer=LOCAL_ISSUER, audiences=[LOCAL_AUDIENCE], keys=keys, clock=clock)
 
 
 def test_a_token_is_verified_once_while_it_is_valid(
-    gateway: LocalGateway, keys: CountingKeys, forger: TokenForger
+    gateway: LocalAuthorizer, keys: CountingKeys, forger: TokenForger
 ) -> None:
     token = forger.token()
 
@@ -73,7 +73,7 @@ def test_a_token_is_verified_once_while_it_is_valid(
 
 
 def test_a_remembered_token_is_refused_once_it_has_expired(
-    gateway: LocalGateway, clock: Clock, forger: TokenForger
+    gateway: LocalAuthorizer, clock: Clock, forger: TokenForger
 ) -> None:
     token = forger.token(exp=int(clock.now) + 60)
     run(gateway.authorize(f"Bearer {token}", []))
@@ -86,7 +86,7 @@ def test_a_remembered_token_is_refused_once_it_has_expired(
     assert refused.value.description == "the token has expired"
 
 
-def test_a_remembered_token_still_needs_the_routes_scope(gateway: LocalGateway, forger: TokenForger) -> None:
+def test_a_remembered_token_still_needs_the_routes_scope(gateway: LocalAuthorizer, forger: TokenForger) -> None:
     token = forger.token(scope="")
     run(gateway.authorize(f"Bearer {token}", []))
 
@@ -96,7 +96,7 @@ def test_a_remembered_token_still_needs_the_routes_scope(gateway: LocalGateway, 
 
 
 def test_only_the_identical_token_is_answered_from_memory(
-    gateway: LocalGateway, keys: CountingKeys, forger: TokenForger
+    gateway: LocalAuthorizer, keys: CountingKeys, forger: TokenForger
 ) -> None:
     token = forger.token()
     run(gateway.authorize(f"Bearer {token}", []))
@@ -110,9 +110,9 @@ def test_only_the_identical_token_is_answered_from_memory(
 
 
 def test_only_the_latest_tokens_are_remembered(
-    gateway: LocalGateway, keys: CountingKeys, forger: TokenForger, monkeypatch: pytest.MonkeyPatch
+    gateway: LocalAuthorizer, keys: CountingKeys, forger: TokenForger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local_gateway, "VERIFIED_TOKENS_KEPT", 3)
+    monkeypatch.setattr(local_authorizer, "VERIFIED_TOKENS_KEPT", 3)
     tokens = [forger.token(sub=f"user-{n}@example.com") for n in range(4)]
     for token in tokens:
         run(gateway.authorize(token, []))

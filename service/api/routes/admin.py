@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from service.core.access import AccessRoute, Authenticated, describe_routes
-from service.core.security import Principal
+from service.core.access.caller import Principal
+from service.core.access.declaration import Authenticated, describe_routes
 
-router = APIRouter(prefix="/admin", tags=["admin"], route_class=AccessRoute)
+router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 class Endpoint(BaseModel):

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Form, Response
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from service.api.deps import IdentityProviderDep
-from service.core.access import AccessRoute
 from service.core.errors import Problem
 from service.core.identity.base import TokenGrant
 
-router = APIRouter(prefix="/auth", tags=["auth"], route_class=AccessRoute)
+router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 class TokenRequest(BaseModel):

@@ -19,11 +19,11 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from service.core.access import AccessRoute
-from service.core.security import TOKEN_PATH, get_settings
+from service.core.access.declaration import TOKEN_PATH
+from service.core.settings import get_settings
 
 OPENAPI_PATH = "/v1/openapi.json"
-router = APIRouter(include_in_schema=False, route_class=AccessRoute)
+router = APIRouter(include_in_schema=False)
 
 
 def _prefix(request: Request) -> str:

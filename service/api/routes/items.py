@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service.core.access import AccessRoute, Authenticated
-from service.core.security import Principal
+from service.core.access.caller import Principal
+from service.core.access.declaration import Authenticated
 
-router = APIRouter(prefix="/items", tags=["items"], route_class=AccessRoute)
+router = APIRouter(prefix="/items", tags=["items"])
 
 
 class Item(BaseModel):

@@ -6,11 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from service.core.access import AccessRoute
 from service.core.identity import identity_provider
 from service.core.identity.local import LocalIssuer
 
-router = APIRouter(prefix="/auth/local", tags=["auth"], include_in_schema=False, route_class=AccessRoute)
+router = APIRouter(prefix="/auth/local", tags=["auth"], include_in_schema=False)
 
 
 def _issuer(request: Request) -> LocalIssuer:

@@ -3,9 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service.core.access import AccessRoute
-
-router = APIRouter(prefix="/manage", tags=["manage"], route_class=AccessRoute)
+router = APIRouter(prefix="/manage", tags=["manage"])
 
 
 class Health(BaseModel):

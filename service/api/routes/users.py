@@ -5,9 +5,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.api.deps import CurrentUser
-from service.core.access import AccessRoute
 
-router = APIRouter(prefix="/users", tags=["users"], route_class=AccessRoute)
+router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/whoami", operation_id="whoami")

@@ -146,7 +146,7 @@ class LocalIssuer:
         return {"keys": [self._jwk]}
 
     async def get_key(self, kid: str) -> jwt.PyJWK | None:
-        """Key source for the local gateway: the issuer's own key, no network round trip."""
+        """Key source for the local authorizer: the issuer's own key, no network round trip."""
         return self._verification_key if kid == self.kid else None
 
     def _sign(self, claims: dict[str, Any]) -> str:

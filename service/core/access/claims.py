@@ -1,22 +1,44 @@
-"""The one place that knows how API Gateway renders JWT claims, both ways.
+"""The one place that knows what API Gateway's JWT authorizer hands Lambda, and how.
 
-An HTTP API JWT authorizer hands Lambda every claim as a string: numbers and booleans as
-text, arrays as ``"[A B]"`` (space separated inside brackets, not JSON) and objects as JSON
-text. `flatten_claims` does what the gateway does (the local runtime uses it to play the
-gateway); `unflatten_claims` undoes it as far as the text allows.
+Its verdict sits in the payload 2.0 event at ``requestContext.authorizer.jwt`` (`JwtContext`),
+every claim a string: numbers and booleans as text, arrays as ``"[A B]"`` (space separated
+inside brackets, not JSON) and objects as JSON text. `flatten_claims` does what the gateway
+does (the local runtime uses it to play the gateway); `unflatten_claims` undoes it as far as
+the text allows.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 # The text "123" may have been a number or a string, and only the claim's name can tell.
 # These claims are numbers by definition (RFC 7519 NumericDate, OIDC Core); every other
 # numeric-looking value stays a string, so an identifier such as Google's numeric `sub`
 # is never turned into an int.
 NUMERIC_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
+
+
+class JwtContext(TypedDict):
+    """``requestContext.authorizer.jwt`` of an HTTP API payload 2.0 event."""
+
+    claims: dict[str, str]
+    scopes: list[str] | None
+
+
+def jwt_context_from_event(event: Any) -> JwtContext | None:
+    """The authorizer's verdict from a Lambda event, or None where there is none."""
+    if not isinstance(event, dict):
+        return None
+    request_context = event.get("requestContext")
+    authorizer = request_context.get("authorizer") if isinstance(request_context, dict) else None
+    jwt = authorizer.get("jwt") if isinstance(authorizer, dict) else None
+    if not isinstance(jwt, dict) or not isinstance(jwt.get("claims"), dict) or not jwt["claims"]:
+        return None
+    scopes = jwt.get("scopes")
+    # Read, never changed: the claims are undone into a new dict by `unflatten_claims`.
+    return JwtContext(claims=jwt["claims"], scopes=[str(s) for s in scopes] if isinstance(scopes, list) else None)
 
 
 def flatten_claim(value: Any) -> str:

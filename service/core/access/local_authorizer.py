@@ -24,14 +24,13 @@ from typing import Any, Protocol
 
 import jwt
 
-from service.core.claims import flatten_claims, scopes_from_claims
+from service.core.access.claims import JwtContext, flatten_claims, scopes_from_claims
 from service.core.errors import GatewayRejection
 from service.core.http import SharedHttpClient
 from service.core.identity.base import IdentityProvider
-from service.core.security import JwtContext
 from service.core.settings import IdentityProviderName, Runtime, Settings
 
-logger = logging.getLogger("service.local_gateway")
+logger = logging.getLogger("service.local_authorizer")
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 # Clock skew tolerated on exp, nbf and iat.
@@ -62,7 +61,7 @@ class _VerifiedToken:
     scopes: list[str]
 
 
-class LocalGateway:
+class LocalAuthorizer:
     def __init__(
         self,
         *,
@@ -178,7 +177,7 @@ def _expiry(claims: dict[str, Any]) -> float:
         return 0.0
 
 
-def build_local_gateway(settings: Settings, identity: IdentityProvider, http: SharedHttpClient) -> LocalGateway:
+def build_local_authorizer(settings: Settings, identity: IdentityProvider, http: SharedHttpClient) -> LocalAuthorizer:
     keys: KeySource
     if settings.provider is IdentityProviderName.LOCAL and settings.jwt_issuer_jwks_uri is None:
         from service.core.identity.local import LocalIssuer
@@ -186,7 +185,7 @@ def build_local_gateway(settings: Settings, identity: IdentityProvider, http: Sh
         assert isinstance(identity, LocalIssuer)
         keys = identity
     else:
-        from service.core.jwks import RemoteKeySet
+        from service.core.access.jwks import RemoteKeySet
 
         keys = RemoteKeySet(
             issuer=settings.issuer,
@@ -199,7 +198,7 @@ def build_local_gateway(settings: Settings, identity: IdentityProvider, http: Sh
         and settings.provider is IdentityProviderName.FIREBASE
         and bool(settings.firebase_auth_emulator_host)
     )
-    return LocalGateway(
+    return LocalAuthorizer(
         issuer=settings.issuer,
         audiences=settings.jwt_audience,
         keys=keys,

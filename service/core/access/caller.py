@@ -1,0 +1,78 @@
+"""Who is calling: the claims the gateway vouched for, the same way in both runtimes.
+
+- ``RUNTIME=LAMBDA``: the HTTP API JWT authorizer verified the token; its verdict is in the
+  event at ``requestContext.authorizer.jwt``. No such context on a protected route is a 401:
+  the route was reached without the authorizer, and we fail closed.
+- ``RUNTIME=LOCAL``: nothing stands in front of the app, so `LocalAuthorizer` verifies the
+  token exactly as the authorizer would and produces the same context, claims flattened to
+  strings as the gateway renders them.
+From there one code path undoes the flattening, checks the route's scopes again and hands
+the route a `Principal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from service.core.access.claims import JwtContext, groups_from_claim, jwt_context_from_event, unflatten_claims
+from service.core.errors import GatewayRejection
+from service.core.settings import Runtime, get_settings
+
+if TYPE_CHECKING:
+    from service.core.access.local_authorizer import LocalAuthorizer
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as every route sees it."""
+
+    claims: dict[str, Any]
+    scopes: tuple[str, ...] = ()
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def subject(self) -> str | None:
+        sub = self.claims.get("sub")
+        return str(sub) if sub is not None else None
+
+
+def principal_from_jwt_context(context: JwtContext, *, required_scopes: Sequence[str], groups_claim: str) -> Principal:
+    """The common path: undo the flattening, re-check scopes, read groups."""
+    token_scopes = context["scopes"] or []
+    if required_scopes and not set(required_scopes).intersection(token_scopes):
+        raise GatewayRejection.forbidden(required_scopes)
+    claims = unflatten_claims(context["claims"])
+    return Principal(claims=claims, scopes=tuple(token_scopes), groups=groups_from_claim(claims.get(groups_claim)))
+
+
+def local_authorizer(request: Request) -> LocalAuthorizer:
+    """The LOCAL runtime's stand-in for the JWT authorizer, built on first use."""
+    authorizer: LocalAuthorizer | None = getattr(request.app.state, "local_authorizer", None)
+    if authorizer is None:
+        from service.core.access.local_authorizer import build_local_authorizer
+        from service.core.identity import identity_provider
+
+        authorizer = build_local_authorizer(
+            request.app.state.settings, identity_provider(request.app), request.app.state.http
+        )
+        request.app.state.local_authorizer = authorizer
+    return authorizer
+
+
+async def authenticate_caller(request: Request, required_scopes: Sequence[str]) -> Principal:
+    """The gateway's step for a protected route, then the shared re-check."""
+    settings = get_settings(request)
+    context: JwtContext | None
+    if settings.runtime is Runtime.LOCAL:
+        context = await local_authorizer(request).authorize(request.headers.get("authorization"), required_scopes)
+    else:
+        context = jwt_context_from_event(request.scope.get("aws.event"))
+        if context is None:
+            raise GatewayRejection.unauthorized("no authorizer context for a protected route")
+    return principal_from_jwt_context(
+        context, required_scopes=required_scopes, groups_claim=settings.jwt_authorization_groups_attr_name
+    )
