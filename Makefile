@@ -7,13 +7,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# make dev restarts the server when a file under service/ changes; RELOAD=0 turns that off.
+RELOAD ?= 1
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help install dev test lint format typecheck pytest fuzz synth bench lock clean
 
 help:
-	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider"
+	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider (reloads; RELOAD=0: no)"
 	@echo "make test     lint, type checks and every test"
 	@echo "make install  install what is missing (idempotent)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
@@ -38,7 +40,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	touch $@
 
 dev: install
-	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT)
+	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -53,6 +53,7 @@ def running_server(
     env: Mapping[str, str],
     log_path: Path,
     timeout_seconds: float = 30.0,
+    cwd: Path = ROOT,
 ) -> Iterator[str]:
     """Start `command` (a server on 127.0.0.1:`port`), wait until `ready_path` answers 200, yield its URL.
 
@@ -61,7 +62,7 @@ def running_server(
     """
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout_seconds
         while True:
@@ -84,12 +85,16 @@ def running_server(
 
 
 @contextmanager
-def running_dev_server(workdir: Path, **settings: str) -> Iterator[str]:
-    """The server `make dev` runs (RUNTIME=LOCAL, embedded issuer), with its own key, on a free port."""
+def running_dev_server(workdir: Path, *, reload: bool = False, cwd: Path = ROOT, **settings: str) -> Iterator[str]:
+    """The server `make dev` runs (RUNTIME=LOCAL, embedded issuer), with its own key, on a free port.
+
+    `cwd` is where the `service` package is imported from (the repository, or a copy of it).
+    """
     port = free_port()
     env = server_env(LOCAL_IDP_KEY_FILE=str(workdir / "local-idp-key.pem"), **settings)
     command = [sys.executable, "-m", "service.runtime.local", "--host", "127.0.0.1", "--port", str(port)]
+    command.append("--reload" if reload else "--no-reload")
     with running_server(
-        command, port=port, ready_path="/v1/manage/hc", env=env, log_path=workdir / "dev-server.log"
+        command, port=port, ready_path="/v1/manage/hc", env=env, log_path=workdir / "dev-server.log", cwd=cwd
     ) as base_url:
         yield base_url

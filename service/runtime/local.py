@@ -1,29 +1,53 @@
-"""The local entry point (`make dev`): the same app under uvicorn, playing the gateway itself."""
+"""The local entry point (`make dev`): the same app under uvicorn, playing the gateway itself.
+
+With `--reload` (what `make dev` passes unless `RELOAD=0`) uvicorn serves the app from a
+child process and starts a fresh one whenever a file under `service/` changes, as
+`fastapi dev` does; the settings are read again then, from the same environment.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from fastapi import FastAPI
 
 from service.app import create_app
-from service.core.settings import IdentityProviderName, Runtime, SettingsError, load_settings
+from service.core.settings import IdentityProviderName, Runtime, Settings, SettingsError, load_settings
+
+# The package's own directory: what `--reload` watches.
+SERVICE_DIR = Path(__file__).resolve().parents[1]
+
+
+def local_settings() -> Settings:
+    settings = load_settings()
+    if settings.runtime is not Runtime.LOCAL:
+        raise SettingsError("RUNTIME: must be LOCAL to serve locally")
+    return settings
+
+
+def local_app() -> FastAPI:
+    """The app factory uvicorn calls in each (re)started server process."""
+    return create_app(local_settings())
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the API locally.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--reload", action=argparse.BooleanOptionalAction, default=False, help="restart on changes under service/"
+    )
     args = parser.parse_args(argv)
 
     try:
-        settings = load_settings()
-        if settings.runtime is not Runtime.LOCAL:
-            raise SettingsError("RUNTIME: must be LOCAL to serve locally")
+        # Checked here first, so a bad setting stops start-up with its message, reload or not.
+        settings = local_settings()
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 
-    app = create_app(settings)
     base = f"http://{args.host}:{args.port}"
     print(f"API:   {base}/v1/manage/hc")
     if settings.docs_enabled:
@@ -32,11 +56,22 @@ def main(argv: list[str] | None = None) -> None:
     if settings.provider is IdentityProviderName.LOCAL and settings.local_users_file is None:
         print("Demo users: admin@example.com / admin-password (ADMINS, USERS)")
         print("            user@example.com / user-password (USERS)")
+    if args.reload:
+        print(f"Reload: on, restarting when a file under {SERVICE_DIR} changes (RELOAD=0 turns it off)")
+    else:
+        print("Reload: off")
     sys.stdout.flush()
 
     import uvicorn
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", server_header=False)
+    common = {"host": args.host, "port": args.port, "log_level": "info", "server_header": False}
+    if args.reload:
+        # Reloading needs the app as an import string: each restart imports it afresh.
+        uvicorn.run(
+            "service.runtime.local:local_app", factory=True, reload=True, reload_dirs=[str(SERVICE_DIR)], **common
+        )
+    else:
+        uvicorn.run(create_app(settings), **common)
 
 
 if __name__ == "__main__":
