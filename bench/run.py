@@ -196,8 +196,8 @@ def lambda_rows(assets: Any, counts: Counts) -> tuple[list[Row], dict[str, Any]]
     floor = warm["floor/health"]
     rows += [
         row(section, "floor health", "µs", floor, floor=floor),
-        row(section, "service health", "µs", warm["service/health"], floor=floor, at_most=1.10),
-        row(section, "service whoami, flattened claims", "µs", warm["service/whoami"], floor=floor, at_most=1.25),
+        row(section, "service health", "µs", warm["service/health"], floor=floor, at_most=1.5),
+        row(section, "service whoami, flattened claims", "µs", warm["service/whoami"], floor=floor, at_most=1.5),
     ]
     if "powertools/health" in warm:
         rows.append(row(section, "Powertools health", "µs", warm["powertools/health"], floor=floor))
