@@ -8,6 +8,8 @@ and routes reach them through `get_settings`.
 
 from __future__ import annotations
 
+import os
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +45,11 @@ MAX_PROVIDER_TIMEOUT_SECONDS = 25.0
 LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 
+# A Secrets Manager secret's ARN, as the client secrets' `*_ARN` variables name them.
+SECRET_ARN = re.compile(r"arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^\s]+")
+# The port the AWS Parameters and Secrets Lambda Extension answers on unless told otherwise.
+SECRETS_EXTENSION_DEFAULT_PORT = 2773
+
 # How the OIDC client authenticates at the token endpoint (RFC 6749 section 2.3.1).
 OidcTokenAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
@@ -72,6 +79,7 @@ class Settings(BaseSettings):
 
     cognito_user_pool_client_id: str | None = None
     cognito_user_pool_client_secret: SecretStr | None = None
+    cognito_user_pool_client_secret_arn: str | None = None
     aws_region: str | None = None
     aws_endpoint_url_cognito_idp: str | None = None
     # The AWS SDKs' own name for the Cognito user pools endpoint override.
@@ -81,11 +89,17 @@ class Settings(BaseSettings):
     oidc_token_url: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
+    oidc_client_secret_arn: str | None = None
     oidc_token_auth_method: OidcTokenAuthMethod = "client_secret_basic"  # noqa: S105 - a method's name
     oidc_audience: str | None = None
     oidc_scope: str | None = None
 
     provider_timeout_seconds: float = Field(default=8.0, gt=0, le=MAX_PROVIDER_TIMEOUT_SECONDS)
+    # How long a client secret read from Secrets Manager is used before it is read again
+    # (a rotation is noticed sooner: the provider refusing the old value triggers a read).
+    client_secret_cache_seconds: float = Field(default=300.0, ge=0)
+    # Where the AWS Parameters and Secrets Lambda Extension listens: the extension's own variable.
+    parameters_secrets_extension_http_port: int = Field(default=SECRETS_EXTENSION_DEFAULT_PORT, ge=1, le=65535)
 
     local_users_file: Path | None = None
     local_idp_key_file: Path = Path(".local/local-idp-key.pem")
@@ -144,6 +158,35 @@ class Settings(BaseSettings):
         if not host or "/" in value or not port.isdigit():
             raise ValueError("must be host:port, such as 127.0.0.1:9099, without a scheme")
         return value.strip()
+
+    @field_validator("cognito_user_pool_client_secret_arn", "oidc_client_secret_arn")
+    @classmethod
+    def _is_a_secret_arn(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not SECRET_ARN.fullmatch(value.strip()):
+            raise ValueError(
+                "must be a Secrets Manager secret's ARN (arn:aws:secretsmanager:<region>:<account>:secret:...)"
+            )
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _client_secrets_stay_out_of_the_function_configuration(self) -> Self:
+        for plain, arn in (
+            ("COGNITO_USER_POOL_CLIENT_SECRET", self.cognito_user_pool_client_secret_arn),
+            ("OIDC_CLIENT_SECRET", self.oidc_client_secret_arn),
+        ):
+            if getattr(self, plain.lower()) is None:
+                continue
+            if arn is not None:
+                raise ValueError(f"{plain}: set it or {plain}_ARN, not both")
+            if self.runtime is Runtime.LAMBDA:
+                # Anyone allowed lambda:GetFunctionConfiguration reads a function's environment.
+                raise ValueError(
+                    f"{plain}: not read in RUNTIME=LAMBDA, where the function's configuration would show it; "
+                    f"set {plain}_ARN to the Secrets Manager secret holding it"
+                )
+        return self
 
     @model_validator(mode="after")
     def _resolve_identity_provider(self) -> Self:
@@ -223,6 +266,15 @@ def build_settings(**overrides: object) -> Settings:
 def load_settings() -> Settings:
     """The process's settings, read from the environment once."""
     return build_settings()
+
+
+def aws_session_token() -> str | None:
+    """The execution environment's current session token, which the secrets extension asks for.
+
+    Read at each use rather than once at start-up: a SnapStart snapshot is taken before the
+    credentials that a restored environment runs with exist.
+    """
+    return os.environ.get("AWS_SESSION_TOKEN")
 
 
 def get_settings(request: Request) -> Settings:

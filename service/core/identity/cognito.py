@@ -32,6 +32,7 @@ from service.core.identity.base import (
     TokenGrant,
     UserDisabled,
 )
+from service.core.identity.client_secret import ClientSecret, client_secret, send_with_client_secret
 from service.core.identity.provider_http import ProviderAnswer, ProviderHttp, error_code, unverified_claims
 from service.core.settings import Settings
 
@@ -68,7 +69,9 @@ def secret_hash(*, username: str, client_id: str, client_secret: str) -> str:
 
 
 class CognitoProvider:
-    def __init__(self, *, endpoint: str, client_id: str, client_secret: str | None, calls: ProviderHttp) -> None:
+    def __init__(
+        self, *, endpoint: str, client_id: str, client_secret: ClientSecret | None, calls: ProviderHttp
+    ) -> None:
         self.endpoint = endpoint
         self._client_id = client_id
         self._client_secret = client_secret
@@ -77,20 +80,23 @@ class CognitoProvider:
     @classmethod
     def from_settings(cls, settings: Settings, http: SharedHttpClient) -> CognitoProvider:
         assert settings.cognito_user_pool_client_id is not None  # validated at start-up
-        secret = settings.cognito_user_pool_client_secret
         return cls(
             endpoint=cognito_endpoint(settings),
             client_id=settings.cognito_user_pool_client_id,
-            client_secret=secret.get_secret_value() if secret else None,
+            client_secret=client_secret(
+                plain=settings.cognito_user_pool_client_secret,
+                arn=settings.cognito_user_pool_client_secret_arn,
+                settings=settings,
+                http=http,
+                provider="cognito",
+            ),
             calls=ProviderHttp(http, provider="cognito", deadline_seconds=settings.provider_timeout_seconds),
         )
 
     async def password_grant(self, *, username: str, password: str, scope: str | None) -> TokenGrant:
         # USER_PASSWORD_AUTH tokens always carry scope aws.cognito.signin.user.admin; none can be asked for.
         parameters = {"USERNAME": username, "PASSWORD": password}
-        if self._client_secret is not None:
-            parameters["SECRET_HASH"] = self._secret_hash(username)
-        result = await self._initiate_auth("USER_PASSWORD_AUTH", parameters, grant="password")
+        result = await self._initiate_auth("USER_PASSWORD_AUTH", parameters, grant="password", hashed_name=username)
         grant = self._grant(result, refresh_token=None)
         if grant.refresh_token is not None and self._client_secret is not None:
             # Cognito wants the user name it assigned (the access token's `username`), which
@@ -105,24 +111,33 @@ class CognitoProvider:
             result = await self._initiate_auth("REFRESH_TOKEN_AUTH", {"REFRESH_TOKEN": refresh_token}, grant="refresh")
             return self._grant(result, refresh_token=refresh_token)
         username, cognito_token = _unwrap_refresh_token(refresh_token)
-        parameters = {"REFRESH_TOKEN": cognito_token, "SECRET_HASH": self._secret_hash(username)}
-        result = await self._initiate_auth("REFRESH_TOKEN_AUTH", parameters, grant="refresh")
+        parameters = {"REFRESH_TOKEN": cognito_token}
+        result = await self._initiate_auth("REFRESH_TOKEN_AUTH", parameters, grant="refresh", hashed_name=username)
         grant = self._grant(result, refresh_token=cognito_token)
         assert grant.refresh_token is not None
         return grant.model_copy(update={"refresh_token": _wrap_refresh_token(username, grant.refresh_token)})
 
-    def _secret_hash(self, username: str) -> str:
-        assert self._client_secret is not None
-        return secret_hash(username=username, client_id=self._client_id, client_secret=self._client_secret)
+    async def _initiate_auth(
+        self, flow: str, parameters: dict[str, str], *, grant: Grant, hashed_name: str | None = None
+    ) -> dict[str, Any]:
+        """InitiateAuth; with a client secret, SECRET_HASH is computed from `hashed_name`."""
 
-    async def _initiate_auth(self, flow: str, parameters: dict[str, str], *, grant: Grant) -> dict[str, Any]:
-        async with self._calls.deadline():
-            answer = await self._calls.request(
+        async def send(secret: str | None) -> ProviderAnswer:
+            signed = dict(parameters)
+            if secret is not None and hashed_name is not None:
+                signed["SECRET_HASH"] = secret_hash(
+                    username=hashed_name, client_id=self._client_id, client_secret=secret
+                )
+            return await self._calls.request(
                 "POST",
                 self.endpoint,
-                json_body={"AuthFlow": flow, "ClientId": self._client_id, "AuthParameters": parameters},
+                json_body={"AuthFlow": flow, "ClientId": self._client_id, "AuthParameters": signed},
                 headers={"x-amz-target": INITIATE_AUTH_TARGET, "content-type": AMZ_JSON},
             )
+
+        secret = self._client_secret if hashed_name is not None else None
+        async with self._calls.deadline():
+            answer = await send_with_client_secret(secret, send, refused=_refuses_the_secret_hash)
         if not answer.ok:
             raise self._error(answer, grant=grant)
         result = answer.body.get("AuthenticationResult")
@@ -182,6 +197,13 @@ class CognitoProvider:
             status=answer.status_code,
             hint=_CONFIGURATION_HINTS.get(error_type),
         )
+
+
+def _refuses_the_secret_hash(answer: ProviderAnswer) -> bool:
+    """Cognito did not accept SECRET_HASH: a wrong client secret, perhaps a rotated one."""
+    message = answer.body.get("message")
+    lowered = message.lower() if isinstance(message, str) else ""
+    return not answer.ok and ("secret hash" in lowered or "secrethash" in lowered)
 
 
 def _wrap_refresh_token(username: str, refresh_token: str) -> str:

@@ -2,8 +2,9 @@
 
 Auth0, Keycloak, Okta and the like: the resource owner password grant (RFC 6749 section 4.3)
 and the refresh grant (section 6). The endpoint is `OIDC_TOKEN_URL`, or the `token_endpoint`
-of `JWT_ISSUER`'s discovery document, fetched once. The client authenticates with
-`OIDC_CLIENT_SECRET` by HTTP Basic (`client_secret_basic`, which every server must accept)
+of `JWT_ISSUER`'s discovery document, fetched once. The client authenticates with its
+secret (`OIDC_CLIENT_SECRET`, or in Lambda the secret `OIDC_CLIENT_SECRET_ARN` names; see
+`client_secret.py`) by HTTP Basic (`client_secret_basic`, which every server must accept)
 or in the form (`OIDC_TOKEN_AUTH_METHOD=client_secret_post`, which some Auth0 applications
 insist on); without a secret it is a public client and sends only its id. `OIDC_AUDIENCE`
 is sent as `audience` (Auth0 issues a JWT access token only for an API audience), and
@@ -29,6 +30,7 @@ from service.core.identity.base import (
     TokenGrant,
     UserDisabled,
 )
+from service.core.identity.client_secret import ClientSecret, client_secret, send_with_client_secret
 from service.core.identity.provider_http import ProviderAnswer, ProviderHttp, error_code, unverified_claims
 from service.core.settings import OidcTokenAuthMethod, Settings
 
@@ -44,6 +46,11 @@ _CONFIGURATION_HINTS = {
 _DISABLED_HINTS = ("disabled", "blocked")
 
 
+def _refuses_the_client(answer: ProviderAnswer) -> bool:
+    """The server did not accept the client's credentials (RFC 6749 section 5.2), perhaps a rotated secret."""
+    return error_code(answer.body.get("error")) == "invalid_client"
+
+
 def _basic_credentials(client_id: str, client_secret: str) -> str:
     # RFC 6749 section 2.3.1: each part is form-encoded before the Basic encoding.
     pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
@@ -57,7 +64,7 @@ class OidcProvider:
         token_url: str | None,
         issuer: str | None,
         client_id: str,
-        client_secret: str | None,
+        client_secret: ClientSecret | None,
         token_auth_method: OidcTokenAuthMethod,
         audience: str | None,
         scope: str | None,
@@ -77,12 +84,17 @@ class OidcProvider:
     @classmethod
     def from_settings(cls, settings: Settings, http: SharedHttpClient) -> OidcProvider:
         assert settings.oidc_client_id is not None  # validated at start-up
-        secret = settings.oidc_client_secret
         return cls(
             token_url=settings.oidc_token_url,
             issuer=settings.jwt_issuer,
             client_id=settings.oidc_client_id,
-            client_secret=secret.get_secret_value() if secret else None,
+            client_secret=client_secret(
+                plain=settings.oidc_client_secret,
+                arn=settings.oidc_client_secret_arn,
+                settings=settings,
+                http=http,
+                provider="oidc",
+            ),
             token_auth_method=settings.oidc_token_auth_method,
             audience=settings.oidc_audience,
             scope=settings.oidc_scope,
@@ -103,19 +115,29 @@ class OidcProvider:
         return await self._token_request(form, grant="refresh", refresh_token=refresh_token)
 
     async def _token_request(self, form: dict[str, str], *, grant: Grant, refresh_token: str | None) -> TokenGrant:
-        headers = {"accept": "application/json"}
-        basic = self._token_auth_method == "client_secret_basic"  # noqa: S105 - a method's name
-        if self._client_secret is not None and basic:
-            headers["authorization"] = _basic_credentials(self._client_id, self._client_secret)
-        else:
-            form["client_id"] = self._client_id
-            if self._client_secret is not None:
-                form["client_secret"] = self._client_secret
         async with self._calls.deadline():
-            answer = await self._calls.request("POST", await self._token_endpoint(), data=form, headers=headers)
+            endpoint = await self._token_endpoint()
+
+            async def send(secret: str | None) -> ProviderAnswer:
+                headers, data = self._client_authentication(form, secret)
+                return await self._calls.request("POST", endpoint, data=data, headers=headers)
+
+            answer = await send_with_client_secret(self._client_secret, send, refused=_refuses_the_client)
         if not answer.ok:
             raise self._error(answer, grant=grant)
         return self._grant(answer.body, refresh_token=refresh_token)
+
+    def _client_authentication(self, form: dict[str, str], secret: str | None) -> tuple[dict[str, str], dict[str, str]]:
+        """The headers and form that authenticate this client with `secret` (none for a public client)."""
+        headers = {"accept": "application/json"}
+        basic = self._token_auth_method == "client_secret_basic"  # noqa: S105 - a method's name
+        if secret is not None and basic:
+            headers["authorization"] = _basic_credentials(self._client_id, secret)
+            return headers, form
+        data = {**form, "client_id": self._client_id}
+        if secret is not None:
+            data["client_secret"] = secret
+        return headers, data
 
     async def _token_endpoint(self) -> str:
         if self._token_url is None:
