@@ -76,6 +76,13 @@ def _blank_is_none(value: object) -> object:
     return value
 
 
+def _off_is_none(value: object) -> object:
+    """`""`, `off` or `none` switch a limit off (0 is not off: it would refuse every invocation)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off", "none")):
+        return None
+    return value
+
+
 def _is_secret_arn(value: str | None) -> str | None:
     if value is not None and not re.match(r"arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+", value):
         raise ValueError(
@@ -84,10 +91,26 @@ def _is_secret_arn(value: str | None) -> str | None:
     return value
 
 
+def _is_kms_key_arn(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+", value):
+        raise ValueError("must be a KMS key's ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+    return value
+
+
+def _is_layer_version_arn(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"arn:aws[\w-]*:lambda:[\w-]+:\d{12}:layer:[\w-]+:\d+", value):
+        raise ValueError("must be a Lambda layer version's ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<n>)")
+    return value
+
+
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
 # A client secret stays in Secrets Manager: context names it, the template only refers to it.
 SecretArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_secret_arn)]
+KmsKeyArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_kms_key_arn)]
+LayerVersionArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_layer_version_arn)]
+# A concurrency limit, or None for none.
+OptionalLimit = Annotated[Annotated[int, Field(ge=1)] | None, BeforeValidator(_off_is_none)]
 
 
 class ApiConfig(BaseModel):
@@ -102,11 +125,16 @@ class ApiConfig(BaseModel):
     timeout_seconds: int = Field(ge=1, le=MAX_FUNCTION_TIMEOUT_SECONDS)
     provider_timeout_seconds: float = Field(gt=0)
     log_retention_days: int
+    # The most concurrent executions the function may take of the account's, None for no reservation.
+    reserved_concurrency: OptionalLimit
 
     # The HTTP API.
     stage_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
     throttling_rate_limit: float = Field(gt=0)
     throttling_burst_limit: int = Field(ge=0)
+    # The token route's own throttle, below the stage's: sign-ins are the flood target.
+    token_throttling_rate_limit: float = Field(gt=0)
+    token_throttling_burst_limit: int = Field(ge=0)
     cors_allow_origins: CommaList
     docs_enabled: bool
     domain_name: OptionalText
@@ -124,6 +152,12 @@ class ApiConfig(BaseModel):
     oidc_token_url: OptionalText
     oidc_client_id: OptionalText
     oidc_client_secret_arn: SecretArn
+    # How long the function keeps a client secret it read before reading it again.
+    client_secret_cache_seconds: float = Field(ge=0)
+    # The customer-managed key the client secrets are encrypted with, if not Secrets Manager's own.
+    secrets_kms_key_arn: KmsKeyArn
+    # The Parameters and Secrets extension's layer, instead of the one aws-cdk-lib's table names.
+    params_and_secrets_layer_arn: LayerVersionArn
     oidc_token_auth_method: Annotated[
         Literal["client_secret_basic", "client_secret_post"] | None, BeforeValidator(_blank_is_none)
     ]
@@ -173,6 +207,14 @@ class ApiConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _token_route_throttle_is_below_the_stage_default(self) -> Self:
+        if self.token_throttling_rate_limit > self.throttling_rate_limit:
+            raise ValueError("token_throttling_rate_limit: must not exceed throttling_rate_limit, the stage default")
+        if self.token_throttling_burst_limit > self.throttling_burst_limit:
+            raise ValueError("token_throttling_burst_limit: must not exceed throttling_burst_limit, the stage default")
+        return self
+
+    @model_validator(mode="after")
     def _domain_settings_go_together(self) -> Self:
         if bool(self.domain_name) != bool(self.certificate_arn):
             raise ValueError("domain_name and certificate_arn: set both for a custom domain, or neither")
@@ -202,10 +244,10 @@ class ApiConfig(BaseModel):
 
     @property
     def provider_secret_arns(self) -> dict[str, str]:
-        """The chosen provider's secret variables, each with the Secrets Manager secret holding its value."""
+        """The chosen provider's `*_SECRET_ARN` variables, each naming the Secrets Manager secret the function reads."""
         by_provider = {
-            "cognito": {"COGNITO_USER_POOL_CLIENT_SECRET": self.cognito_client_secret_arn},
-            "oidc": {"OIDC_CLIENT_SECRET": self.oidc_client_secret_arn},
+            "cognito": {"COGNITO_USER_POOL_CLIENT_SECRET_ARN": self.cognito_client_secret_arn},
+            "oidc": {"OIDC_CLIENT_SECRET_ARN": self.oidc_client_secret_arn},
         }
         chosen = by_provider.get(self.identity_provider, {})
         return {name: arn for name, arn in chosen.items() if arn}

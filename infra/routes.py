@@ -29,6 +29,8 @@ _PATH_PARAMETER = re.compile(r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<convert
 DOCS_ROUTE_NAME = "swagger_ui"
 # The health check's route name in the service; the pipeline calls it after each deployment.
 HEALTH_ROUTE_NAME = "health_check"
+# The token endpoint's route name in the service; the gateway throttles it on its own.
+TOKEN_ROUTE_NAME = "issue_token"  # noqa: S105 - a route name
 
 
 class RouteDerivationError(Exception):
@@ -111,3 +113,8 @@ def docs_path(app: FastAPI) -> str | None:
 def health_path(app: FastAPI) -> str:
     """The path of the public health check, which every deployment of the service serves."""
     return app.url_path_for(HEALTH_ROUTE_NAME)
+
+
+def token_path(app: FastAPI) -> str:
+    """The path of the public token endpoint, where sign-ins (and credential stuffing) arrive."""
+    return app.url_path_for(TOKEN_ROUTE_NAME)

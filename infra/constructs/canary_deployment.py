@@ -3,8 +3,15 @@
 CloudFormation hands the alias update to CodeDeploy, which sends 10 % of the alias's traffic
 to the new version for five minutes, then all of it. Three alarms watch the alias and the API
 meanwhile: the function's errors (crashes, timeouts, a failed cold start: the app itself
-answers 500s, so a Lambda error is a broken version), its throttles, and the API's rate of
-5xx answers. If one fires, CodeDeploy points the alias back at the old version and the stack
+answers 500s, so a Lambda error is a broken version), the share of its invocations Lambda
+throttled, and the API's rate of 5xx answers.
+
+The function has a reserved concurrency and the gateway throttles (the stage's default, the
+token route's own): a gateway throttle answers 429 before Lambda is called, so it moves no
+alarm; Lambda throttles an invocation only when the reserved executions are all busy. A few
+of those in a burst are the cap doing its job, so the throttle alarm is a rate over minutes,
+like the 5xx one: it fires when a version holds executions so long (a slower one) that a
+steady share of the traffic is refused. If one fires, CodeDeploy points the alias back at the old version and the stack
 update fails, so the pipeline stops before the next environment.
 """
 
@@ -23,6 +30,8 @@ ALARM_PERIOD = Duration.minutes(1)
 CANARY = codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES
 # The share of the API's answers that may be 5xx before the rollout is called off, in percent.
 MAX_SERVER_ERROR_PERCENT = 5
+# The share of invocations Lambda may throttle (reserved concurrency exhausted), in percent.
+MAX_THROTTLED_PERCENT = 1
 
 
 class CanaryDeployment(Construct):
@@ -48,14 +57,26 @@ class CanaryDeployment(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        # Throttled invocations are not counted in Invocations: the attempts are both together.
+        throttled_rate = cloudwatch.MathExpression(
+            expression="100 * throttles / (throttles + invocations)",
+            using_metrics={
+                "throttles": alias.metric_throttles(period=ALARM_PERIOD, statistic="Sum"),
+                "invocations": alias.metric_invocations(period=ALARM_PERIOD, statistic="Sum"),
+            },
+            label="throttled invocations, % of attempts",
+            period=ALARM_PERIOD,
+        )
         self.throttles_alarm = cloudwatch.Alarm(
             self,
             "FunctionThrottles",
-            alarm_description="Lambda refused invocations of the function's alias for lack of concurrency.",
-            metric=alias.metric_throttles(period=ALARM_PERIOD, statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            alarm_description=f"Lambda refused more than {MAX_THROTTLED_PERCENT} % of the alias's invocations "
+            "for lack of concurrency (reserved concurrency exhausted), in two minutes of three.",
+            metric=throttled_rate,
+            threshold=MAX_THROTTLED_PERCENT,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         # A rate, not a count: busy and quiet hours alike. Two bad minutes of three, so one

@@ -8,9 +8,10 @@ come from the service itself (`infra/routes.py`), built with that same environme
 from __future__ import annotations
 
 import json
+import math
 
 import jsii
-from aws_cdk import Acknowledgment, Annotations, Duration, SecretValue, Stack, Validations
+from aws_cdk import Acknowledgment, Annotations, Duration, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_certificatemanager as acm
@@ -22,12 +23,15 @@ from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
 from infra.config import ApiConfig, ConfigError
-from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path
+from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path, token_path
 from infra.service_settings import service_environment, settings_from_environment
 from service.app import create_app
 
 HANDLER = "service.runtime.aws_lambda.handler"
 ALIAS_NAME = "live"
+# The Parameters and Secrets extension's release whose layer ARNs aws-cdk-lib keeps, per region
+# and architecture (its region facts); `params_and_secrets_layer_arn` names another.
+PARAMS_AND_SECRETS_VERSION = lambda_.ParamsAndSecretsVersions.V1_0_103
 
 
 # One JSON object per request, from HTTP API's $context variables.
@@ -101,11 +105,14 @@ class LambdaApi(Construct):
             provider_timeout_seconds=config.provider_timeout_seconds,
             provider_settings={
                 **config.provider_settings,
-                # A dynamic reference: CloudFormation reads the secret at deploy time; no template holds it.
-                **{
-                    name: SecretValue.secrets_manager(arn).unsafe_unwrap()
-                    for name, arn in config.provider_secret_arns.items()
-                },
+                # Only the secrets' ARNs: the function reads the values at run time (anyone allowed
+                # lambda:GetFunctionConfiguration reads its environment, and every version keeps a copy).
+                **config.provider_secret_arns,
+                **(
+                    {"CLIENT_SECRET_CACHE_SECONDS": f"{config.client_secret_cache_seconds:g}"}
+                    if config.provider_secret_arns
+                    else {}
+                ),
             },
         )
         # The app the function will build at cold start, built here from the same environment.
@@ -113,6 +120,7 @@ class LambdaApi(Construct):
         self.gateway_routes: tuple[GatewayRoute, ...] = gateway_routes(service_app)
         self.docs_path = docs_path(service_app)
         self.health_path = health_path(service_app)
+        self.token_route_key = f"POST {token_path(service_app)}"
 
         self.http_api = apigwv2.HttpApi(
             self,
@@ -176,7 +184,10 @@ class LambdaApi(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if self.runtime.supports_snap_start else None,
             environment=self.environment,
+            reserved_concurrent_executions=config.reserved_concurrency,
+            params_and_secrets=self._secrets_extension(config),
         )
+        self._grant_secret_reads(config)
         self.alias = lambda_.Alias(self, "LiveAlias", alias_name=ALIAS_NAME, version=self.function.current_version)
 
         self.authorizer = HttpJwtAuthorizer(
@@ -193,7 +204,61 @@ class LambdaApi(Construct):
                 authorization_scopes=list(route.scopes) or None,
             )
 
+        self._throttle_the_token_route(config)
         self._acknowledge_design_choices()
+
+    def _secrets_extension(self, config: ApiConfig) -> lambda_.ParamsAndSecretsLayerVersion | None:
+        """The layer that reads the client secrets for the function, where there are any."""
+        if not config.provider_secret_arns:
+            return None
+        # The service keeps the value for client_secret_cache_seconds itself: one cache, one lifetime,
+        # so that a value read again after a refusal is Secrets Manager's, not the extension's copy.
+        if config.params_and_secrets_layer_arn:
+            return lambda_.ParamsAndSecretsLayerVersion.from_version_arn(
+                config.params_and_secrets_layer_arn, cache_enabled=False
+            )
+        return lambda_.ParamsAndSecretsLayerVersion.from_version(PARAMS_AND_SECRETS_VERSION, cache_enabled=False)
+
+    def _grant_secret_reads(self, config: ApiConfig) -> None:
+        """GetSecretValue on exactly the configured secrets; Decrypt on their key where it is the customer's."""
+        arns = sorted(set(config.provider_secret_arns.values()))
+        if not arns:
+            return
+        self.role.add_to_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=arns))
+        if config.secrets_kms_key_arn:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[config.secrets_kms_key_arn],
+                    # Only for Secrets Manager decrypting a secret on the function's behalf.
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}
+                    },
+                )
+            )
+
+    def _throttle_the_token_route(self, config: ApiConfig) -> None:
+        """The token route's own rate and burst, below the stage default the other routes share."""
+        stage = self.stage.node.default_child
+        assert isinstance(stage, apigwv2.CfnStage)
+        stage.route_settings = {
+            self.token_route_key: {
+                "ThrottlingRateLimit": config.token_throttling_rate_limit,
+                "ThrottlingBurstLimit": config.token_throttling_burst_limit,
+            }
+        }
+        # CloudFormation refuses route settings for a route that does not exist yet.
+        self.stage.node.add_dependency(self.routes[self.token_route_key])
+        # Sign-ins wait for the provider: at its deadline, the token route's rate alone holds this many.
+        held = math.ceil(config.token_throttling_rate_limit * config.provider_timeout_seconds)
+        if config.reserved_concurrency is not None and held >= config.reserved_concurrency:
+            Annotations.of(self.function).add_warning_v2(
+                "fastapi-lambda:token-route-can-take-all-concurrency",
+                f"With the provider at its deadline ({config.provider_timeout_seconds:g} s), the token route's rate "
+                f"({config.token_throttling_rate_limit:g}/s) holds about {held} executions, as many as "
+                f"reserved_concurrency ({config.reserved_concurrency}) allows: the other routes would be throttled. "
+                "Lower token_throttling_rate_limit or provider_timeout_seconds, or reserve more.",
+            )
 
     def _cors(self, origins: tuple[str, ...]) -> apigwv2.CorsPreflightOptions | None:
         """Preflight answered by the gateway (no OPTIONS route exists) for the methods the routes use."""

@@ -91,9 +91,9 @@ def test_the_function_runs_the_service_in_lambda_mode_with_the_identity_settings
     assert cognito["JWT_AUDIENCE"] == "client-one,client-two"
     assert cognito["DOCS_ENABLED"] == "false"
     assert cognito["PROVIDER_TIMEOUT_SECONDS"] == "5"
-    # The client secret stays in Secrets Manager: the template holds a reference, resolved at deploy time.
-    secret_arn = CUSTOM_CONTEXT["cognito_client_secret_arn"]
-    assert cognito["COGNITO_USER_POOL_CLIENT_SECRET"] == f"{{{{resolve:secretsmanager:{secret_arn}:SecretString:::}}}}"
+    # The client secret stays in Secrets Manager: the function is told only where, and reads it at run time.
+    assert cognito["COGNITO_USER_POOL_CLIENT_SECRET_ARN"] == CUSTOM_CONTEXT["cognito_client_secret_arn"]
+    assert "COGNITO_USER_POOL_CLIENT_SECRET" not in cognito
     # Lambda sets AWS_REGION itself (a template may not), and no other provider's settings leak in.
     assert "AWS_REGION" not in cognito
     assert "FIREBASE_APP_API_KEY" not in cognito

@@ -86,7 +86,7 @@ def test_only_the_chosen_providers_settings_and_secrets_reach_the_function() -> 
         "OIDC_SCOPE": None,
     }
     assert oidc.provider_secret_arns == {
-        "OIDC_CLIENT_SECRET": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:oidc-AbCdEf"
+        "OIDC_CLIENT_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:oidc-AbCdEf"
     }
     assert config().provider_secret_arns == {}
 

@@ -63,19 +63,45 @@ def test_an_alarm_stops_the_deployment_and_rolls_it_back(pipeline_synth: Pipelin
     }
 
 
+def alias_dimensions(stage: StageSynth) -> list[dict[str, Any]]:
+    function = ref(stage, "AWS::Lambda::Function")
+    return [
+        {"Name": "FunctionName", "Value": function},
+        {"Name": "Resource", "Value": {"Fn::Join": ["", [function, ":live"]]}},
+    ]
+
+
 def test_the_function_alarms_watch_the_alias_the_api_invokes(pipeline_synth: PipelineSynth) -> None:
     stage = pipeline_synth.stages["production"]
-    function = ref(stage, "AWS::Lambda::Function")
 
-    for metric in ("Errors", "Throttles"):
-        _, properties = alarm(stage, metric)
-        assert properties["Namespace"] == "AWS/Lambda"
-        assert properties["Dimensions"] == [
-            {"Name": "FunctionName", "Value": function},
-            {"Name": "Resource", "Value": {"Fn::Join": ["", [function, ":live"]]}},
-        ]
-        assert (properties["Period"], properties["Statistic"], properties["Threshold"]) == (60, "Sum", 1)
-        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    _, errors = alarm(stage, "Errors")
+    assert errors["Namespace"] == "AWS/Lambda"
+    assert errors["Dimensions"] == alias_dimensions(stage)
+    assert (errors["Period"], errors["Statistic"], errors["Threshold"]) == (60, "Sum", 1)
+    assert errors["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+    _, throttles = alarm(stage, "Throttles")
+    queries = {query["Id"]: query for query in throttles["Metrics"]}
+    for name, metric in (("throttles", "Throttles"), ("invocations", "Invocations")):
+        assert queries[name]["MetricStat"] == {
+            "Metric": {"Dimensions": alias_dimensions(stage), "MetricName": metric, "Namespace": "AWS/Lambda"},
+            "Period": 60,
+            "Stat": "Sum",
+        }
+
+
+def test_a_burst_of_throttles_from_the_reserved_concurrency_does_not_undo_a_deployment(
+    pipeline_synth: PipelineSynth,
+) -> None:
+    # Reserved concurrency refuses invocations by design once a flood fills it: only a steady
+    # share of refused invocations, minutes long, says the version cannot keep up.
+    _, throttles = alarm(pipeline_synth.stages["production"], "Throttles")
+    (expression,) = [query for query in throttles["Metrics"] if "Expression" in query]
+
+    assert expression["Expression"] == "100 * throttles / (throttles + invocations)"
+    assert (throttles["Threshold"], throttles["EvaluationPeriods"], throttles["DatapointsToAlarm"]) == (1, 3, 2)
+    assert throttles["ComparisonOperator"] == "GreaterThanThreshold"
+    assert throttles["TreatMissingData"] == "notBreaching"
 
 
 def test_the_api_alarm_is_on_the_share_of_5xx_answers_at_the_stage(pipeline_synth: PipelineSynth) -> None:
