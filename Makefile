@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 PY := $(VENV)/bin/python
+# checkov's own venv: its pins cannot live beside ours (requirements-checkov.txt says why).
+CHECKOV_VENV := .venv-checkov
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # make dev restarts the server when a file under service/ changes; RELOAD=0 turns that off.
@@ -23,7 +25,7 @@ help:
 	@echo "make lock     refresh constraints.txt (every package's version) from the venv"
 	@echo "make bench    cold start, latency and load against a hello-world floor (minutes; not part of make test)"
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +35,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.t
 	cli = root / 'lib/node_modules/npm/bin'; venv = pathlib.Path('$(VENV)/bin'); \
 	links = {'node': root / 'bin/node', 'npm': cli / 'npm-cli.js', 'npx': cli / 'npx-cli.js'}; \
 	[(venv / n).unlink(missing_ok=True) or (venv / n).symlink_to(t) for n, t in links.items()]"
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt constraints-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c constraints-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
@@ -78,6 +85,10 @@ lock:
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	{ grep '^#' constraints-checkov.txt; $(CHECKOV_VENV)/bin/python -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints-checkov.txt.new
+	mv constraints-checkov.txt.new constraints-checkov.txt
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache .bench
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache .bench

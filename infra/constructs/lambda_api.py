@@ -22,6 +22,7 @@ from aws_cdk.aws_apigatewayv2_authorizers import HttpJwtAuthorizer
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
+from infra.checkov import skip_check
 from infra.config import ApiConfig, ConfigError
 from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path, token_path
 from infra.service_settings import service_environment, settings_from_environment
@@ -206,6 +207,7 @@ class LambdaApi(Construct):
 
         self._throttle_the_token_route(config)
         self._acknowledge_design_choices()
+        self._acknowledge_checkov_findings(config)
 
     def _secrets_extension(self, config: ApiConfig) -> lambda_.ParamsAndSecretsLayerVersion | None:
         """The layer that reads the client secrets for the function, where there are any."""
@@ -271,6 +273,45 @@ class LambdaApi(Construct):
             allow_headers=CORS_ALLOWED_HEADERS,
             max_age=Duration.hours(1),
         )
+
+    def _acknowledge_checkov_findings(self, config: ApiConfig) -> None:
+        """checkov's checks that do not fit this function and its logs, each acknowledged with the reason."""
+        for log_group, holds in (
+            (self.access_log_group, "the HTTP API's access log lines (request ids, paths, statuses, client IPs)"),
+            (self.function_log_group, "the service's own log lines, which never carry tokens, passwords or secrets"),
+        ):
+            skip_check(
+                log_group,
+                "CKV_AWS_158",
+                f"CloudWatch Logs encrypts this log group at rest with its own keys; it holds {holds}, and a "
+                "customer-managed KMS key would add a key and a key policy for the logs service per region.",
+            )
+        skip_check(
+            self.function,
+            "CKV_AWS_116",
+            "The HTTP API invokes this function synchronously and gets every failure back as the answer; "
+            "Lambda sends only asynchronous invocations to a dead-letter queue, so one would never receive anything.",
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_117",
+            "The function reaches only public endpoints (the identity provider, Secrets Manager through its "
+            "extension) and no private resource; inside a VPC it would need a NAT gateway to reach them.",
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_173",
+            "The environment holds configuration only: client secrets are named by ARN and read at run time, "
+            "and a Firebase Web API key is a public identifier; Lambda encrypts the environment at rest with "
+            "its own key.",
+        )
+        if config.reserved_concurrency is None:
+            skip_check(
+                self.function,
+                "CKV_AWS_115",
+                "The reserved_concurrency context key is switched off for this deployment (an account whose "
+                "concurrency limit leaves no room to reserve); the gateway's throttles still bound the traffic.",
+            )
 
     def _acknowledge_design_choices(self) -> None:
         """Findings that are the design, each acknowledged on its resource with the reason."""

@@ -20,10 +20,12 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codestarnotifications as notifications
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, IConstruct
 
+from infra.checkov import skip_check
 from infra.config import PipelineConfig
 from infra.stages import ApiStage
 
@@ -51,6 +53,9 @@ ARTIFACT_ACTION_WILDCARDS = (
     "kms:GenerateDataKey*",
     "kms:ReEncrypt*",
 )
+
+# How long an overwritten or deleted artifact's old version is kept, in days.
+ARTIFACT_VERSION_DAYS = 30
 
 # The health check after each deployment: up to six tries over about a minute for a cold
 # start or a slow DNS, then the answer must be 200.
@@ -173,7 +178,68 @@ class PipelineStack(Stack):
                 guardrail_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AWSDenyAll")],
             )
 
+        self._keep_artifact_versions()
         self._acknowledge_design_choices()
+        self._acknowledge_checkov_findings()
+
+    def _keep_artifact_versions(self) -> None:
+        """Versioning on the artifact bucket and its replicas: an overwritten or deleted artifact can be had back.
+
+        Old versions expire after a month, so the buckets do not grow with every run.
+        """
+        pipeline = self.pipeline.pipeline
+        buckets = [pipeline.artifact_bucket, *(s.replication_bucket for s in pipeline.cross_region_support.values())]
+        for bucket in buckets:
+            resource = _default_child(bucket)
+            assert isinstance(resource, s3.CfnBucket)
+            resource.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
+            resource.lifecycle_configuration = s3.CfnBucket.LifecycleConfigurationProperty(
+                rules=[
+                    s3.CfnBucket.RuleProperty(
+                        id="ExpireOldArtifactVersions",
+                        status="Enabled",
+                        noncurrent_version_expiration=s3.CfnBucket.NoncurrentVersionExpirationProperty(
+                            noncurrent_days=ARTIFACT_VERSION_DAYS
+                        ),
+                    )
+                ]
+            )
+
+    def _acknowledge_checkov_findings(self) -> None:
+        """What CDK Pipelines builds that checkov flags and cannot be met here, each acknowledged with the reason."""
+        pipeline = self.pipeline.pipeline
+        skip_check(
+            pipeline.artifact_bucket,
+            "CKV_AWS_18",
+            "The artifact bucket holds only this pipeline's source and cloud assemblies, written and read by the "
+            "pipeline's own roles under its KMS key; CloudTrail data events audit it if needed, where an access-log "
+            "bucket would be one more unlogged bucket.",
+        )
+        for region, support in pipeline.cross_region_support.items():
+            skip_check(
+                support.replication_bucket,
+                "CKV_AWS_18",
+                f"CDK's replica of the artifact bucket in {region}: it holds copies of this pipeline's artifacts "
+                "only, written by the pipeline's role; an access-log bucket would be one more unlogged bucket.",
+            )
+        assets_policy = (
+            self.pipeline.node.find_child("Assets").node.find_child("FileRole").node.find_child("DefaultPolicy")
+        )
+        skip_check(
+            assets_policy,
+            "CKV_AWS_111",
+            "One role serves every asset-publishing CodeBuild project CDK Pipelines creates, one per asset and "
+            "created as assets appear, so codebuild:StartBuild and StopBuild name no project; it assumes only the "
+            "bootstrap's file-publishing role.",
+        )
+        if pipeline.cross_region_support:
+            skip_check(
+                pipeline.role.node.find_child("DefaultPolicy"),
+                "CKV_AWS_111",
+                "The replica buckets' keys live in other regions' support stacks, which CDK can name only by an "
+                "alias there, so the pipeline role's KMS encrypt statement names no key; each key's own policy "
+                "still has to let this account use it.",
+            )
 
     def _notifications_topic(self, emails: tuple[str, ...]) -> sns.Topic:
         """An encrypted topic that CodeStar Notifications may publish to."""
