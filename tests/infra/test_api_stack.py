@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Annotations, Match
 
+from service.core.access.claims import IDENTITY_SOURCE
 from tests.infra.conftest import CUSTOM_CONTEXT, HOST_PYTHON, Synthesized
 
 
@@ -36,7 +37,8 @@ def test_the_authorizer_checks_the_configured_issuer_and_audiences(
             "AWS::ApiGatewayV2::Authorizer",
             {
                 "AuthorizerType": "JWT",
-                "IdentitySource": ["$request.header.Authorization"],
+                # The app reads the exact claims from the token the authorizer verified, in that header.
+                "IdentitySource": [IDENTITY_SOURCE],
                 "JwtConfiguration": {"Issuer": issuer, "Audience": audiences},
             },
         )

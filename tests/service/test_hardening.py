@@ -225,3 +225,37 @@ def test_logs_never_carry_passwords_or_tokens(
     # The signature part alone must not leak either.
     for token in (tokens["access_token"], forged):
         assert token.rsplit(".", 1)[1] not in caplog.text
+
+
+def test_locally_a_group_whose_name_has_a_space_is_not_two_groups(client: TestClient, forger: TokenForger) -> None:
+    token = forger.token(groups=["Not ADMINS"])
+    refused = client.get("/v1/admin/endpoints", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "missing_group"
+    assert client.get("/v1/users/whoami", headers={"Authorization": f"Bearer {token}"}).json()["groups"] == [
+        "Not ADMINS"
+    ]
+
+
+def test_locally_a_string_claim_holding_deeply_nested_json_text_is_returned_as_that_string(
+    client: TestClient, forger: TokenForger, caplog: pytest.LogCaptureFixture
+) -> None:
+    nested = '{"a":' * 255 + "1" + "}" * 255
+    with caplog.at_level(logging.DEBUG):
+        response = client.get("/v1/users/whoami", headers={"Authorization": f"Bearer {forger.token(name=nested)}"})
+    assert response.status_code == 200
+    assert response.json()["name"] == nested
+    assert "Traceback" not in caplog.text
+
+
+def test_a_token_whose_claims_nest_too_deep_is_refused_with_the_gateways_401(
+    client: TestClient, forger: TokenForger, caplog: pytest.LogCaptureFixture
+) -> None:
+    deep: dict[str, Any] = {}
+    for _ in range(255):
+        deep = {"a": deep}
+    with caplog.at_level(logging.DEBUG):
+        response = client.get("/v1/users/whoami", headers={"Authorization": f"Bearer {forger.token(profile=deep)}"})
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthorized"}
+    assert "Traceback" not in caplog.text

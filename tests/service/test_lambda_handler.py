@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +92,17 @@ def test_whoami_undoes_the_gateways_string_flattening(handler: LambdaHandler) ->
     assert claims["sub"] == "106640523947289401234"
 
 
+def test_whoami_keeps_the_exact_claims_the_rendering_would_lose(handler: LambdaHandler) -> None:
+    """A string claim holding JSON text nested 255 levels deep (about 1.5 kB) is the string it was."""
+    event = load_event("whoami_claim_with_deeply_nested_json_text.json")
+    rendered = event["requestContext"]["authorizer"]["jwt"]["claims"]["name"]
+    status, _, body = invoke(handler, event)
+    assert status == 200
+    assert json.loads(body)["name"] == rendered
+    assert rendered.startswith('{"a":{"a":')
+    assert len(rendered) > 1500
+
+
 def test_a_protected_route_without_authorizer_context_fails_closed(handler: LambdaHandler) -> None:
     status, headers, body = invoke(handler, load_event("whoami_no_authorizer.json"))
     assert status == 401
@@ -126,6 +138,56 @@ def test_admin_refuses_a_caller_outside_the_group(handler: LambdaHandler) -> Non
     assert status == 403
     assert headers["content-type"] == "application/problem+json"
     assert json.loads(body)["code"] == "missing_group"
+
+
+def test_a_group_whose_name_has_a_space_is_not_two_groups(handler: LambdaHandler) -> None:
+    """The gateway renders ["Not ADMINS"] as "[Not ADMINS]": the group is read from the verified token instead."""
+    event = load_event("admin_group_with_a_space.json")
+    assert event["requestContext"]["authorizer"]["jwt"]["claims"]["groups"] == "[Not ADMINS]"
+    status, _, body = invoke(handler, event)
+    assert status == 403
+    assert json.loads(body)["code"] == "missing_group"
+
+
+def unsigned_token(claims: dict[str, Any]) -> str:
+    """A token made by someone without the issuer's key: a real header, any payload, no valid signature."""
+
+    def segment(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return ".".join([segment(b'{"alg":"RS256","kid":"example"}'), segment(json.dumps(claims).encode()), "c2ln"])
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        # The claims the authorizer verified, with ADMINS for the group that has a space.
+        "forged",
+        # Two Authorization headers, which payload 2.0 joins with a comma.
+        "twice",
+        None,
+        "Bearer not-a-token",
+    ],
+)
+def test_claims_are_read_only_from_the_token_the_authorizer_verified(
+    handler: LambdaHandler, authorization: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = load_event("admin_group_with_a_space.json")
+    verified = event["headers"].pop("authorization")
+    if authorization == "forged":
+        claims = json.loads(base64.urlsafe_b64decode(verified.split(".")[1] + "=="))
+        authorization = f"Bearer {unsigned_token({**claims, 'groups': ['ADMINS']})}"
+    elif authorization == "twice":
+        authorization = f"{verified},{verified}"
+    if authorization is not None:
+        event["headers"]["authorization"] = authorization
+    with caplog.at_level(logging.DEBUG):
+        status, headers, body = invoke(handler, event)
+    assert status == 401
+    assert json.loads(body) == {"message": "Unauthorized"}
+    assert "www-authenticate" in headers
+    assert [r.levelname for r in caplog.records if r.name.startswith("service")] == ["WARNING"]
+    assert "Traceback" not in caplog.text
 
 
 def test_scopes_are_checked_again_in_lambda(handler: LambdaHandler) -> None:

@@ -6,8 +6,10 @@
 - ``RUNTIME=LOCAL``: nothing stands in front of the app, so `LocalAuthorizer` verifies the
   token exactly as the authorizer would and produces the same context, claims flattened to
   strings as the gateway renders them.
-From there one code path undoes the flattening, checks the route's scopes again and hands
-the route a `Principal`.
+From there one code path checks the route's scopes again, reads the exact claims from the
+token in the ``Authorization`` header, accepted only where they render to the authorizer's
+(`claims.verified_token_claims`: the rendering cannot tell ``["Not ADMINS"]`` from
+``["Not", "ADMINS"]``), and hands the route a `Principal`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from service.core.access.claims import JwtContext, groups_from_claim, jwt_context_from_event, unflatten_claims
+from service.core.access.claims import JwtContext, groups_from_claim, jwt_context_from_event, verified_token_claims
 from service.core.errors import GatewayRejection
 from service.core.settings import Runtime, get_settings
 
@@ -40,12 +42,14 @@ class Principal:
         return str(sub) if sub is not None else None
 
 
-def principal_from_jwt_context(context: JwtContext, *, required_scopes: Sequence[str], groups_claim: str) -> Principal:
-    """The common path: undo the flattening, re-check scopes, read groups."""
+def principal_from_jwt_context(
+    context: JwtContext, *, authorization: str | None, required_scopes: Sequence[str], groups_claim: str
+) -> Principal:
+    """The common path: re-check scopes, take the verified token's exact claims, read groups."""
     token_scopes = context["scopes"] or []
     if required_scopes and not set(required_scopes).intersection(token_scopes):
         raise GatewayRejection.forbidden(required_scopes)
-    claims = unflatten_claims(context["claims"])
+    claims = verified_token_claims(authorization, context["claims"])
     return Principal(claims=claims, scopes=tuple(token_scopes), groups=groups_from_claim(claims.get(groups_claim)))
 
 
@@ -66,13 +70,17 @@ def local_authorizer(request: Request) -> LocalAuthorizer:
 async def authenticate_caller(request: Request, required_scopes: Sequence[str]) -> Principal:
     """The gateway's step for a protected route, then the shared re-check."""
     settings = get_settings(request)
+    authorization = request.headers.get("authorization")
     context: JwtContext | None
     if settings.runtime is Runtime.LOCAL:
-        context = await local_authorizer(request).authorize(request.headers.get("authorization"), required_scopes)
+        context = await local_authorizer(request).authorize(authorization, required_scopes)
     else:
         context = jwt_context_from_event(request.scope.get("aws.event"))
         if context is None:
             raise GatewayRejection.unauthorized("no authorizer context for a protected route")
     return principal_from_jwt_context(
-        context, required_scopes=required_scopes, groups_claim=settings.jwt_authorization_groups_attr_name
+        context,
+        authorization=authorization,
+        required_scopes=required_scopes,
+        groups_claim=settings.jwt_authorization_groups_attr_name,
     )

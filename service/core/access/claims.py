@@ -1,23 +1,40 @@
-"""The one place that knows what API Gateway's JWT authorizer hands Lambda, and how.
+"""The one place that knows what API Gateway's JWT authorizer hands Lambda, and how to read it exactly.
 
 Its verdict sits in the payload 2.0 event at ``requestContext.authorizer.jwt`` (`JwtContext`),
 every claim a string: numbers and booleans as text, arrays as ``"[A B]"`` (space separated
-inside brackets, not JSON) and objects as JSON text. `flatten_claims` does what the gateway
-does (the local runtime uses it to play the gateway); `unflatten_claims` undoes it as far as
-the text allows.
+inside brackets, not JSON) and objects as JSON text. That rendering loses information: the
+groups ``["Not ADMINS"]`` and ``["Not", "ADMINS"]`` both arrive as ``"[Not ADMINS]"``, and a
+string claim that reads ``"[x]"`` or ``"true"`` cannot be told from a list or a boolean.
+
+So the app never undoes the rendering. The authorizer's identity source is the
+``Authorization`` header (`IDENTITY_SOURCE`; the CDK construct keeps the default), so the
+token it verified is in the request: `verified_token_claims` decodes that token's payload
+(without checking its signature again: the authorizer did) and takes its claims, exact,
+only where every one of them renders to the text the authorizer handed over
+(`flatten_claim`, the gateway's rendering). A request whose header holds no such token is
+refused: the claims the app would read are not the ones that were verified. The local
+runtime plays the gateway with `flatten_claims` and then takes the same path.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-# The text "123" may have been a number or a string, and only the claim's name can tell.
-# These claims are numbers by definition (RFC 7519 NumericDate, OIDC Core); every other
-# numeric-looking value stays a string, so an identifier such as Google's numeric `sub`
-# is never turned into an int.
-NUMERIC_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
+from service.core.errors import GatewayRejection
+
+logger = logging.getLogger("service.claims")
+
+# Where the HTTP API JWT authorizer reads the token (its default, the construct's choice).
+IDENTITY_SOURCE = "$request.header.Authorization"
+# Claims nest a few levels at most (Firebase's `firebase.identities.email`, Keycloak's
+# `realm_access.roles`). A token nesting deeper is refused, instead of answering a 500 from
+# the response serializer, which gives up at about 255 levels.
+MAX_CLAIM_DEPTH = 32
 
 
 class JwtContext(TypedDict):
@@ -37,8 +54,19 @@ def jwt_context_from_event(event: Any) -> JwtContext | None:
     if not isinstance(jwt, dict) or not isinstance(jwt.get("claims"), dict) or not jwt["claims"]:
         return None
     scopes = jwt.get("scopes")
-    # Read, never changed: the claims are undone into a new dict by `unflatten_claims`.
+    # Read, never changed: the exact claims come from the token (`verified_token_claims`).
     return JwtContext(claims=jwt["claims"], scopes=[str(s) for s in scopes] if isinstance(scopes, list) else None)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token from `Bearer <t>` or a bare `<t>`, as the authorizer reads it."""
+    if not authorization:
+        return None
+    value = authorization.strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer":
+        value = rest.strip()
+    return value or None
 
 
 def flatten_claim(value: Any) -> str:
@@ -57,45 +85,84 @@ def flatten_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     return {name: flatten_claim(value) for name, value in claims.items()}
 
 
-def unflatten_claim(name: str, text: str) -> Any:
-    """Undo the gateway's rendering of one claim; values that were never flattened pass through."""
-    if not isinstance(text, str):
-        return text
-    first = text[:1]
-    if first == "[" and text[-1] == "]":
-        return text[1:-1].split()
-    if first == "{":
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    if text in ("true", "false"):
-        return text == "true"
-    if name in NUMERIC_CLAIMS:
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                return float(text)
-            except ValueError:
-                return text
-    return text
+def verified_token_claims(authorization: str | None, rendered: Mapping[str, str]) -> dict[str, Any]:
+    """The exact claims of the token behind `rendered` (the authorizer's claims), from the `Authorization` header.
+
+    Refused (401, as the gateway refuses a bad token) where the header holds no readable
+    token, where the token's claims do not render to `rendered`, or where they nest deeper
+    than `MAX_CLAIM_DEPTH`.
+    """
+    token = bearer_token(authorization)
+    claims = _unverified_payload(token) if token else None
+    if claims is None:
+        raise _refused("the Authorization header holds no readable token")
+    if any(_nests_deeper_than(value, MAX_CLAIM_DEPTH) for value in claims.values() if isinstance(value, dict | list)):
+        raise _refused(f"the token's claims nest deeper than {MAX_CLAIM_DEPTH} levels")
+    if len(claims) != len(rendered) or not all(
+        name in rendered and _renders_as(value, rendered[name]) for name, value in claims.items()
+    ):
+        raise _refused("the token in the Authorization header is not the one the authorizer verified")
+    return claims
 
 
-def unflatten_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: unflatten_claim(name, value) for name, value in claims.items()}
+def _refused(reason: str) -> GatewayRejection:
+    # A reason, never a claim's value: one line an operator can act on (e.g. an authorizer
+    # whose identity source is not the Authorization header).
+    logger.warning("refused the authorizer's claims: %s", reason)
+    return GatewayRejection.unauthorized(reason)
+
+
+def _unverified_payload(token: str) -> dict[str, Any] | None:
+    """The claims of a compact JWS, decoded without checking its signature; None where it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1]
+    try:
+        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), altchars=b"-_", validate=True)
+        claims = json.loads(raw)
+    except (binascii.Error, ValueError, RecursionError):
+        # RecursionError: JSON nested deeper than the interpreter's stack allows.
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _renders_as(value: Any, text: str) -> bool:
+    """Whether the gateway would render the claim `value` as `text`."""
+    if flatten_claim(value) == text:
+        return True
+    # Leeway only where the rendering's details are the gateway's own: the spacing and key
+    # order of an object's JSON text, the spelling of a number that is not an integer.
+    if isinstance(value, dict):
+        try:
+            return bool(json.loads(text) == value)
+        except (ValueError, RecursionError):
+            return False
+    if isinstance(value, float):
+        try:
+            return float(text) == value
+        except ValueError:
+            return False
+    return False
+
+
+def _nests_deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def groups_from_claim(value: Any) -> frozenset[str]:
-    """Group names from a claim given as a list, a flattened ``"[A B]"`` string or one name."""
-    if value is None:
-        return frozenset()
-    if isinstance(value, str):
-        value = unflatten_claim("", value)
+    """Group names from a token's claim: a list of names, or one name."""
     if isinstance(value, str):
         return frozenset({value}) if value else frozenset()
-    if isinstance(value, list | tuple | set | frozenset):
-        return frozenset(str(item) for item in value)
+    if isinstance(value, list):
+        return frozenset(item for item in value if isinstance(item, str))
     return frozenset()
 
 

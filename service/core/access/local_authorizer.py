@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from service.core.access.claims import JwtContext, flatten_claims, scopes_from_claims
+from service.core.access.claims import JwtContext, bearer_token, flatten_claims, scopes_from_claims
 from service.core.errors import GatewayRejection
 from service.core.http import SharedHttpClient
 from service.core.identity.base import IdentityProvider
@@ -41,17 +41,6 @@ VERIFIED_TOKENS_KEPT = 256
 
 class KeySource(Protocol):
     async def get_key(self, kid: str) -> jwt.PyJWK | None: ...
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token from `Bearer <t>` or a bare `<t>`, as the authorizer reads it."""
-    if not authorization:
-        return None
-    value = authorization.strip()
-    scheme, _, rest = value.partition(" ")
-    if scheme.lower() == "bearer":
-        value = rest.strip()
-    return value or None
 
 
 @dataclass(frozen=True)
