@@ -259,3 +259,22 @@ def test_a_token_whose_claims_nest_too_deep_is_refused_with_the_gateways_401(
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized"}
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["p" * 73, "é" * 37, "admin-password" + "x" * 100],
+    ids=["73 ascii bytes", "74 bytes in 37 characters", "the right password, then more"],
+)
+@pytest.mark.parametrize("username", [ADMIN[0], "nobody@example.com"], ids=["known user", "unknown user"])
+def test_a_password_longer_than_bcrypt_takes_is_a_wrong_password(
+    client: TestClient, username: str, password: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = client.post("/v1/auth/token", data={"username": ADMIN[0], "password": "not-it"})
+    with caplog.at_level(logging.DEBUG):
+        response = client.post("/v1/auth/token", data={"username": username, "password": password})
+    assert response.status_code == wrong.status_code == 401
+    assert response.json() == wrong.json()
+    assert response.headers["www-authenticate"] == wrong.headers["www-authenticate"]
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

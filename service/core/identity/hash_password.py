@@ -1,4 +1,9 @@
-"""Print a bcrypt hash for a local users file: ``python -m service.core.identity.hash_password``."""
+"""Print a bcrypt hash for a local users file: ``python -m service.core.identity.hash_password``.
+
+The password is read from the terminal without echo, or as the first line of standard input.
+One longer than bcrypt's 72 bytes is refused with a message: bcrypt would read only its start,
+and the embedded issuer refuses such passwords at sign-in.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ import sys
 
 import bcrypt
 
+from service.core.identity.local import BCRYPT_MAX_PASSWORD_BYTES
+
 
 def main() -> None:
     password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     if not password:
         raise SystemExit("no password given")
-    print(bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode())
+    secret = password.encode()
+    if len(secret) > BCRYPT_MAX_PASSWORD_BYTES:
+        raise SystemExit(
+            f"the password is {len(secret)} bytes long (UTF-8); bcrypt takes at most {BCRYPT_MAX_PASSWORD_BYTES}"
+        )
+    print(bcrypt.hashpw(secret, bcrypt.gensalt()).decode())
 
 
 if __name__ == "__main__":

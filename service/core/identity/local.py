@@ -56,6 +56,10 @@ DEMO_USERS = (
     ),
 )
 
+# bcrypt reads at most 72 bytes of a password; bcrypt 5 refuses longer ones rather than
+# silently ignoring the rest. No hash can match such a password, so it is a wrong password.
+BCRYPT_MAX_PASSWORD_BYTES = 72
+
 # Checked against when the user is unknown, so both failures cost the same time.
 _DUMMY_HASH = b"$2b$10$6CI/o.XAYK1SltyZEz/6B.Oa4AqpIBgmAKBtaRLAbIkbDfxEg3p0m"
 
@@ -185,9 +189,13 @@ class LocalIssuer:
 
     async def password_grant(self, *, username: str, password: str, scope: str | None) -> TokenGrant:
         user = self.users.get(username)
+        secret = password.encode()
+        if len(secret) > BCRYPT_MAX_PASSWORD_BYTES:
+            # Known or unknown user alike: what the length tells, the caller already knew.
+            raise InvalidCredentials()
         hashed = user.password_hash.encode() if user else _DUMMY_HASH
         # bcrypt is deliberately slow: keep it off the event loop.
-        matches = await anyio.to_thread.run_sync(bcrypt.checkpw, password.encode(), hashed)
+        matches = await anyio.to_thread.run_sync(bcrypt.checkpw, secret, hashed)
         if user is None or not matches:
             raise InvalidCredentials()
         if user.disabled:
