@@ -12,6 +12,7 @@ request a few microseconds (two wrapped callables, one more frame on every messa
 from __future__ import annotations
 
 import logging
+import sys
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +34,10 @@ DEFAULT_HEADERS = {
 _RAW_DEFAULT_HEADERS = tuple(
     (name.encode("latin-1"), value.encode("latin-1")) for name, value in DEFAULT_HEADERS.items()
 )
+
+
+# More digits than this and a declared length is over any limit (Lambda's is 6 MB).
+_CONTENT_LENGTH_MAX_DIGITS = 18
 
 
 class BodyTooLarge(AppError):
@@ -82,11 +87,6 @@ class ApiEdge:
                 message = with_default_headers(message)
             await send(message)
 
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._too_large()(scope, receive, emit)
-            return
-
         async def receive_within_limit() -> Message:
             nonlocal received, exceeded
             message = await receive()
@@ -106,6 +106,10 @@ class ApiEdge:
                 await self._too_large()(scope, receive, emit)
 
         try:
+            declared = _content_length(scope)
+            if declared is not None and declared > self.max_bytes:
+                await self._too_large()(scope, receive, emit)
+                return
             await self.app(scope, receive_within_limit, send_or_replace)
         except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
             if exceeded and not started:
@@ -119,8 +123,16 @@ class ApiEdge:
 
 
 def _content_length(scope: Scope) -> int | None:
-    """The declared `content-length`, when it is a plain number."""
+    """The declared `content-length`, when it is a plain number.
+
+    A number of more digits than any body could have is read as "too large" without
+    converting it: `int()` refuses more than 4,300 digits (CPython's guard against
+    quadratic conversion), and the request would end in a 500.
+    """
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return int(value) if value.isdigit() else None
+            if not value.isdigit():
+                return None
+            digits = value.lstrip(b"0")
+            return int(digits or b"0") if len(digits) <= _CONTENT_LENGTH_MAX_DIGITS else sys.maxsize
     return None

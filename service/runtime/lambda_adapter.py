@@ -27,8 +27,27 @@ logger = logging.getLogger("service.lambda")
 
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
-# Room for the status line, headers and JSON framing of the response payload.
-RESPONSE_BODY_LIMIT_BYTES = LAMBDA_PAYLOAD_LIMIT_BYTES - 64 * 1024
+# Lambda's runtime sends the handler's answer as JSON text, and its limit counts that text's
+# bytes. The runtime writes non-ASCII characters as escapes (`\u00e9`; `\ud83d\ude00` for one
+# outside the Basic Multilingual Plane), so one character of the body can cost up to 12 bytes,
+# and a body of at most this many characters cannot be over the limit, whatever it holds
+# (64 kB left for the status, headers and framing): only a longer one is measured, which
+# spares every other response a second serialization.
+_MAX_JSON_BYTES_PER_CHARACTER = 12
+_BODY_CHARACTERS_SURELY_WITHIN = (LAMBDA_PAYLOAD_LIMIT_BYTES - 64 * 1024) // _MAX_JSON_BYTES_PER_CHARACTER
+
+
+def over_payload_limit(response: dict[str, Any]) -> bool:
+    """Whether Lambda would refuse `response` as larger than its 6 MB payload limit.
+
+    Counted as the runtime serializes it (`json.dumps`: ASCII, with escapes, as Lambda's
+    Python runtime interface client writes it; where a runtime writes UTF-8 instead, never
+    more bytes): multi-byte characters, escaped quotes, the base64 text of a binary body and
+    the headers all count.
+    """
+    if len(response.get("body") or "") <= _BODY_CHARACTERS_SURELY_WITHIN:
+        return False
+    return len(json.dumps(response)) > LAMBDA_PAYLOAD_LIMIT_BYTES
 
 
 def problem(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
@@ -94,7 +113,7 @@ def build_handler(settings: Settings, *, app: FastAPI | None = None) -> LambdaHa
             logger.error("rejected a malformed event: %s", reason)
             return problem(400, "Bad Request", f"Unusable event: {reason}.", "unsupported_event")
         response = adapter(event, context)
-        if len(response.get("body") or "") > RESPONSE_BODY_LIMIT_BYTES:
+        if over_payload_limit(response):
             # Lambda would fail the invocation and the gateway answer a bare 500.
             logger.error("response over Lambda's payload limit replaced", extra={"path": event["rawPath"]})
             return problem(500, "Internal Server Error", "The response is too large.", "response_too_large")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from service.app import create_app
@@ -127,20 +127,95 @@ def test_an_oversized_token_is_refused_locally(client: TestClient) -> None:
     assert response.json() == {"message": "Unauthorized"}
 
 
-def test_a_response_over_lambdas_limit_becomes_a_clear_500() -> None:
+@pytest.mark.parametrize(
+    "content_length",
+    ["9" * 5000, "1" + "0" * 4300, "9" * 19],
+    ids=["5,000 digits", "4,301 digits", "19 digits"],
+)
+def test_a_content_length_of_more_digits_than_any_body_is_a_413_problem(
+    content_length: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def declared(e: dict[str, Any]) -> None:
+        e["rawPath"] = e["requestContext"]["http"]["path"] = "/mvp/v1/auth/token"
+        e["requestContext"]["http"]["method"] = "POST"
+        e["headers"].update({"content-type": "application/x-www-form-urlencoded", "content-length": content_length})
+        e["body"] = "username=a&password=b"
+
+    with caplog.at_level(logging.DEBUG):
+        status, headers, body = invoke(mutated("health_named_stage.json", declared))
+    assert status == 413
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["code"] == "content_too_large"
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_leading_zeros_do_not_make_a_content_length_large() -> None:
+    def declared(e: dict[str, Any]) -> None:
+        e["rawPath"] = e["requestContext"]["http"]["path"] = "/mvp/v1/auth/token"
+        e["requestContext"]["http"]["method"] = "POST"
+        e["headers"].update({"content-type": "application/x-www-form-urlencoded", "content-length": "0" * 5000 + "2"})
+        e["body"] = "x="
+
+    status, _, body = invoke(mutated("health_named_stage.json", declared))
+    # Not refused for its size: the form is read, and found wanting.
+    assert status == 422, body
+
+
+def handler_serving(route: Callable[[], Response]) -> Callable[[], dict[str, Any]]:
+    """A Lambda handler whose app also serves `route` at /v1/probe; returns a function invoking it."""
     settings = lambda_settings()
     app = create_app(settings)
-
-    @app.get("/v1/huge")
-    async def huge() -> dict[str, str]:
-        return {"data": "x" * (7 * 1024 * 1024)}
-
+    app.add_api_route("/v1/probe", route)
     handler = build_handler(settings, app=app)
-    event = mutated("health_named_stage.json", lambda e: e.update(rawPath="/mvp/v1/huge"))
-    event["requestContext"]["http"]["path"] = "/mvp/v1/huge"
-    result = handler(event, FakeContext())
+    event = mutated("health_named_stage.json", lambda e: e.update(rawPath="/mvp/v1/probe"))
+    event["requestContext"]["http"]["path"] = "/mvp/v1/probe"
+    return lambda: handler(event, FakeContext())
+
+
+# Lambda refuses a response whose JSON text is over 6 MB, as its runtime writes it.
+LAMBDA_LIMIT = 6 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("body", "media_type"),
+    [
+        (b"x" * (7 * 1024 * 1024), "text/plain"),
+        # 2.2 MB of UTF-8 in 1.1 M characters, each written as a 6-byte escape (6.6 MB).
+        ("é".encode() * 1_100_000, "text/plain; charset=utf-8"),
+        # 2.4 MB of UTF-8 in 600 k characters, each written as a 12-byte surrogate pair (7.2 MB).
+        ("😀".encode() * 600_000, "text/plain; charset=utf-8"),
+        # 3.3 M quotes in a JSON document, each written escaped in two bytes (6.6 MB).
+        (b'"' * 3_300_000, "application/json"),
+        # 4.8 MB of binary, which travels as 6.4 MB of base64.
+        (bytes(range(256)) * (4_800_000 // 256), "application/octet-stream"),
+    ],
+    ids=["ascii", "two-byte characters", "four-byte characters", "escaped quotes", "binary as base64"],
+)
+def test_a_response_over_lambdas_limit_as_lambda_counts_it_becomes_a_clear_500(
+    body: bytes, media_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    invoke_probe = handler_serving(lambda: Response(body, media_type=media_type))
+    with caplog.at_level(logging.DEBUG):
+        result = invoke_probe()
     assert result["statusCode"] == 500
     assert json.loads(result["body"])["code"] == "response_too_large"
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("body", "media_type"),
+    [
+        (b"x" * 6_000_000, "text/plain"),
+        ("é".encode() * 1_000_000, "text/plain; charset=utf-8"),
+        (bytes(range(256)) * (4_400_000 // 256), "application/octet-stream"),
+    ],
+    ids=["ascii", "two-byte characters", "binary as base64"],
+)
+def test_a_response_within_lambdas_limit_is_served(body: bytes, media_type: str) -> None:
+    result = handler_serving(lambda: Response(body, media_type=media_type))()
+    assert result["statusCode"] == 200
+    assert len(json.dumps(result)) <= LAMBDA_LIMIT
 
 
 def test_the_body_limit_is_configurable_and_answers_413(make_local_app: Callable[..., FastAPI]) -> None:
