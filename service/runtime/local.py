@@ -3,13 +3,21 @@
 With `--reload` (what `make dev` passes unless `RELOAD=0`) uvicorn serves the app from a
 child process and starts a fresh one whenever a file under `service/` changes, as
 `fastapi dev` does; the settings are read again then, from the same environment.
+
+uvicorn's access log writes each request line with its query string, and clients do send
+credentials there (`?access_token=...`, `?password=...`, an API key), so the log is set up
+through uvicorn's own `log_config` with `QueryStringRedactor` on the access handler: a
+logged query string keeps its parameter names, never a value.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -18,6 +26,44 @@ from service.core.settings import IdentityProviderName, Runtime, Settings, Setti
 
 # The package's own directory: what `--reload` watches.
 SERVICE_DIR = Path(__file__).resolve().parents[1]
+
+
+# What replaces each value of a logged query string.
+REDACTED = "***"
+
+
+def redact_query_string(query: str) -> str:
+    """`query` with every value replaced, names kept: `a=1&b` becomes `a=***&***`."""
+    parts = (part.partition("=") for part in query.split("&"))
+    return "&".join(f"{name}={REDACTED}" if equals else REDACTED if name else "" for name, equals, _ in parts)
+
+
+class QueryStringRedactor(logging.Filter):
+    """Removes the values of the query string from uvicorn's access-log records.
+
+    uvicorn logs a request as `'%s - "%s %s HTTP/%s" %d'` with the client, the method, the
+    path with its query string, the HTTP version and the status as the record's arguments
+    (the same five its `AccessFormatter` reads back).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            path, _, query = args[2].partition("?")
+            record.args = (*args[:2], f"{path}?{redact_query_string(query)}", *args[3:])
+        return True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's default logging configuration, with the query-string redactor on its access log."""
+    import uvicorn.config
+
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    # By its import path: under `python -m` this module is `__main__`, and with `--reload`
+    # the configuration is applied again in the server's own process.
+    config.setdefault("filters", {})["redact_query_string"] = {"()": "service.runtime.local.QueryStringRedactor"}
+    config["handlers"]["access"].setdefault("filters", []).append("redact_query_string")
+    return config
 
 
 def local_settings() -> Settings:
@@ -64,7 +110,13 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    common = {"host": args.host, "port": args.port, "log_level": "info", "server_header": False}
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "log_config": uvicorn_log_config(),
+        "server_header": False,
+    }
     if args.reload:
         # Reloading needs the app as an import string: each restart imports it afresh.
         uvicorn.run(
