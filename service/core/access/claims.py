@@ -18,7 +18,6 @@ runtime plays the gateway with `flatten_claims` and then takes the same path.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import logging
@@ -69,15 +68,23 @@ def bearer_token(authorization: str | None) -> str | None:
     return value or None
 
 
+# Objects as compact JSON text; one encoder, not one per call.
+_OBJECT_TEXT = json.JSONEncoder(separators=(",", ":"))
+
+
 def flatten_claim(value: Any) -> str:
     """A claim value as the gateway renders it to Lambda."""
     if isinstance(value, str):
         return value
+    # Numbers, booleans and null are rendered as their JSON text (an int's is its str).
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, list | tuple):
         return "[" + " ".join(flatten_claim(item) for item in value) + "]"
     if isinstance(value, dict):
-        return json.dumps(value, separators=(",", ":"))
-    # Numbers, booleans and null are rendered as their JSON text.
+        return _OBJECT_TEXT.encode(value)
     return json.dumps(value)
 
 
@@ -96,7 +103,9 @@ def verified_token_claims(authorization: str | None, rendered: Mapping[str, str]
     claims = _unverified_payload(token) if token else None
     if claims is None:
         raise _refused("the Authorization header holds no readable token")
-    if any(_nests_deeper_than(value, MAX_CLAIM_DEPTH) for value in claims.values() if isinstance(value, dict | list)):
+    # A claim's value is its first level.
+    levels_below = MAX_CLAIM_DEPTH - 1
+    if any(_nests_deeper_than(value, levels_below) for value in claims.values() if isinstance(value, dict | list)):
         raise _refused(f"the token's claims nest deeper than {MAX_CLAIM_DEPTH} levels")
     if len(claims) != len(rendered) or not all(
         name in rendered and _renders_as(value, rendered[name]) for name, value in claims.items()
@@ -112,14 +121,17 @@ def _refused(reason: str) -> GatewayRejection:
     return GatewayRejection.unauthorized(reason)
 
 
+_BASE64URL_TO_BASE64 = bytes.maketrans(b"-_", b"+/")
+
+
 def _unverified_payload(token: str) -> dict[str, Any] | None:
     """The claims of a compact JWS, decoded without checking its signature; None where it is not one."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
-    payload = parts[1]
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
-        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), altchars=b"-_", validate=True)
+        raw = binascii.a2b_base64(payload.encode("ascii").translate(_BASE64URL_TO_BASE64), strict_mode=True)
         claims = json.loads(raw)
     except (binascii.Error, ValueError, RecursionError):
         # RecursionError: JSON nested deeper than the interpreter's stack allows.
@@ -146,14 +158,12 @@ def _renders_as(value: Any, text: str) -> bool:
     return False
 
 
-def _nests_deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > limit:
+def _nests_deeper_than(value: dict[str, Any] | list[Any], levels: int) -> bool:
+    """Whether `value` holds objects or arrays more than `levels` deep (recursion bounded by `levels`)."""
+    children = value.values() if isinstance(value, dict) else value
+    for child in children:
+        if isinstance(child, dict | list) and (levels == 0 or _nests_deeper_than(child, levels - 1)):
             return True
-        children = item.values() if isinstance(item, dict) else item
-        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
