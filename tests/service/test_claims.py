@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from service.core.access import claims as claims_module
 from service.core.access.claims import (
+    MATCHED_TOKENS_KEPT,
     MAX_CLAIM_DEPTH,
     flatten_claims,
     groups_from_claim,
@@ -140,6 +142,24 @@ def test_claims_nested_deeper_than_the_limit_are_refused() -> None:
     with pytest.raises(GatewayRejection) as refused:
         verified_token_claims(unsigned_token(beyond), flatten_claims(beyond))
     assert "nest deeper" in refused.value.description
+
+
+def test_a_token_that_matched_before_is_checked_again_against_other_authorizer_claims() -> None:
+    claims = {"sub": "remembered", "groups": ["Not ADMINS"]}
+    authorization = f"Bearer {unsigned_token(claims)}"
+    first = verified_token_claims(authorization, flatten_claims(claims))
+    # What a route does to its caller's claims is not what the next request gets.
+    first["groups"].append("ADMINS")
+    assert verified_token_claims(authorization, flatten_claims(claims)) == claims
+    with pytest.raises(GatewayRejection):
+        verified_token_claims(authorization, {"sub": "remembered", "groups": "[ADMINS]"})
+
+
+def test_the_tokens_remembered_are_bounded() -> None:
+    for number in range(MATCHED_TOKENS_KEPT + 10):
+        claims = {"sub": f"user-{number}"}
+        verified_token_claims(unsigned_token(claims), flatten_claims(claims))
+    assert len(claims_module._matched_tokens) == MATCHED_TOKENS_KEPT
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,15 @@ IDENTITY_SOURCE = "$request.header.Authorization"
 MAX_CLAIM_DEPTH = 32
 
 
+# A client sends the same token with every request until it expires, and checking that its
+# claims render to the authorizer's costs more than decoding them: a token that matched is
+# remembered by its exact text with the authorizer's claims it matched, and the check is
+# skipped only for that text and those claims (the oldest is forgotten first). Its claims are
+# decoded afresh every time, so no two requests share them.
+MATCHED_TOKENS_KEPT = 256
+_matched_tokens: dict[str, dict[str, str]] = {}
+
+
 class JwtContext(TypedDict):
     """``requestContext.authorizer.jwt`` of an HTTP API payload 2.0 event."""
 
@@ -101,14 +110,19 @@ def verified_token_claims(authorization: str | None, rendered: Mapping[str, str]
     """
     token = bearer_token(authorization)
     claims = _unverified_payload(token) if token else None
-    if claims is None:
+    if token is None or claims is None:
         raise _refused("the Authorization header holds no readable token")
+    if _matched_tokens.get(token) == rendered:
+        return claims
     # A claim's value is its first level.
     levels_below = MAX_CLAIM_DEPTH - 1
     if any(_nests_deeper_than(value, levels_below) for value in claims.values() if isinstance(value, dict | list)):
         raise _refused(f"the token's claims nest deeper than {MAX_CLAIM_DEPTH} levels")
     if flatten_claims(claims) != rendered and not _renders_within_leeway(claims, rendered):
         raise _refused("the token in the Authorization header is not the one the authorizer verified")
+    if len(_matched_tokens) >= MATCHED_TOKENS_KEPT:
+        del _matched_tokens[next(iter(_matched_tokens))]
+    _matched_tokens[token] = dict(rendered)
     return claims
 
 
