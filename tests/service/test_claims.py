@@ -81,6 +81,18 @@ def test_the_gateways_own_spelling_of_objects_and_fractions_is_accepted() -> Non
     assert verified_token_claims(unsigned_token(claims), rendered) == claims
 
 
+def test_claims_whose_rendering_is_undocumented_need_only_be_there() -> None:
+    """A null, or an array of objects or arrays: the gateway's spelling of them is not documented."""
+    claims = {"sub": "u", "exp": 1, "middle_name": None, "orgs": [{"id": 1}], "matrix": [["a"], ["b"]]}
+    rendered = {"sub": "u", "exp": "1", "middle_name": "<nil>", "orgs": "[map[id:1]]", "matrix": "[[a] [b]]"}
+    assert verified_token_claims(unsigned_token(claims), rendered) == claims
+    # ... while every claim whose rendering is known still has to match.
+    with pytest.raises(GatewayRejection):
+        verified_token_claims(unsigned_token(claims), {**rendered, "sub": "someone-else"})
+    with pytest.raises(GatewayRejection):
+        verified_token_claims(unsigned_token(claims), {key: text for key, text in rendered.items() if key != "orgs"})
+
+
 @pytest.mark.parametrize(
     ("token_claims", "rendered"),
     [

@@ -174,7 +174,15 @@ def _renders_as(value: Any, text: str) -> bool:
             return float(text) == value
         except ValueError:
             return False
-    return False
+    # How the gateway spells a null, or an array holding anything but strings, numbers and
+    # booleans, is not documented; refusing every such token would lock out a valid caller. The
+    # claim must be there, and the token is still told apart by every claim whose rendering is
+    # known (`iss`, `sub`, `exp`, `iat`, the groups as a list of names, ...).
+    return value is None or (isinstance(value, list) and not all(_is_scalar(item) for item in value))
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
 
 
 def _nests_deeper_than(value: dict[str, Any] | list[Any], levels: int) -> bool:
