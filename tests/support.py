@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -98,3 +99,20 @@ def running_dev_server(workdir: Path, *, reload: bool = False, cwd: Path = ROOT,
         command, port=port, ready_path="/v1/manage/hc", env=env, log_path=workdir / "dev-server.log", cwd=cwd
     ) as base_url:
         yield base_url
+
+
+# RFC 6749 section 5.2: `error_description` is printable ASCII without `"` and `\`.
+_ERROR_DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def assert_oauth_error(response: httpx.Response, *, status: int = 400, error: str, code: str) -> dict[str, Any]:
+    """The token endpoint's answer is an RFC 6749 section 5.2 error: `error`, never cached."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error", "error_description", "code"}, body
+    assert (body["error"], body["code"]) == (error, code)
+    assert _ERROR_DESCRIPTION.fullmatch(body["error_description"]), body["error_description"]
+    return body

@@ -1,10 +1,14 @@
 """How the service says no.
 
-Two shapes, each matching who decides:
+Three shapes, each matching who asks or who decides:
 - The gateway's own refusals (no or bad token: 401; token without the route's scope: 403)
   keep API Gateway's body, ``{"message": "Unauthorized"}`` / ``{"message": "Forbidden"}``,
   so a client sees the same answer whether the gateway or the app (playing the gateway
   locally, or re-checking in Lambda) refused it.
+- The token endpoint answers as an OAuth 2.0 server (RFC 6749 section 5.2), because its
+  clients are OAuth client libraries and Swagger UI: ``application/json`` with ``error``
+  (one of the RFC's codes), ``error_description`` and the service's finer ``code``, never
+  cached (`OAuthError`).
 - Every other error the app raises is RFC 9457 problem details
   (``application/problem+json``): ``type``, ``title``, ``status``, ``detail``, ``code`` and,
   for validation errors, ``errors``.
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,11 +54,37 @@ class Problem(BaseModel):
     errors: list[ValidationIssue] | None = None
 
 
-# Documented on every operation: the app may answer any request with these.
-COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+# RFC 6749 section 5.2's codes, and the two its authorization endpoint adds (section 4.1.2.1)
+# that OAuth clients also know for a server that is down or failing.
+OAuthErrorCode = Literal[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+]
+
+
+class OAuthErrorBody(BaseModel):
+    """An OAuth 2.0 token endpoint's error (RFC 6749 section 5.2), as the token route reports it."""
+
+    error: OAuthErrorCode
+    error_description: str
+    code: str
+
+
+# Documented on every operation: the app's edge may answer any request with these.
+EDGE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "The request body is too large"},
-    422: {"model": Problem, "description": "The request does not match the operation's schema"},
     500: {"model": Problem, "description": "An unexpected error"},
+}
+# ...and on every operation whose input FastAPI validates: all but the token endpoint.
+COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **EDGE_ERROR_RESPONSES,
+    422: {"model": Problem, "description": "The request does not match the operation's schema"},
 }
 
 
@@ -109,6 +139,34 @@ class AppError(Exception):
         self.headers = dict(headers or {})
 
 
+class OAuthError(Exception):
+    """An error of the token endpoint, reported as RFC 6749 section 5.2 says.
+
+    `error` is the RFC's code, which OAuth clients turn into their typed errors; `code` is the
+    service's own, finer one (`invalid_grant` says no, `code` says whether the password or the
+    refresh token was wrong). The description is ours, never a provider's text, and keeps to
+    the characters the RFC allows in `error_description`.
+    """
+
+    status_code: int = 400
+    error: OAuthErrorCode = "invalid_request"
+    code: str = "invalid_request"
+    description: str = "The token request is malformed."
+
+    def __init__(self, description: str | None = None, *, headers: Mapping[str, str] | None = None) -> None:
+        if description is not None:
+            self.description = description
+        super().__init__(self.description)
+        self.headers = dict(headers or {})
+
+
+def oauth_error_response(error: OAuthError) -> JSONResponse:
+    """The one rendering of a token endpoint error: never cached (RFC 6749 section 5.1 and 5.2)."""
+    body = OAuthErrorBody(error=error.error, error_description=error.description, code=error.code)
+    headers = {**error.headers, "cache-control": "no-store", "pragma": "no-cache"}
+    return JSONResponse(body.model_dump(), status_code=error.status_code, headers=headers)
+
+
 def problem_response(
     status_code: int,
     *,
@@ -131,6 +189,11 @@ def problem_response(
 async def _app_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
     return problem_response(exc.status_code, code=exc.code, detail=exc.detail, headers=exc.headers)
+
+
+async def _oauth_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return oauth_error_response(exc)
 
 
 async def _gateway_rejection(_: Request, exc: Exception) -> Response:
@@ -171,6 +234,7 @@ async def _http_exception(_: Request, exc: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(GatewayRejection, _gateway_rejection)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)

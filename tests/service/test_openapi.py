@@ -46,3 +46,34 @@ def test_swagger_ui_page_loads_the_spec_from_the_app(client: TestClient) -> None
     assert page.status_code == 200
     assert "url: '/v1/openapi.json'" in page.text
     assert client.get("/v1/redoc").status_code == 200
+
+
+def test_token_route_documents_oauth_errors_and_no_validation_problem(client: TestClient) -> None:
+    spec = client.get("/v1/openapi.json").json()
+    responses = operation(spec, "post", "/v1/auth/token")["responses"]
+
+    oauth_error = {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthErrorBody"}}}
+    assert {status for status, response in responses.items() if response.get("content") == oauth_error} == {
+        "400",
+        "429",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
+    assert "422" not in responses
+    # The body limit is the app's edge's, before any route: problem details, as everywhere.
+    assert list(responses["413"]["content"]) == ["application/problem+json"]
+    schema = spec["components"]["schemas"]["OAuthErrorBody"]
+    assert schema["required"] == ["error", "error_description", "code"]
+    assert {"invalid_request", "invalid_grant", "unsupported_grant_type", "invalid_scope"} <= set(
+        schema["properties"]["error"]["enum"]
+    )
+
+
+def test_other_operations_keep_problem_details(client: TestClient) -> None:
+    spec = client.get("/v1/openapi.json").json()
+    responses = operation(spec, "get", "/v1/admin/endpoints")["responses"]
+
+    assert list(responses["422"]["content"]) == ["application/problem+json"]
+    assert list(responses["500"]["content"]) == ["application/problem+json"]

@@ -1,17 +1,34 @@
-"""The OAuth2 token endpoint: forwards the grant to the configured identity provider."""
+"""The OAuth 2.0 token endpoint: forwards the grant to the configured identity provider.
+
+Its clients are OAuth client libraries and Swagger UI, so it answers as RFC 6749 says an
+authorization server does: the form is read as section 3 asks, and every failure, whatever
+raised it, is a section 5.2 error (`OAuthError`), never problem details and never a 422.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Response
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from service.api.deps import IdentityProviderDep
-from service.core.errors import Problem
-from service.core.identity.base import TokenGrant
+from service.core.errors import AppError, OAuthError, OAuthErrorBody
+from service.core.identity.base import InvalidTokenRequest, TokenEndpointFailed, TokenGrant, UnsupportedGrantType
+
+logger = logging.getLogger("service.errors")
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+GrantType = Literal["password", "refresh_token"]
+# What each grant cannot do without (RFC 6749 sections 4.3.2 and 6).
+REQUIRED_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "password": ("username", "password"),
+    "refresh_token": ("refresh_token",),
+}
 
 
 class TokenRequest(BaseModel):
@@ -19,40 +36,84 @@ class TokenRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    grant_type: Literal["password", "refresh_token"] = "password"
-    username: str | None = None
-    password: SecretStr | None = None
-    refresh_token: SecretStr | None = None
-    scope: str | None = None
+    grant_type: GrantType = Field(default="password", description="`password` when left out")
+    username: str | None = Field(default=None, description="the password grant's user")
+    password: SecretStr | None = Field(default=None, description="the password grant's password")
+    refresh_token: SecretStr | None = Field(default=None, description="the refresh_token grant's token")
+    scope: str | None = Field(default=None, description="space-separated; each must be one the user may have")
+    # Swagger UI's optional client fields; client libraries send the same as HTTP Basic. The
+    # service has no registered clients (the identity provider knows the service, not its
+    # callers), so both are accepted and not checked.
+    client_id: str | None = Field(default=None, description="accepted, not checked")
+    client_secret: SecretStr | None = Field(default=None, description="accepted, not checked")
 
-    @model_validator(mode="after")
-    def _fields_for_grant(self) -> Self:
-        if self.grant_type == "password" and not (self.username and self.password and self.password.get_secret_value()):
-            raise ValueError("the password grant needs username and password")
-        if self.grant_type == "refresh_token" and not (self.refresh_token and self.refresh_token.get_secret_value()):
-            raise ValueError("the refresh_token grant needs refresh_token")
-        return self
+
+async def read_token_request(request: Request) -> TokenRequest:
+    """The token request's form, or the RFC 6749 error that says what is wrong with it."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != FORM_MEDIA_TYPE:
+        raise InvalidTokenRequest(f"Send the parameters form-encoded, as {FORM_MEDIA_TYPE}.")
+    form = await request.form()
+    known = TokenRequest.model_fields.keys()
+    # Only the names we define are ever echoed back, so the description stays ours.
+    repeated = [name for name in known if len(form.getlist(name)) > 1]
+    if repeated:
+        raise InvalidTokenRequest(f"Send each parameter once; repeated: {', '.join(repeated)}.")
+    # A parameter without a value is one left out (RFC 6749 section 3.1): Swagger UI sends `scope=`.
+    values = {name: value for name, value in form.items() if name in known and isinstance(value, str) and value}
+    grant_type = values.setdefault("grant_type", "password")
+    if grant_type not in REQUIRED_PARAMETERS:
+        raise UnsupportedGrantType()
+    missing = [name for name in REQUIRED_PARAMETERS[grant_type] if name not in values]
+    if missing:
+        raise InvalidTokenRequest(f"The {grant_type} grant needs {' and '.join(missing)}.")
+    return TokenRequest.model_validate(values)
+
+
+async def answer_in_oauth_errors(request: Request) -> AsyncIterator[None]:
+    """Whatever else fails while answering a token request is an RFC 6749 `server_error` too."""
+    try:
+        yield
+    except (OAuthError, AppError):
+        # OAuth errors are answered as they are; the app's edge answers its own (a body over the limit).
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure of this route answers in its clients' terms
+        logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": request.url.path})
+        raise TokenEndpointFailed() from None
+
+
+def _oauth_error(description: str) -> dict[str, Any]:
+    return {"model": OAuthErrorBody, "description": description}
+
+
+TOKEN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _oauth_error(
+        "`invalid_request` (a missing, repeated or malformed parameter), `unsupported_grant_type`, "
+        "`invalid_grant` (wrong credentials, a bad refresh token, a disabled account, a further step "
+        "needed) or `invalid_scope`"
+    ),
+    429: _oauth_error("`temporarily_unavailable`: the identity provider is throttling sign-ins"),
+    500: _oauth_error("`server_error`: an unexpected error"),
+    502: _oauth_error("`server_error`: the identity provider answered with something unusable"),
+    503: _oauth_error("`temporarily_unavailable`: the identity provider cannot be reached"),
+    504: _oauth_error("`temporarily_unavailable`: the identity provider did not answer in time"),
+}
+# The form is read by `read_token_request`, so FastAPI is told what to document.
+TOKEN_REQUEST_BODY = {
+    "requestBody": {"required": True, "content": {FORM_MEDIA_TYPE: {"schema": TokenRequest.model_json_schema()}}}
+}
 
 
 @router.post(
     "/token",
     operation_id="issue_token",
     response_model_exclude_none=True,
-    responses={
-        status: {"model": Problem, "description": description}
-        for status, description in {
-            400: "The identity provider refused the request as malformed",
-            401: "Wrong username or password, or a bad refresh token",
-            403: "The account is disabled",
-            429: "The identity provider is throttling sign-ins",
-            502: "The identity provider answered with something unusable",
-            503: "The identity provider cannot be reached",
-            504: "The identity provider did not answer in time",
-        }.items()
-    },
+    dependencies=[Depends(answer_in_oauth_errors)],
+    responses=TOKEN_ERROR_RESPONSES,
+    openapi_extra=TOKEN_REQUEST_BODY,
 )
 async def issue_token(
-    form: Annotated[TokenRequest, Form()], provider: IdentityProviderDep, response: Response
+    form: Annotated[TokenRequest, Depends(read_token_request)], provider: IdentityProviderDep, response: Response
 ) -> TokenGrant:
     """Exchange a username and password, or a refresh token, for tokens. Public."""
     # Tokens must never sit in a cache (RFC 6749 section 5.1).

@@ -1,7 +1,8 @@
 """What every identity provider behind `POST /v1/auth/token` offers, and how it says no.
 
 Providers translate their own answers into these errors; the token route never sees a
-provider's raw body, so nothing of it can leak to a client.
+provider's raw body, so nothing of it can leak to a client. The token route raises the
+same errors for what it refuses itself (a malformed request, a grant it does not offer).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from service.core.errors import AppError
+from service.core.errors import OAuthError
 
 
 class TokenGrant(BaseModel):
@@ -34,80 +35,106 @@ class IdentityProvider(Protocol):
         ...
 
 
-class InvalidCredentials(AppError):
-    status_code = 401
+# How the token endpoint says no: each an RFC 6749 error (`service.core.errors.OAuthError`).
+# A refused sign-in is `invalid_grant` whatever the reason, as the RFC has it; `code` and the
+# description say which, and only where the provider has verified the password.
+
+
+class InvalidCredentials(OAuthError):
+    error = "invalid_grant"
     code = "invalid_credentials"
-
-    def __init__(self, detail: str = "The username or password is incorrect.") -> None:
-        # Same answer for an unknown user and a wrong password: no account enumeration.
-        super().__init__(detail, headers={"www-authenticate": "Bearer"})
+    # Same answer for an unknown user and a wrong password: no account enumeration.
+    description = "The username or password is incorrect."
 
 
-class InvalidRefreshToken(AppError):
-    status_code = 401
+class InvalidRefreshToken(OAuthError):
+    error = "invalid_grant"
     code = "invalid_refresh_token"
-
-    def __init__(self, detail: str = "The refresh token is invalid or expired.") -> None:
-        super().__init__(detail, headers={"www-authenticate": "Bearer"})
+    description = "The refresh token is invalid, expired or revoked."
 
 
-class UserDisabled(AppError):
-    status_code = 403
+class UserDisabled(OAuthError):
+    error = "invalid_grant"
     code = "user_disabled"
-
-    def __init__(self, detail: str = "This account is disabled.") -> None:
-        super().__init__(detail)
+    description = "This account is disabled."
 
 
-class SignInIncomplete(AppError):
+class SignInIncomplete(OAuthError):
     """The password was right, but the provider wants a step this endpoint does not offer."""
 
-    status_code = 403
+    error = "invalid_grant"
     code = "sign_in_incomplete"
 
-    def __init__(self, step: str, detail: str | None = None) -> None:
+    def __init__(self, step: str, description: str | None = None) -> None:
         super().__init__(
-            detail
+            description
             or f"Signing in needs a further step, {step}, which this endpoint does not offer; "
             "complete it with the identity provider first."
         )
         self.step = step
 
 
-class InvalidTokenRequest(AppError):
-    status_code = 400
+class InvalidTokenRequest(OAuthError):
+    """A missing, repeated or malformed parameter, or one the provider refuses as malformed."""
+
+    error = "invalid_request"
     code = "invalid_request"
 
 
-class ProviderThrottled(AppError):
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+    code = "unsupported_grant_type"
+    description = "This endpoint offers the password and refresh_token grants only."
+
+
+class InvalidScope(OAuthError):
+    """A scope the user may not have: refused, never quietly narrowed (RFC 6749 section 3.3)."""
+
+    error = "invalid_scope"
+    code = "invalid_scope"
+    description = "The requested scope is not available to this user."
+
+
+class ProviderThrottled(OAuthError):
     status_code = 429
+    error = "temporarily_unavailable"
     code = "throttled"
+    description = "Too many attempts; try again later."
 
-    def __init__(self, detail: str = "Too many attempts; try again later.", *, retry_after: int | None = None) -> None:
-        super().__init__(detail, headers={"retry-after": str(retry_after)} if retry_after else None)
+    def __init__(self, description: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(description, headers={"retry-after": str(retry_after)} if retry_after else None)
 
 
-class ProviderFailed(AppError):
+class ProviderFailed(OAuthError):
     """The provider answered with something we cannot use."""
 
     status_code = 502
+    error = "server_error"
     code = "provider_error"
-
-    def __init__(self, detail: str = "The identity provider gave an unusable answer.") -> None:
-        super().__init__(detail)
+    description = "The identity provider gave an unusable answer."
 
 
-class ProviderUnavailable(AppError):
+class ProviderUnavailable(OAuthError):
     status_code = 503
+    error = "temporarily_unavailable"
     code = "provider_unavailable"
+    description = "The identity provider cannot be reached."
 
-    def __init__(self, detail: str = "The identity provider cannot be reached.") -> None:
-        super().__init__(detail, headers={"retry-after": "5"})
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(description, headers={"retry-after": "5"})
 
 
-class ProviderTimeout(AppError):
+class ProviderTimeout(OAuthError):
     status_code = 504
+    error = "temporarily_unavailable"
     code = "provider_timeout"
+    description = "The identity provider did not answer in time."
 
-    def __init__(self, detail: str = "The identity provider did not answer in time.") -> None:
-        super().__init__(detail)
+
+class TokenEndpointFailed(OAuthError):
+    """Anything unexpected while answering a token request: no detail, as elsewhere."""
+
+    status_code = 500
+    error = "server_error"
+    code = "internal_error"
+    description = "An unexpected error occurred."

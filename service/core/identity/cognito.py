@@ -22,11 +22,12 @@ import hashlib
 import hmac
 from typing import Any, Literal
 
-from service.core.errors import AppError
+from service.core.errors import OAuthError
 from service.core.http import SharedHttpClient
 from service.core.identity.base import (
     InvalidCredentials,
     InvalidRefreshToken,
+    InvalidScope,
     ProviderThrottled,
     SignInIncomplete,
     TokenGrant,
@@ -42,6 +43,9 @@ INITIATE_AUTH_TARGET = "AWSCognitoIdentityProviderService.InitiateAuth"
 AMZ_JSON = "application/x-amz-json-1.1"
 # Separates Cognito's user name from its refresh token where a client secret needs both.
 REFRESH_TOKEN_SEPARATOR = "~"  # noqa: S105 - a separator, not a secret
+
+# The scope of every access token USER_PASSWORD_AUTH issues.
+SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"
 
 _THROTTLED = {"TooManyRequestsException", "LimitExceededException", "TooManyFailedAttemptsException"}
 # Errors that mean the app client or the service is set up wrongly, not that the user erred.
@@ -94,7 +98,9 @@ class CognitoProvider:
         )
 
     async def password_grant(self, *, username: str, password: str, scope: str | None) -> TokenGrant:
-        # USER_PASSWORD_AUTH tokens always carry scope aws.cognito.signin.user.admin; none can be asked for.
+        # USER_PASSWORD_AUTH tokens always carry this one scope; no other can be asked for.
+        if scope and set(scope.split()) - {SIGN_IN_SCOPE}:
+            raise InvalidScope(f"Cognito's password sign-in grants only the scope {SIGN_IN_SCOPE}.")
         parameters = {"USERNAME": username, "PASSWORD": password}
         result = await self._initiate_auth("USER_PASSWORD_AUTH", parameters, grant="password", hashed_name=username)
         grant = self._grant(result, refresh_token=None)
@@ -166,7 +172,7 @@ class CognitoProvider:
             id_token=id_token if isinstance(id_token, str) else None,
         )
 
-    def _error(self, answer: ProviderAnswer, *, grant: Grant) -> AppError:
+    def _error(self, answer: ProviderAnswer, *, grant: Grant) -> OAuthError:
         """Cognito's exception types, from `__type` or the `x-amzn-errortype` header."""
         raw_type = answer.body.get("__type") or answer.headers.get("x-amzn-errortype") or ""
         # "com.amazonaws...#NotAuthorizedException" or "NotAuthorizedException:http://..."

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from service.core.errors import AppError
+from service.core.errors import OAuthError
 from service.core.http import SharedHttpClient
 from service.core.identity.base import (
     InvalidCredentials,
     InvalidRefreshToken,
+    InvalidScope,
     InvalidTokenRequest,
     ProviderThrottled,
     TokenGrant,
@@ -65,7 +66,9 @@ class FirebaseProvider:
         )
 
     async def password_grant(self, *, username: str, password: str, scope: str | None) -> TokenGrant:
-        # Firebase has no scopes: its ID tokens carry none, whatever was asked for.
+        if scope:
+            # Firebase has no scopes: its ID tokens carry none, whatever was asked for.
+            raise InvalidScope("Firebase ID tokens carry no scopes; ask for none.")
         async with self._calls.deadline():
             answer = await self._calls.request(
                 "POST",
@@ -103,7 +106,7 @@ class FirebaseProvider:
             id_token=id_token,
         )
 
-    def _error(self, answer: ProviderAnswer, *, grant: Grant) -> AppError:
+    def _error(self, answer: ProviderAnswer, *, grant: Grant) -> OAuthError:
         """Google's error codes, as documented for both endpoints, mapped to our answers."""
         error = answer.body.get("error")
         message = error.get("message") if isinstance(error, dict) else None

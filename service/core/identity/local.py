@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, Field
 
-from service.core.identity.base import InvalidCredentials, InvalidRefreshToken, TokenGrant, UserDisabled
+from service.core.identity.base import InvalidCredentials, InvalidRefreshToken, InvalidScope, TokenGrant, UserDisabled
 from service.core.settings import Settings
 
 
@@ -200,6 +200,8 @@ class LocalIssuer:
             raise InvalidCredentials()
         if user.disabled:
             raise UserDisabled()
+        if scope is not None and not set(scope.split()) <= set(user.scopes):
+            raise InvalidScope()
         return self.issue_tokens(user, scope=scope)
 
     async def refresh_grant(self, *, refresh_token: str) -> TokenGrant:

@@ -18,16 +18,18 @@ import time
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
-from service.core.errors import AppError
+from service.core.errors import OAuthError
 from service.core.http import SharedHttpClient
 from service.core.identity.base import (
     InvalidCredentials,
     InvalidRefreshToken,
+    InvalidScope,
     InvalidTokenRequest,
     ProviderThrottled,
     ProviderUnavailable,
     SignInIncomplete,
     TokenGrant,
+    UnsupportedGrantType,
     UserDisabled,
 )
 from service.core.identity.client_secret import ClientSecret, client_secret, send_with_client_secret
@@ -42,6 +44,7 @@ _CONFIGURATION_HINTS = {
     "unauthorized_client": "allow the password and refresh_token grants for this client",
     "unsupported_grant_type": "allow the password and refresh_token grants for this client",
 }
+_GRANT_NOT_ALLOWED = "The identity provider does not allow this grant for the service's client."
 # How servers say "this account is switched off" inside invalid_grant (Keycloak, Auth0).
 _DISABLED_HINTS = ("disabled", "blocked")
 
@@ -179,8 +182,13 @@ class OidcProvider:
             scope=scope if isinstance(scope, str) else None,
         )
 
-    def _error(self, answer: ProviderAnswer, *, grant: Grant) -> AppError:
-        """RFC 6749 section 5.2 error codes, plus the few servers add, mapped to our answers."""
+    def _error(self, answer: ProviderAnswer, *, grant: Grant) -> OAuthError:
+        """The server's RFC 6749 error, passed on as the same code with our own description.
+
+        Except where it speaks of the service's own registration (`invalid_client`,
+        `unauthorized_client`): that is no fault of the caller's, so it is a 502. Codes some
+        servers add (`mfa_required`, `too_many_attempts`) map to the nearest standard one.
+        """
         code = error_code(answer.body.get("error")) or ""
         description = answer.body.get("error_description")
         description = description.lower() if isinstance(description, str) else ""
@@ -199,7 +207,10 @@ class OidcProvider:
             case "temporarily_unavailable":
                 return ProviderUnavailable()
             case "invalid_scope":
-                return InvalidTokenRequest("The requested scope is not available.")
+                return InvalidScope("The identity provider does not grant the requested scope.")
+            case "unsupported_grant_type":
+                self._calls.log_failure("refused the grant", status=answer.status_code, hint=_CONFIGURATION_HINTS[code])
+                return UnsupportedGrantType(_GRANT_NOT_ALLOWED)
             case "invalid_request":
                 self._calls.log_failure("refused as invalid_request", status=answer.status_code)
                 return InvalidTokenRequest("The identity provider refused the request as malformed.")
