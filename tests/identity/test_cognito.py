@@ -20,6 +20,7 @@ from tests.identity.conftest import (
     token_request,
 )
 from tests.identity.standins import CognitoUserPool
+from tests.support import assert_oauth_error
 
 pytestmark = pytest.mark.e2e
 
@@ -69,27 +70,34 @@ def test_tokens_for_another_app_client_are_refused(cognito_pool: CognitoUserPool
     [Account(ADMIN.username, "wrong-password"), Account("nobody@example.com", "whatever")],
     ids=["wrong password", "unknown user"],
 )
-def test_bad_credentials_are_401_alike_for_unknown_users(cognito_client: TestClient, account: Account) -> None:
+def test_bad_credentials_are_invalid_grant_alike_for_unknown_users(
+    cognito_client: TestClient, account: Account
+) -> None:
     response = token_request(cognito_client, account)
 
-    assert response.status_code == 401
-    assert response.json()["code"] == "invalid_credentials"
-    assert response.json()["detail"] == "The username or password is incorrect."
+    body = assert_oauth_error(response, error="invalid_grant", code="invalid_credentials")
+    assert body["error_description"] == "The username or password is incorrect."
 
 
-def test_a_disabled_user_is_403(cognito_client: TestClient) -> None:
+def test_a_disabled_user_is_invalid_grant(cognito_client: TestClient) -> None:
     response = token_request(cognito_client, DISABLED)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "user_disabled"
+    assert_oauth_error(response, error="invalid_grant", code="user_disabled")
 
 
 def test_a_user_who_must_choose_a_new_password_gets_an_error_naming_the_challenge(cognito_client: TestClient) -> None:
     response = token_request(cognito_client, NEEDS_NEW_PASSWORD)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "sign_in_incomplete"
-    assert "NEW_PASSWORD_REQUIRED" in response.json()["detail"]
+    body = assert_oauth_error(response, error="invalid_grant", code="sign_in_incomplete")
+    assert "NEW_PASSWORD_REQUIRED" in body["error_description"]
+
+
+def test_only_cognitos_own_scope_may_be_asked_for(cognito_client: TestClient) -> None:
+    assert token_request(cognito_client, ADMIN, scope="aws.cognito.signin.user.admin").status_code == 200
+
+    response = token_request(cognito_client, ADMIN, scope="items:read")
+
+    assert_oauth_error(response, error="invalid_scope", code="invalid_scope")
 
 
 def test_refresh_grant_returns_a_working_access_token(cognito_client: TestClient) -> None:
@@ -104,11 +112,10 @@ def test_refresh_grant_returns_a_working_access_token(cognito_client: TestClient
     assert cognito_client.get("/v1/admin/endpoints", headers=bearer(refreshed["access_token"])).status_code == 200
 
 
-def test_an_unknown_refresh_token_is_401(cognito_client: TestClient) -> None:
+def test_an_unknown_refresh_token_is_invalid_grant(cognito_client: TestClient) -> None:
     response = refresh_request(cognito_client, "not-a-refresh-token")
 
-    assert response.status_code == 401
-    assert response.json()["code"] == "invalid_refresh_token"
+    assert_oauth_error(response, error="invalid_grant", code="invalid_refresh_token")
 
 
 def secret_client_settings(pool: CognitoUserPool) -> dict[str, Any]:
@@ -131,12 +138,13 @@ def test_an_app_client_with_a_secret_signs_in_and_refreshes(cognito_pool: Cognit
         assert refresh_request(client, response.json()["refresh_token"]).status_code == 200
 
 
-def test_a_refresh_token_without_its_user_name_is_401_with_a_client_secret(cognito_pool: CognitoUserPool) -> None:
+def test_a_refresh_token_without_its_user_name_is_invalid_grant_with_a_client_secret(
+    cognito_pool: CognitoUserPool,
+) -> None:
     with TestClient(build_app(**secret_client_settings(cognito_pool))) as client:
         response = refresh_request(client, "a-bare-cognito-refresh-token")
 
-    assert response.status_code == 401
-    assert response.json()["code"] == "invalid_refresh_token"
+    assert_oauth_error(response, error="invalid_grant", code="invalid_refresh_token")
 
 
 @pytest.mark.parametrize(

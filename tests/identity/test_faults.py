@@ -1,5 +1,5 @@
 """A provider that is down, slow or broken: every provider answers promptly, with the right status,
-in problem+json, with nothing of the provider's body and no traceback."""
+as an RFC 6749 error a client library parses, with nothing of the provider's body and no traceback."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from service.core.errors import PROBLEM_JSON
 from service.core.http import SharedHttpClient
 from tests.identity.conftest import ADMIN, build_app, token_request
+from tests.support import assert_oauth_error
 
 DEADLINE_SECONDS = 1.0
 PROVIDERS = ["firebase", "cognito", "oidc"]
@@ -50,10 +50,16 @@ def sign_in_against(provider: str, host_port: str) -> tuple[httpx.Response, floa
         return response, time.monotonic() - started
 
 
-def assert_clean_problem(response: httpx.Response, caplog: pytest.LogCaptureFixture, *, status: int, code: str) -> None:
-    assert response.status_code == status
-    assert response.headers["content-type"] == PROBLEM_JSON
-    assert response.json()["code"] == code
+# The RFC 6749 code each failure is reported with.
+ERROR_OF = {
+    "provider_unavailable": "temporarily_unavailable",
+    "provider_timeout": "temporarily_unavailable",
+    "provider_error": "server_error",
+}
+
+
+def assert_clean_error(response: httpx.Response, caplog: pytest.LogCaptureFixture, *, status: int, code: str) -> None:
+    assert_oauth_error(response, status=status, error=ERROR_OF[code], code=code)
     assert not [record for record in caplog.records if record.exc_info], "a traceback was logged"
 
 
@@ -64,7 +70,7 @@ def test_a_provider_not_listening_is_503_at_once(
 ) -> None:
     response, elapsed = sign_in_against(provider, closed_port)
 
-    assert_clean_problem(response, caplog, status=503, code="provider_unavailable")
+    assert_clean_error(response, caplog, status=503, code="provider_unavailable")
     assert response.headers["retry-after"]
     assert elapsed < 2 * DEADLINE_SECONDS
 
@@ -76,7 +82,7 @@ def test_a_provider_that_never_answers_is_504_by_the_deadline(
 ) -> None:
     response, elapsed = sign_in_against(provider, stalled_server)
 
-    assert_clean_problem(response, caplog, status=504, code="provider_timeout")
+    assert_clean_error(response, caplog, status=504, code="provider_timeout")
     assert elapsed < 2 * DEADLINE_SECONDS
 
 
@@ -113,7 +119,7 @@ def test_a_broken_answer_is_502_or_503_without_echoing_it(
 ) -> None:
     response, elapsed = sign_in_against(provider, canned_server(broken.status, broken.body, broken.content_type))
 
-    assert_clean_problem(response, caplog, status=broken.expected_status, code=broken.expected_code)
+    assert_clean_error(response, caplog, status=broken.expected_status, code=broken.expected_code)
     assert broken.body.decode()[:12] not in response.text
     assert elapsed < 2 * DEADLINE_SECONDS
 
@@ -155,7 +161,7 @@ def test_a_password_is_never_sent_twice(failure: httpx.TransportError, caplog: p
     with TestClient(app) as client:
         response = token_request(client, ADMIN)
 
-    assert_clean_problem(response, caplog, status=502, code="provider_error")
+    assert_clean_error(response, caplog, status=502, code="provider_error")
     assert len(attempts) == 1
 
 

@@ -9,7 +9,6 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from service.core.errors import PROBLEM_JSON
 from tests.identity.conftest import (
     ADMIN,
     API_KEY,
@@ -23,6 +22,7 @@ from tests.identity.conftest import (
     token_request,
 )
 from tests.identity.standins import FirebaseAuthEmulator
+from tests.support import assert_oauth_error
 
 pytestmark = pytest.mark.e2e
 
@@ -71,27 +71,31 @@ def test_firebase_tokens_have_no_scope_so_scoped_routes_refuse_them(firebase_cli
     [Account(ADMIN.username, "wrong-password"), Account("nobody@example.com", "whatever")],
     ids=["wrong password", "unknown email"],
 )
-def test_bad_credentials_are_401_alike_for_unknown_users(firebase_client: TestClient, account: Account) -> None:
+def test_bad_credentials_are_invalid_grant_alike_for_unknown_users(
+    firebase_client: TestClient, account: Account
+) -> None:
     response = token_request(firebase_client, account)
 
-    assert response.status_code == 401
-    assert response.headers["content-type"] == PROBLEM_JSON
-    assert response.json()["code"] == "invalid_credentials"
-    assert response.json()["detail"] == "The username or password is incorrect."
+    body = assert_oauth_error(response, error="invalid_grant", code="invalid_credentials")
+    assert body["error_description"] == "The username or password is incorrect."
 
 
-def test_a_disabled_user_is_403(firebase_client: TestClient) -> None:
+def test_a_disabled_user_is_invalid_grant(firebase_client: TestClient) -> None:
     response = token_request(firebase_client, DISABLED)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "user_disabled"
+    assert_oauth_error(response, error="invalid_grant", code="user_disabled")
 
 
-def test_a_username_that_is_not_an_email_is_400(firebase_client: TestClient) -> None:
+def test_a_username_that_is_not_an_email_is_invalid_request(firebase_client: TestClient) -> None:
     response = token_request(firebase_client, Account("not-an-email", "whatever"))
 
-    assert response.status_code == 400
-    assert response.json()["code"] == "invalid_request"
+    assert_oauth_error(response, error="invalid_request", code="invalid_request")
+
+
+def test_any_scope_is_invalid_scope_because_firebase_tokens_carry_none(firebase_client: TestClient) -> None:
+    response = token_request(firebase_client, ADMIN, scope="items:read")
+
+    assert_oauth_error(response, error="invalid_scope", code="invalid_scope")
 
 
 def test_refresh_grant_returns_a_working_access_token(firebase_client: TestClient) -> None:
@@ -107,11 +111,10 @@ def test_refresh_grant_returns_a_working_access_token(firebase_client: TestClien
     assert firebase_client.get("/v1/admin/endpoints", headers=bearer(refreshed["access_token"])).status_code == 200
 
 
-def test_an_unknown_refresh_token_is_401(firebase_client: TestClient) -> None:
+def test_an_unknown_refresh_token_is_invalid_grant(firebase_client: TestClient) -> None:
     response = refresh_request(firebase_client, "not-a-refresh-token")
 
-    assert response.status_code == 401
-    assert response.json()["code"] == "invalid_refresh_token"
+    assert_oauth_error(response, error="invalid_grant", code="invalid_refresh_token")
 
 
 def test_neither_password_nor_tokens_nor_api_key_reach_the_logs(

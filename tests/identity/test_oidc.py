@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from service.core.http import SharedHttpClient
 from service.core.identity.local import public_jwk
 from tests.identity.conftest import ADMIN, DISABLED, USER, Account, bearer, build_app, refresh_request, token_request
+from tests.support import assert_oauth_error
 
 ISSUER = "https://idp.example.test/realms/demo"
 TOKEN_URL = f"{ISSUER}/protocol/openid-connect/token"
@@ -31,6 +32,8 @@ CLIENT_ID = "fastapi-lambda"
 CLIENT_SECRET = "s3cret:with/odd+chars"
 AUDIENCE = "https://api.example.test"
 MFA = Account("mfa@example.com", "Mfa-password1")
+# The scopes the fake server grants; it refuses any other with invalid_scope, as Keycloak does.
+GRANTABLE_SCOPES = {"openid", "email", "items:read"}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,10 @@ class FakeOAuthServer:
                 return _oauth_error("invalid_grant", "Account disabled")
             if username == MFA.username:
                 return _oauth_error("mfa_required", "Multifactor authentication required", status=403)
-            return self._issue(username, form.get("scope", ""))
+            scope = form.get("scope", "")
+            if set(scope.split()) - GRANTABLE_SCOPES:
+                return _oauth_error("invalid_scope", f"Invalid scopes: {scope}")
+            return self._issue(username, scope)
         if form.get("grant_type") == "refresh_token":
             username = self.refresh_tokens.get(form.get("refresh_token", ""), "")
             if not username:
@@ -236,29 +242,94 @@ def test_refresh_grant_returns_a_working_access_token(make_client: Callable[...,
 
 
 @pytest.mark.parametrize(
-    ("account", "status", "code"),
+    ("account", "code"),
     [
-        (Account(ADMIN.username, "wrong"), 401, "invalid_credentials"),
-        (Account("nobody@example.com", "wrong"), 401, "invalid_credentials"),
-        (DISABLED, 403, "user_disabled"),
-        (MFA, 403, "sign_in_incomplete"),
+        (Account(ADMIN.username, "wrong"), "invalid_credentials"),
+        (Account("nobody@example.com", "wrong"), "invalid_credentials"),
+        (DISABLED, "user_disabled"),
+        (MFA, "sign_in_incomplete"),
     ],
     ids=["wrong password", "unknown user", "disabled", "mfa required"],
 )
-def test_provider_refusals_map_to_clear_answers(
-    make_client: Callable[..., TestClient], account: Account, status: int, code: str
+def test_provider_refusals_are_invalid_grant_saying_why(
+    make_client: Callable[..., TestClient], account: Account, code: str
 ) -> None:
     response = token_request(make_client(), account)
 
-    assert response.status_code == status
-    assert response.json()["code"] == code
+    assert_oauth_error(response, error="invalid_grant", code=code)
+    assert "Invalid user credentials" not in response.text
 
 
-def test_an_inactive_refresh_token_is_401(make_client: Callable[..., TestClient]) -> None:
+def test_an_inactive_refresh_token_is_invalid_grant(make_client: Callable[..., TestClient]) -> None:
     response = refresh_request(make_client(), "revoked")
 
-    assert response.status_code == 401
-    assert response.json()["code"] == "invalid_refresh_token"
+    assert_oauth_error(response, error="invalid_grant", code="invalid_refresh_token")
+
+
+def test_a_scope_the_server_refuses_is_invalid_scope(make_client: Callable[..., TestClient]) -> None:
+    response = token_request(make_client(), ADMIN, scope="items:read admin:everything")
+
+    assert_oauth_error(response, error="invalid_scope", code="invalid_scope")
+    assert "admin:everything" not in response.text
+
+
+def test_a_narrower_grant_by_the_server_is_passed_on_with_its_scope(server: FakeOAuthServer) -> None:
+    def narrow(request: httpx.Request) -> httpx.Response:
+        answer = server.handle(request)
+        if request.url == TOKEN_URL and answer.status_code == 200:
+            # RFC 6749 section 3.3: a server may grant less than asked, and then says what.
+            return httpx.Response(200, json={**answer.json(), "scope": "openid"})
+        return answer
+
+    with TestClient(with_transport(build_app(**oidc_settings()), narrow)) as client:
+        response = token_request(client, ADMIN, scope="openid items:read")
+
+    assert response.status_code == 200
+    assert response.json()["scope"] == "openid"
+
+
+@pytest.mark.parametrize(
+    ("upstream", "status", "error", "code"),
+    [
+        (_oauth_error("invalid_request", "Missing parameter: username"), 400, "invalid_request", "invalid_request"),
+        (
+            _oauth_error("unsupported_grant_type", "Grant password not allowed for client"),
+            400,
+            "unsupported_grant_type",
+            "unsupported_grant_type",
+        ),
+        (_oauth_error("server_error", "NullPointerException at line 42"), 502, "server_error", "provider_error"),
+        (
+            _oauth_error("temporarily_unavailable", "Maintenance until 10:00"),
+            503,
+            "temporarily_unavailable",
+            "provider_unavailable",
+        ),
+        (_oauth_error("unauthorized_client", "Client not allowed: x"), 502, "server_error", "provider_error"),
+        (_oauth_error("some_vendor_code", "Something of the vendor's"), 502, "server_error", "provider_error"),
+        (_oauth_error("<b>not a code</b>", "Markup"), 502, "server_error", "provider_error"),
+    ],
+    ids=[
+        "invalid_request",
+        "unsupported_grant_type",
+        "server_error",
+        "temporarily_unavailable",
+        "unauthorized_client",
+        "a vendor's code",
+        "not a code",
+    ],
+)
+def test_an_upstream_oauth_error_is_passed_on_as_its_code_with_our_description(
+    server: FakeOAuthServer, upstream: httpx.Response, status: int, error: str, code: str
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return upstream if request.url == TOKEN_URL else server.handle(request)
+
+    with TestClient(with_transport(build_app(**oidc_settings()), refuse)) as client:
+        response = token_request(client, ADMIN)
+
+    assert_oauth_error(response, status=status, error=error, code=code)
+    assert upstream.json()["error_description"] not in response.text
 
 
 def test_a_misconfigured_client_is_502_without_the_providers_words(
@@ -272,8 +343,7 @@ def test_a_misconfigured_client_is_502_without_the_providers_words(
     with TestClient(with_transport(build_app(**oidc_settings()), refuse_client)) as client:
         response = token_request(client, ADMIN)
 
-    assert response.status_code == 502
-    assert response.json()["code"] == "provider_error"
+    assert_oauth_error(response, status=502, error="server_error", code="provider_error")
     assert "secret" not in response.text.lower()
     assert "invalid_client" in caplog.text
     assert "Invalid client secret" not in caplog.text
@@ -288,5 +358,5 @@ def test_throttling_passes_on_retry_after(server: FakeOAuthServer) -> None:
     with TestClient(with_transport(build_app(**oidc_settings()), throttle)) as client:
         response = token_request(client, ADMIN)
 
-    assert response.status_code == 429
+    assert_oauth_error(response, status=429, error="temporarily_unavailable", code="throttled")
     assert response.headers["retry-after"] == "17"

@@ -1,5 +1,6 @@
 """Provider answers the stand-ins cannot produce (throttling, a bad API key or client secret,
-a reset password), in the shapes Google and AWS document, played by an httpx mock transport."""
+a reset password), in the shapes Google and AWS document, played by an httpx mock transport,
+and the RFC 6749 error each becomes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.core.http import SharedHttpClient
 from tests.identity.conftest import ADMIN, build_app, refresh_request, token_request
+from tests.support import assert_oauth_error
 
 FIREBASE = {
     "identity_provider": "firebase",
@@ -51,64 +53,78 @@ def answer_with(settings: dict[str, Any], answer: httpx.Response, *, refresh: bo
 
 
 @pytest.mark.parametrize(
-    ("answer", "status", "code"),
+    ("answer", "status", "error", "code"),
     [
-        (google_error("INVALID_LOGIN_CREDENTIALS"), 401, "invalid_credentials"),
+        (google_error("INVALID_LOGIN_CREDENTIALS"), 400, "invalid_grant", "invalid_credentials"),
         (
             google_error("TOO_MANY_ATTEMPTS_TRY_LATER : Access to this account has been temporarily disabled"),
             429,
+            "temporarily_unavailable",
             "throttled",
         ),
-        (google_error("MISSING_PASSWORD"), 400, "invalid_request"),
+        (google_error("MISSING_PASSWORD"), 400, "invalid_request", "invalid_request"),
         (
             google_error("API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID"),
             502,
+            "server_error",
             "provider_error",
         ),
-        (google_error("PASSWORD_LOGIN_DISABLED"), 502, "provider_error"),
+        (google_error("PASSWORD_LOGIN_DISABLED"), 502, "server_error", "provider_error"),
     ],
     ids=["improved email privacy", "too many attempts", "missing password", "bad API key", "password sign-in off"],
 )
-def test_firebase_password_grant_errors(answer: httpx.Response, status: int, code: str) -> None:
+def test_firebase_password_grant_errors(answer: httpx.Response, status: int, error: str, code: str) -> None:
     response = answer_with(FIREBASE, answer)
 
-    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert_oauth_error(response, status=status, error=error, code=code)
     assert "API key not valid" not in response.text
 
 
 @pytest.mark.parametrize(
-    ("answer", "status", "code"),
+    ("answer", "status", "error", "code"),
     [
-        (google_error("TOKEN_EXPIRED"), 401, "invalid_refresh_token"),
-        (google_error("USER_NOT_FOUND"), 401, "invalid_refresh_token"),
-        (google_error("USER_DISABLED"), 403, "user_disabled"),
+        (google_error("TOKEN_EXPIRED"), 400, "invalid_grant", "invalid_refresh_token"),
+        (google_error("USER_NOT_FOUND"), 400, "invalid_grant", "invalid_refresh_token"),
+        (google_error("USER_DISABLED"), 400, "invalid_grant", "user_disabled"),
     ],
     ids=["expired", "user deleted", "user disabled"],
 )
-def test_firebase_refresh_grant_errors(answer: httpx.Response, status: int, code: str) -> None:
+def test_firebase_refresh_grant_errors(answer: httpx.Response, status: int, error: str, code: str) -> None:
     response = answer_with(FIREBASE, answer, refresh=True)
 
-    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert_oauth_error(response, status=status, error=error, code=code)
 
 
 @pytest.mark.parametrize(
-    ("answer", "status", "code"),
+    ("answer", "status", "error", "code"),
     [
-        (aws_error("NotAuthorizedException", "Password attempts exceeded"), 429, "throttled"),
-        (aws_error("TooManyRequestsException", "Too many requests"), 429, "throttled"),
-        (aws_error("NotAuthorizedException", "Unable to verify secret hash for client abc"), 502, "provider_error"),
+        (
+            aws_error("NotAuthorizedException", "Password attempts exceeded"),
+            429,
+            "temporarily_unavailable",
+            "throttled",
+        ),
+        (aws_error("TooManyRequestsException", "Too many requests"), 429, "temporarily_unavailable", "throttled"),
+        (
+            aws_error("NotAuthorizedException", "Unable to verify secret hash for client abc"),
+            502,
+            "server_error",
+            "provider_error",
+        ),
         (
             aws_error("PasswordResetRequiredException", "Password reset required for the user"),
-            403,
+            400,
+            "invalid_grant",
             "sign_in_incomplete",
         ),
-        (aws_error("UserNotConfirmedException", "User is not confirmed."), 403, "sign_in_incomplete"),
+        (aws_error("UserNotConfirmedException", "User is not confirmed."), 400, "invalid_grant", "sign_in_incomplete"),
         (
             aws_error("InvalidParameterException", "USER_PASSWORD_AUTH flow not enabled for this client"),
             502,
+            "server_error",
             "provider_error",
         ),
-        (aws_error("InternalErrorException", "Internal error", status=500), 502, "provider_error"),
+        (aws_error("InternalErrorException", "Internal error", status=500), 502, "server_error", "provider_error"),
     ],
     ids=[
         "attempts exceeded",
@@ -120,8 +136,8 @@ def test_firebase_refresh_grant_errors(answer: httpx.Response, status: int, code
         "internal error",
     ],
 )
-def test_cognito_errors(answer: httpx.Response, status: int, code: str) -> None:
+def test_cognito_errors(answer: httpx.Response, status: int, error: str, code: str) -> None:
     response = answer_with(COGNITO, answer)
 
-    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert_oauth_error(response, status=status, error=error, code=code)
     assert "client abc" not in response.text

@@ -75,7 +75,7 @@ def test_a_valid_base64_body_is_decoded() -> None:
 
     # The Firebase provider is not reachable from tests: what matters is that the form was read
     # (an unread one would be refused as invalid_request before any provider is asked).
-    status, _, body = invoke(mutated("health_named_stage.json", to_token_post))
+    _, _, body = invoke(mutated("health_named_stage.json", to_token_post))
     assert json.loads(body)["error"] != "invalid_request", body
 
 
