@@ -184,7 +184,8 @@ class LocalIssuer:
             access_token=self._sign(access),
             expires_in=self.token_ttl_seconds,
             refresh_token=self._sign(refresh),
-            scope=" ".join(granted),
+            # RFC 6749 section 3.3: a scope is one or more names; none granted, none said.
+            scope=" ".join(granted) or None,
         )
 
     async def password_grant(self, *, username: str, password: str, scope: str | None) -> TokenGrant:
