@@ -116,18 +116,32 @@ def open_swagger_ui(page: Page, site: DocsSite) -> None:
     expect(page.locator("#operations-users-whoami")).to_be_visible()
 
 
-def authorize(page: Page, site: DocsSite, username: str, password: str) -> None:
-    """Authorize: the OAuth2 password flow in Swagger UI's dialog, as a person fills it in."""
+def open_authorize_dialog(page: Page, site: DocsSite) -> Locator:
     page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
     dialog = page.locator(".modal-ux")
     # The dialog posts to the token URL the document names: it must carry the public prefix.
     expect(dialog.get_by_text("Token URL:")).to_contain_text(f"{site.prefix}/v1/auth/token")
+    return dialog
+
+
+def sign_in_with(dialog: Locator, username: str, password: str) -> None:
+    """The OAuth2 password flow in Swagger UI's dialog, as a person fills it in."""
     dialog.get_by_label("username:").fill(username)
     dialog.get_by_label("password:").fill(password)
     dialog.get_by_role("button", name="Apply given OAuth2 credentials").click()
+
+
+def close_authorized(dialog: Locator) -> None:
     expect(dialog.get_by_role("heading", name="Authorized")).to_be_visible()
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
+
+
+def authorize(page: Page, site: DocsSite, username: str, password: str) -> None:
+    """Authorize with the right password."""
+    dialog = open_authorize_dialog(page, site)
+    sign_in_with(dialog, username, password)
+    close_authorized(dialog)
 
 
 def try_it_out(page: Page, *, tag: str, operation_id: str) -> tuple[TriedOperation, Locator]:
@@ -187,6 +201,27 @@ def test_a_user_outside_admins_gets_403_from_the_admin_route(site: DocsSite, pag
     assert endpoints.request_url == site.url("/v1/admin/endpoints")
     assert endpoints.status == 403
     assert endpoints.body["code"] == "missing_group"
+
+
+def test_a_wrong_password_shows_the_oauth_error_then_the_right_one_authorizes(site: DocsSite, page: Page) -> None:
+    open_swagger_ui(page, site)
+    dialog = open_authorize_dialog(page, site)
+
+    sign_in_with(dialog, ADMIN[0], "not-the-password")
+
+    # Swagger UI shows a token endpoint's `error` and `error_description` (RFC 6749 section 5.2).
+    error = dialog.locator(".errors")
+    expect(error).to_contain_text("error: invalid_grant")
+    expect(error).to_contain_text("description: The username or password is incorrect.")
+    expect(dialog.get_by_role("heading", name="Authorized")).to_be_hidden()
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    dialog.screenshot(path=ARTIFACTS_DIR / f"swagger-ui-{site.name}-wrong-password.png")
+
+    sign_in_with(dialog, *ADMIN)
+    close_authorized(dialog)
+    whoami, _ = try_it_out(page, tag="users", operation_id="whoami")
+    assert whoami.status == 200, whoami.body
+    assert whoami.body["email"] == ADMIN[0]
 
 
 def test_redoc_renders_the_document(site: DocsSite, page: Page, page_log: PageLog) -> None:
