@@ -54,13 +54,13 @@ class Problem(BaseModel):
     errors: list[ValidationIssue] | None = None
 
 
-# RFC 6749 section 5.2's codes, and the two its authorization endpoint adds (section 4.1.2.1)
-# that OAuth clients also know for a server that is down or failing.
+# The RFC 6749 codes the token endpoint answers with: section 5.2's, less the two about client
+# authentication (the service has no registered clients to authenticate), and the two its
+# authorization endpoint defines (section 4.1.2.1), which OAuth clients also know, for a
+# provider that fails or is down.
 OAuthErrorCode = Literal[
     "invalid_request",
-    "invalid_client",
     "invalid_grant",
-    "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
     "server_error",
