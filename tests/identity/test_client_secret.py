@@ -29,7 +29,7 @@ from tests.identity.conftest import ADMIN, bearer, build_app, cognito_settings, 
 from tests.identity.secrets_extension import SecretsExtensionStandIn, secrets_extension
 from tests.identity.standins import CognitoUserPool
 from tests.identity.test_oidc import CLIENT_ID, FakeOAuthServer, oidc_settings, with_transport
-from tests.support import free_port
+from tests.support import assert_oauth_error, free_port
 
 SESSION_TOKEN = "session-token-of-this-execution-environment"
 STAND_IN_LOGGERS = ("botocore", "boto3", "urllib3")
@@ -165,9 +165,8 @@ def test_a_secret_that_cannot_be_read_is_503_and_one_log_line(
     with caplog.at_level(logging.DEBUG), TestClient(build_app(**settings)) as client:
         response = token_request(client, ADMIN)
 
-    assert response.status_code == 503
+    assert_oauth_error(response, status=503, error="temporarily_unavailable", code="provider_unavailable")
     assert response.headers["retry-after"]
-    assert response.json()["code"] == "provider_unavailable"
     assert "traceback" not in response.text.lower()
     (line,) = [r for r in caplog.records if r.name == "service.identity"]
     assert line.levelno == logging.ERROR
@@ -267,7 +266,7 @@ def test_a_wrong_secret_that_has_not_changed_is_not_sent_twice(
     with TestClient(with_transport(build_app(**settings), server.handle)) as client:
         response = token_request(client, ADMIN)
 
-    assert response.status_code == 502
+    assert_oauth_error(response, status=502, error="server_error", code="provider_error")
     assert len(server.token_requests) == 1
     assert extension.reads.count(arn) == 2  # read, refused, read again: unchanged, so not retried
 
