@@ -15,7 +15,7 @@ import pytest
 
 from service.core.identity.local import load_or_create_signing_key
 from tests.service.conftest import ADMIN, TokenForger, password_grant
-from tests.support import running_dev_server
+from tests.support import assert_oauth_error, running_dev_server
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,7 @@ def test_a_password_over_72_bytes_is_answered_as_a_wrong_password(dev_server: De
             for username in (ADMIN[0], "nobody@example.com")
         ]
     for answer in answers:
-        assert answer.status_code == wrong.status_code == 401
+        assert_oauth_error(answer, error="invalid_grant", code="invalid_credentials")
         assert answer.json() == wrong.json()
     log = dev_server.log()
     assert "Traceback" not in log
