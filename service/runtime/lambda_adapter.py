@@ -1,17 +1,21 @@
 """Turns HTTP API payload 2.0 events into ASGI requests for the app (through Mangum).
 
 The function is wired to an HTTP API only, but an event can still be malformed (a test
-invocation, a misrouted trigger, a hand-made event): each is answered with a clear problem
-and one log line, never a traceback.
+invocation, a misrouted trigger, a hand-made event) or hold values Mangum cannot turn into an
+ASGI request (a non-numeric port, text that is not UTF-8): each is answered with a clear
+problem and one log line, never a traceback, and nothing raises into the Lambda runtime.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI
@@ -96,15 +100,94 @@ def malformed_event_reason(event: Any) -> str | None:
     return None
 
 
+# What Mangum parses out of `host` (`name` or `name:port`) and `x-forwarded-port`.
+_HOST = re.compile(r"[^:]*(:[0-9]+)?")
+_PORT = re.compile(r"[0-9]+")
+
+
+def _texts(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every text of the event that Mangum encodes as UTF-8, with where it sits (never a name the client chose)."""
+    for name, value in (event.get("headers") or {}).items():
+        yield "a header", name
+        yield "a header", value
+    yield "rawQueryString", event.get("rawQueryString") or ""
+    for cookie in event.get("cookies") or []:
+        yield "cookies", cookie
+    if not event.get("isBase64Encoded"):
+        yield "body", event.get("body") or ""
+
+
+def untranslatable_event_reason(event: dict[str, Any]) -> str | None:
+    """Why Mangum cannot turn a well-formed payload 2.0 event into an ASGI request, or None."""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    host = headers.get("host")
+    if host is not None and not _HOST.fullmatch(host):
+        return "header 'host' is not a host with an optional numeric port"
+    port = headers.get("x-forwarded-port")
+    if port is not None and ":" not in (host or "") and not _PORT.fullmatch(port):
+        return "header 'x-forwarded-port' is not a number"
+    for where, text in _texts(event):
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return f"{where} is not valid Unicode text"
+    return None
+
+
+class _MangumOnItsOwnLoop:
+    """Mangum, run on the handler's own event loop, answering whatever fails outside the app.
+
+    Mangum runs each invocation on `asyncio.get_event_loop()`. What else runs in the
+    process decides what that returns: after `asyncio.run(...)` (user code at init, a
+    library) there is no current loop and every later invocation would raise; a closed loop
+    fails the same way. So each invocation first makes the handler's own loop current,
+    replacing it once if something closed it. Called from a coroutine (a running loop on
+    this thread, which no other loop may run inside), it runs on a thread of its own.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._mangum = Mangum(
+            app,
+            lifespan="off",
+            # Mangum matches by substring: "application/json" does not cover problem+json, which
+            # would otherwise travel base64-encoded.
+            text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_JSON],
+        )
+        self._thread: ThreadPoolExecutor | None = None
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return self._invoke(event, context)
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-invocation")
+            return self._thread.submit(self._invoke, event, context).result()
+        except Exception as error:  # noqa: BLE001 - the runtime would fail the invocation: the gateway's bare 500
+            reason = untranslatable_event_reason(event)
+            if reason is not None:
+                logger.error("rejected an event Mangum cannot translate: %s", reason)
+                return problem(400, "Bad Request", f"Unusable event: {reason}.", "unsupported_event")
+            # The type alone: a message may quote the request.
+            logger.error("the invocation failed outside the app: %s", type(error).__name__)
+            return problem(500, "Internal Server Error", "The request could not be processed.", "internal_error")
+
+    def _invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        response: dict[str, Any] = self._mangum(event, context)
+        return response
+
+
 def build_handler(settings: Settings, *, app: FastAPI | None = None) -> LambdaHandler:
     """A Lambda handler serving `app` (by default the app built from `settings`)."""
     app = app or create_app(settings)
-    adapter = Mangum(
-        GatewayPathPrefix(app, stage_name=settings.aws_api_gw_stage_name, mapping_key=settings.aws_api_gw_mapping_key),
-        lifespan="off",
-        # Mangum matches by substring: "application/json" does not cover problem+json, which
-        # would otherwise travel base64-encoded.
-        text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_JSON],
+    adapter = _MangumOnItsOwnLoop(
+        GatewayPathPrefix(app, stage_name=settings.aws_api_gw_stage_name, mapping_key=settings.aws_api_gw_mapping_key)
     )
 
     def handler(event: Any, context: Any) -> dict[str, Any]:
