@@ -103,6 +103,15 @@ def _is_layer_version_arn(value: str | None) -> str | None:
     return value
 
 
+def _matches_url() -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://\S+", value):
+            raise ValueError("must be an absolute http(s) URL such as 'https://cdn.jsdelivr.net/npm', or be empty")
+        return value
+
+    return AfterValidator(check)
+
+
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
 # A client secret stays in Secrets Manager: context names it, the template only refers to it.
@@ -137,6 +146,8 @@ class ApiConfig(BaseModel):
     token_throttling_burst_limit: int = Field(ge=0)
     cors_allow_origins: CommaList
     docs_enabled: bool
+    # Where the docs pages load Swagger UI and ReDoc from (DOCS_ASSETS_URL); None: the service's default CDN.
+    docs_assets_url: Annotated[str | None, BeforeValidator(_blank_is_none), _matches_url()] = None
     domain_name: OptionalText
     certificate_arn: OptionalText
     mapping_key: OptionalText

@@ -35,6 +35,7 @@ def service_environment(
     docs_enabled: bool,
     provider_timeout_seconds: float,
     provider_settings: Mapping[str, str | None],
+    docs_assets_url: str | None = None,
 ) -> dict[str, str]:
     """The function's environment. `provider_settings` maps a variable to its value, None if unset."""
     environment = {
@@ -48,6 +49,8 @@ def service_environment(
         "DOCS_ENABLED": "true" if docs_enabled else "false",
         "PROVIDER_TIMEOUT_SECONDS": f"{provider_timeout_seconds:g}",
     }
+    if docs_assets_url:
+        environment["DOCS_ASSETS_URL"] = docs_assets_url
     environment.update({name: value for name, value in sorted(provider_settings.items()) if value})
     return environment
 

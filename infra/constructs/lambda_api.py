@@ -103,6 +103,7 @@ class LambdaApi(Construct):
             jwt_issuer=config.jwt_issuer,
             jwt_audience=config.jwt_audience,
             docs_enabled=config.docs_enabled,
+            docs_assets_url=config.docs_assets_url,
             provider_timeout_seconds=config.provider_timeout_seconds,
             provider_settings={
                 **config.provider_settings,

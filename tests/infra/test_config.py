@@ -62,6 +62,7 @@ def test_a_missing_key_is_named() -> None:
         ({"mapping_key": "orders"}, r"mapping_key: only applies with a custom domain"),
         ({"stage_name": "$default"}, r"stage_name: "),
         ({"identity_provider": "local"}, r"identity_provider: "),
+        ({"docs_assets_url": "/static"}, r"docs_assets_url: must be an absolute http\(s\) URL"),
     ],
 )
 def test_bad_values_stop_synth_naming_the_key(overrides: dict[str, str], message: str) -> None:

@@ -41,6 +41,14 @@ def test_environment_carries_the_gateway_values_and_only_set_provider_settings()
     }
 
 
+def test_a_docs_assets_mirror_reaches_the_function_only_where_one_is_configured() -> None:
+    mirror = environment(docs_assets_url="https://mirror.example.com/npm")
+
+    assert mirror["DOCS_ASSETS_URL"] == "https://mirror.example.com/npm"
+    assert settings_from_environment(mirror).docs_assets_url == "https://mirror.example.com/npm"
+    assert "DOCS_ASSETS_URL" not in environment()
+
+
 def test_the_service_reads_the_environment_as_lambda_will() -> None:
     settings = settings_from_environment(environment(jwt_audience=("one", "two"), docs_enabled=False))
 
