@@ -55,8 +55,9 @@ def running_server(
     log_path: Path,
     timeout_seconds: float = 30.0,
     cwd: Path = ROOT,
+    ready_status: int = 200,
 ) -> Iterator[str]:
-    """Start `command` (a server on 127.0.0.1:`port`), wait until `ready_path` answers 200, yield its URL.
+    """Start `command` (a server on 127.0.0.1:`port`), wait until `ready_path` answers `ready_status`, yield its URL.
 
     Its output goes to `log_path` (a pipe nobody reads would fill up and stall the server), and
     is shown if it does not start. Stopped on exit, killed if it does not stop.
@@ -68,7 +69,7 @@ def running_server(
         deadline = time.monotonic() + timeout_seconds
         while True:
             try:
-                if httpx.get(base_url + ready_path, timeout=1).status_code == 200:
+                if httpx.get(base_url + ready_path, timeout=1).status_code == ready_status:
                     break
             except httpx.TransportError:
                 pass

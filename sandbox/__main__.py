@@ -1,0 +1,235 @@
+"""`python -m sandbox`: run (synthesize, then serve; what `make sandbox` does), serve a cloud assembly, or offline.
+
+python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [-c key=value ...]
+python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...]
+python -m sandbox offline [--port P]      the offline identity provider and docs assets alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from sandbox import offline
+from sandbox.assembly import AssemblyError, HttpApi, load_http_api
+from sandbox.gateway import PublicAddress
+from sandbox.runtime_client import RuntimeClientError
+from sandbox.server import PreparedFunction, bind, emit, fail, port_of, prepare_functions, serve
+from sandbox.synth import ROOT, SynthError, sandbox_context, synthesize
+from service.core.identity.local import LocalIssuer
+
+CACHE_DIR = ROOT / ".cache" / "sandbox"
+OFFLINE_KEY_FILE = ROOT / ".local" / "sandbox-idp-key.pem"
+NODE_MODULES = ROOT / "node_modules"
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected key=value")
+    return key, value
+
+
+def _address(api: HttpApi, *, domain: str | None, key_in_raw_path: bool) -> PublicAddress:
+    if domain is None:
+        return PublicAddress.execute_api(api)
+    return PublicAddress.custom_domain(api, api.custom_domain(domain), key_in_raw_path=key_in_raw_path)
+
+
+def _bind_or_fail(host: str, port: int) -> socket.socket:
+    try:
+        return bind(host, port)
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port} ({error.strerror}); choose another with PORT=... (make) or --port")
+        raise
+
+
+def _banner(
+    *,
+    api: HttpApi,
+    address: PublicAddress,
+    origin: str,
+    prepared: Mapping[str, PreparedFunction],
+    issuer: LocalIssuer | None,
+    offline_url: str | None,
+) -> None:
+    base = origin + address.prefix
+    where = "stage" if address.domain_name.endswith(".amazonaws.com") else "custom domain"
+    emit(f"Sandbox: stack {api.stack_name} from {api.template_path.parent}, as API Gateway and Lambda would serve it")
+    emit(f"  API:        {base}  ({where} {address.domain_name}{address.prefix}, stage {api.stage_name})")
+    docs = [route.path for route in api.routes if route.path and route.path.endswith("/docs")]
+    if docs:
+        emit(f"  Docs:       {base}{docs[0]}  (Authorize with a user below)")
+    for entry in prepared.values():
+        function = entry.function
+        emit(
+            f"  Function:   {function.handler} on {function.runtime} ({function.architecture}, "
+            f"{function.memory_mb} MB, timeout {function.timeout_seconds:g} s) under awslambdaric, {entry.interpreter}"
+        )
+    if issuer is not None and offline_url is not None:
+        emit(f"  Identity:   the offline issuer {offline.ISSUER} at {offline_url} (the function's oidc provider)")
+        users = [
+            f"{name} / {offline.DEMO_PASSWORDS[name]} ({', '.join(user.groups)})" for name, user in issuer.users.items()
+        ]
+        emit(f"  Demo users: {users[0]}")
+        for line in users[1:]:
+            emit(f"              {line}")
+    emit("Ctrl-C stops it.")
+
+
+def _serve_assembly(
+    assembly_dir: Path,
+    *,
+    gateway_socket: socket.socket,
+    origin: str,
+    domain: str | None,
+    key_in_raw_path: bool,
+    jwks_uris: Mapping[str, str],
+    python: Path | None,
+    offline_socket: socket.socket | None = None,
+    issuer: LocalIssuer | None = None,
+) -> None:
+    try:
+        api = load_http_api(assembly_dir)
+        address = _address(api, domain=domain, key_in_raw_path=key_in_raw_path)
+        prepared = prepare_functions(api, cache_dir=CACHE_DIR, interpreter=python)
+    except (AssemblyError, RuntimeClientError) as error:
+        fail(str(error))
+        return
+    extra = {}
+    offline_url = None
+    if offline_socket is not None and issuer is not None:
+        extra[offline_socket] = offline.offline_app(issuer, node_modules=NODE_MODULES)
+        offline_url = f"http://127.0.0.1:{port_of(offline_socket)}"
+    _banner(api=api, address=address, origin=origin, prepared=prepared, issuer=issuer, offline_url=offline_url)
+    asyncio.run(
+        serve(
+            api=api,
+            address=address,
+            gateway_socket=gateway_socket,
+            prepared=prepared,
+            jwks_uris=jwks_uris,
+            extra_apps=extra,
+        )
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    gateway_socket = _bind_or_fail(args.host, args.port)
+    given = dict(args.context)
+    offline_socket = None if args.online else bind("127.0.0.1", 0)
+    offline_url = f"http://127.0.0.1:{port_of(offline_socket)}" if offline_socket is not None else None
+    context = sandbox_context(
+        offline_url=offline_url, given=given, domain_name=args.domain, mapping_key=args.mapping_key
+    )
+    outdir = CACHE_DIR / "cdk.out"
+    emit("Synthesizing: cdk synth " + " ".join(f"-c {key}={value}" for key, value in context.items()))
+    started = time.monotonic()
+    try:
+        synthesize(context, outdir=outdir)
+    except SynthError as error:
+        fail(str(error))
+    emit(f"Synthesized in {time.monotonic() - started:.1f} s into {outdir}")
+    uses_offline_issuer = context.get("jwt_issuer") == offline.ISSUER and offline_socket is not None
+    issuer = (
+        offline.offline_issuer(key_file=OFFLINE_KEY_FILE, groups_claim=context.get("jwt_groups_claim", "groups"))
+        if offline_socket is not None
+        else None
+    )
+    jwks_uris = {offline.ISSUER: f"{offline_url}{offline.JWKS_PATH}"} if uses_offline_issuer else {}
+    _serve_assembly(
+        outdir,
+        gateway_socket=gateway_socket,
+        origin=f"http://{args.host}:{args.port}",
+        domain=args.domain,
+        key_in_raw_path=args.key_in_raw_path,
+        jwks_uris=jwks_uris,
+        python=args.python,
+        offline_socket=offline_socket,
+        issuer=issuer if uses_offline_issuer else None,
+    )
+
+
+def serve_command(args: argparse.Namespace) -> None:
+    gateway_socket = _bind_or_fail(args.host, args.port)
+    _serve_assembly(
+        args.assembly,
+        gateway_socket=gateway_socket,
+        origin=f"http://{args.host}:{port_of(gateway_socket)}",
+        domain=args.domain,
+        key_in_raw_path=args.key_in_raw_path,
+        jwks_uris=dict(args.jwks),
+        python=args.python,
+    )
+
+
+def offline_command(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    issuer = offline.offline_issuer(key_file=args.key_file, groups_claim=args.groups_claim)
+    sock = _bind_or_fail("127.0.0.1", args.port)
+    emit(f"Offline services on http://127.0.0.1:{port_of(sock)}: token {offline.TOKEN_PATH}, keys {offline.JWKS_PATH}")
+    config = uvicorn.Config(
+        offline.offline_app(issuer, node_modules=NODE_MODULES), log_level="warning", server_header=False
+    )
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+
+def _add_serving_options(parser: argparse.ArgumentParser, *, default_port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--domain", help="play this custom domain of the template instead of the execute-api domain")
+    parser.add_argument(
+        "--key-in-raw-path",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on a custom domain, whether rawPath keeps the API mapping key (reports differ)",
+    )
+    parser.add_argument("--python", type=Path, help="the interpreter of the function's Python version to run it with")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0] if __doc__ else "")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run_parser = commands.add_parser("run", help="synthesize the app, then serve the result (make sandbox)")
+    _add_serving_options(run_parser, default_port=8001)
+    run_parser.add_argument("--mapping-key", help="with --domain: the custom domain's API mapping key")
+    run_parser.add_argument(
+        "-c", "--context", type=_key_value, action="append", default=[], help="CDK context for the synth: key=value"
+    )
+    run_parser.add_argument(
+        "--online", action="store_true", help="no offline identity provider nor docs assets: the context's own"
+    )
+    run_parser.set_defaults(handler=run)
+
+    serve_parser = commands.add_parser("serve", help="serve a synthesized cloud assembly")
+    serve_parser.add_argument("assembly", type=Path, help="the cloud assembly directory (cdk.out)")
+    _add_serving_options(serve_parser, default_port=8001)
+    serve_parser.add_argument(
+        "--jwks",
+        type=_key_value,
+        action="append",
+        default=[],
+        help="ISSUER=URL: fetch this issuer's keys here instead of through its discovery document",
+    )
+    serve_parser.set_defaults(handler=serve_command)
+
+    offline_parser = commands.add_parser("offline", help="the offline identity provider and docs assets alone")
+    offline_parser.add_argument("--port", type=int, default=0)
+    offline_parser.add_argument("--key-file", type=Path, default=OFFLINE_KEY_FILE)
+    offline_parser.add_argument("--groups-claim", default="groups")
+    offline_parser.set_defaults(handler=offline_command)
+
+    args = parser.parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

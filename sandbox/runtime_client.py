@@ -1,0 +1,155 @@
+"""What Lambda's managed Python runtime puts in front of a function, here: an interpreter and `awslambdaric`.
+
+The asset's process runs an interpreter of the function's Python version (the asset's wheels
+and bytecode are built for it) with `awslambdaric`, the Lambda Runtime Interface Client that
+AWS's Python runtime runs. The client never enters the Lambda bundle: it is installed, pinned
+(`sandbox/requirements.txt`), for the function's Python and this machine's platform into a
+cache directory, once, and the process finds it on its path after the asset, as Lambda's own
+runtime directory comes after the task root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REQUIREMENTS = Path(__file__).with_name("requirements.txt")
+
+# Lambda's architectures, by what `platform.machine()` reports.
+_MACHINE_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+# The wheels Lambda's Linux runs, as infra/bundling.py fetches them for the bundle.
+_PLATFORM_TAGS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+
+class RuntimeClientError(Exception):
+    """The function cannot run on this machine; the message says why and what to do."""
+
+
+def host_architecture() -> str:
+    """This machine's architecture as Lambda names it (`x86_64`, `arm64`)."""
+    machine = platform.machine().lower()
+    if machine not in _MACHINE_ARCHITECTURES:
+        raise RuntimeClientError(f"this machine is {machine}; Lambda functions run on x86_64 or arm64")
+    return _MACHINE_ARCHITECTURES[machine]
+
+
+def host_python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def check_architecture(architecture: str) -> None:
+    host = host_architecture()
+    if architecture != host:
+        raise RuntimeClientError(
+            f"the function is built for {architecture} and this machine is {host}: the asset's compiled wheels "
+            f"cannot load here. Synthesize for this machine (-c architecture={host}; `make sandbox` does by default)."
+        )
+
+
+def _version_of(interpreter: Path) -> str | None:
+    try:
+        result = subprocess.run(  # noqa: S603 - the interpreter we are about to use, asked its version
+            [str(interpreter), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _candidates(python_version: str) -> list[Path]:
+    """Where an interpreter of `python_version` may be: this one's base, PATH, pyenv's versions."""
+    found = []
+    if host_python_version() == python_version:
+        # The base interpreter, not the venv's: the asset process sees no site-packages.
+        found.append(Path(sys.base_prefix) / "bin" / f"python{python_version}")
+    on_path = shutil.which(f"python{python_version}")
+    if on_path:
+        found.append(Path(on_path))
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    for version_dir in sorted((pyenv_root / "versions").glob(f"{python_version}.*"), reverse=True):
+        found.append(version_dir / "bin" / f"python{python_version}")
+    return found
+
+
+def find_interpreter(python_version: str, *, explicit: Path | None = None) -> Path:
+    """An interpreter of `python_version` (e.g. `3.12`), or RuntimeClientError saying how to get one."""
+    if explicit is not None:
+        version = _version_of(explicit)
+        if version != python_version:
+            raise RuntimeClientError(
+                f"{explicit} is Python {version or '(not runnable)'}, and the function's runtime is "
+                f"python{python_version}"
+            )
+        return explicit
+    for candidate in _candidates(python_version):
+        if candidate.is_file() and _version_of(candidate) == python_version:
+            return candidate
+    raise RuntimeClientError(
+        f"the function's runtime is python{python_version} and this machine has no Python {python_version} "
+        f"interpreter (looked for python{python_version} on PATH and under pyenv's versions). Install one "
+        f"(your distribution's python{python_version} package, or `pyenv install {python_version}`) and pass its "
+        f"path with --python, or synthesize for this machine's Python (-c runtime=python{host_python_version()}; "
+        "`make sandbox` does by default)."
+    )
+
+
+def install_runtime_client(*, interpreter: Path, python_version: str, architecture: str, cache_dir: Path) -> Path:
+    """The directory holding `awslambdaric` for this Python and platform; installed on the first call."""
+    requirements = REQUIREMENTS.read_bytes()
+    key = hashlib.sha256(f"{python_version}\0{architecture}\0".encode() + requirements).hexdigest()[:16]
+    installed = cache_dir / f"awslambdaric-py{python_version}-{architecture}-{key}"
+    if installed.is_dir():
+        return installed
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
+    try:
+        pip = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-compile",
+            "--target",
+            str(building),
+            "--platform",
+            _PLATFORM_TAGS[architecture],
+            "--implementation",
+            "cp",
+            "--python-version",
+            python_version,
+            "--only-binary=:all:",
+            "--requirement",
+            str(REQUIREMENTS),
+        ]
+        result = subprocess.run(pip, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
+        if result.returncode != 0:
+            raise RuntimeClientError(
+                f"pip could not install {REQUIREMENTS.name} for Python {python_version} on {architecture} (the first "
+                f"run needs PyPI; later ones use {cache_dir}):\n{result.stderr.strip()}"
+            )
+        shutil.rmtree(building / "bin", ignore_errors=True)
+        # Bytecode by the interpreter that will run it, as Lambda's runtime ships its own.
+        subprocess.run(  # noqa: S603 - fixed argv
+            [str(interpreter), "-m", "compileall", "-q", str(building)], capture_output=True, check=True
+        )
+        try:
+            building.rename(installed)
+        except OSError:
+            if not installed.is_dir():  # not a concurrent install finishing first
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return installed

@@ -1,0 +1,153 @@
+"""The sandbox as the tests start it: the offline services, one synthesized assembly, `python -m sandbox serve`.
+
+Synthesizing takes tens of seconds, so the tests share one assembly per session
+(`tests/conftest.py`): the host's Python and architecture, the offline identity provider and
+docs assets, and a custom domain with an API mapping key, so the same template is served on
+the execute-api domain (stage in front) and on the custom domain (key in front). A test that
+needs another template serves a copy of that one, changed (`changed_assembly`): the sandbox
+reads nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox import offline
+from sandbox.synth import sandbox_context, synthesize
+from tests.support import free_port, running_server, server_env
+
+STAGE = "mvp"
+CUSTOM_DOMAIN = "api.example.com"
+MAPPING_KEY = "shop"
+STACK_TEMPLATE = "FastApiLambda.template.json"
+PROBE_MODULE = Path(__file__).parent / "sandbox" / "probe_handler.py"
+
+
+def synthesize_sandbox_assembly(outdir: Path, *, offline_url: str) -> Path:
+    context = sandbox_context(offline_url=offline_url, given={}, domain_name=CUSTOM_DOMAIN, mapping_key=MAPPING_KEY)
+    synthesize(context, outdir=outdir)
+    return outdir
+
+
+@contextmanager
+def running_offline_services(workdir: Path) -> Iterator[str]:
+    """`python -m sandbox offline`: the identity provider and docs assets, as `make sandbox` serves them."""
+    port = free_port()
+    command = [sys.executable, "-m", "sandbox", "offline", "--port", str(port), "--key-file", str(workdir / "key.pem")]
+    with running_server(
+        command, port=port, ready_path=offline.JWKS_PATH, env=server_env(), log_path=workdir / "offline.log"
+    ) as base_url:
+        yield base_url
+
+
+@dataclass(frozen=True)
+class RunningSandbox:
+    origin: str
+    prefix: str
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        """The API's public base URL: the stage or mapping key included."""
+        return self.origin + self.prefix
+
+    def log(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
+    def function_log(self) -> list[str]:
+        return [line.removeprefix("[function] ") for line in self.log() if line.startswith("[function] ")]
+
+    def reports(self) -> list[str]:
+        """The REPORT line of every invocation so far."""
+        return [line for line in self.function_log() if line.startswith("REPORT ")]
+
+    def cold_starts(self) -> int:
+        return sum("Init Duration" in line for line in self.reports())
+
+
+@contextmanager
+def running_sandbox(
+    assembly_dir: Path,
+    workdir: Path,
+    *,
+    offline_url: str,
+    domain: str | None = None,
+    key_in_raw_path: bool = True,
+    name: str = "sandbox",
+) -> Iterator[RunningSandbox]:
+    """`python -m sandbox serve` on a free port, the authorizer trusting the offline issuer's keys."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "serve",
+        str(assembly_dir),
+        "--port",
+        str(port),
+        "--jwks",
+        f"{offline.ISSUER}={offline_url}{offline.JWKS_PATH}",
+    ]
+    prefix = f"/{STAGE}"
+    if domain is not None:
+        command += ["--domain", domain, "--key-in-raw-path" if key_in_raw_path else "--no-key-in-raw-path"]
+        prefix = f"/{MAPPING_KEY}"
+    log_path = workdir / f"{name}.log"
+    # Ready once the gateway answers; the function itself starts on the first invocation.
+    with running_server(
+        command, port=port, ready_path=f"{prefix}/v1/not-a-route", ready_status=404, env=server_env(), log_path=log_path
+    ) as origin:
+        yield RunningSandbox(origin=origin, prefix=prefix, log_path=log_path)
+
+
+def changed_assembly(
+    source: Path,
+    destination: Path,
+    change: Callable[[dict[str, Any]], None],
+    *,
+    probe: bool = False,
+) -> Path:
+    """A copy of the assembly whose template `change` edited; with `probe`, its asset holds the probe handler.
+
+    The asset is shared by a symbolic link unless the probe must be added to a copy of it.
+    """
+    destination.mkdir(parents=True)
+    shutil.copy2(source / "manifest.json", destination / "manifest.json")
+    template = json.loads((source / STACK_TEMPLATE).read_text())
+    change(template)
+    (destination / STACK_TEMPLATE).write_text(json.dumps(template, indent=1))
+    for asset in source.glob("asset.*"):
+        if probe:
+            shutil.copytree(asset, destination / asset.name)
+            shutil.copy2(PROBE_MODULE, destination / asset.name / "sandbox_probe.py")
+        else:
+            (destination / asset.name).symlink_to(asset, target_is_directory=True)
+    return destination
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {
+        name: resource for name, resource in template["Resources"].items() if resource["Type"] == resource_type
+    }
+    return found
+
+
+def function_properties(template: dict[str, Any]) -> dict[str, Any]:
+    (function,) = resources(template, "AWS::Lambda::Function").values()
+    properties: dict[str, Any] = function["Properties"]
+    return properties
+
+
+def route_properties(template: dict[str, Any], route_key: str) -> dict[str, Any]:
+    (route,) = [
+        r for r in resources(template, "AWS::ApiGatewayV2::Route").values() if r["Properties"]["RouteKey"] == route_key
+    ]
+    properties: dict[str, Any] = route["Properties"]
+    return properties
