@@ -1,5 +1,6 @@
-# The two commands: `make dev` serves the API locally, `make test` runs every check.
-# Both install what is missing first; `make install` does only that, and is idempotent.
+# The two commands: `make dev` serves the API locally, `make test` runs every check; and
+# `make sandbox` serves what `cdk deploy` would create. Each installs what is missing first;
+# `make install` does only that, and is idempotent.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -11,13 +12,24 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # make dev restarts the server when a file under service/ changes; RELOAD=0 turns that off.
 RELOAD ?= 1
+# make sandbox listens on PORT when one is given, else on 8001 (make dev's 8000 stays free).
+SANDBOX_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8001)
+# A custom domain to play (DOMAIN=api.example.com MAPPING_KEY=shop), rawPath without the key
+# (KEY_IN_RAW_PATH=0), more CDK context (CONTEXT="memory_mb=1024 runtime=python3.12"), the
+# interpreter of the function's Python where it is not on PATH (SANDBOX_PYTHON=...).
+DOMAIN ?=
+MAPPING_KEY ?=
+KEY_IN_RAW_PATH ?= 1
+CONTEXT ?=
+SANDBOX_PYTHON ?=
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev test lint format typecheck pytest fuzz synth bench lock clean
+.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock clean
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider (reloads; RELOAD=0: no)"
+	@echo "make sandbox  serve the synthesized stack on http://$(HOST):$(SANDBOX_PORT): the template's HTTP API, the asset under awslambdaric"
 	@echo "make test     lint, type checks and every test"
 	@echo "make install  install what is missing (idempotent)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
@@ -48,6 +60,13 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 
 dev: install
 	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
+
+SANDBOX_ARGS = --host $(HOST) --port $(SANDBOX_PORT) $(if $(DOMAIN),--domain $(DOMAIN)) \
+	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) $(if $(filter 0,$(KEY_IN_RAW_PATH)),--no-key-in-raw-path) \
+	$(foreach entry,$(CONTEXT),-c $(entry)) $(if $(SANDBOX_PYTHON),--python $(SANDBOX_PYTHON))
+
+sandbox: install
+	$(PY) -m sandbox run $(strip $(SANDBOX_ARGS))
 
 lint: install
 	$(VENV)/bin/ruff check .

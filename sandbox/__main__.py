@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import socket
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -107,16 +107,18 @@ def _serve_assembly(
         extra[offline_socket] = offline.offline_app(issuer, node_modules=NODE_MODULES)
         offline_url = f"http://127.0.0.1:{port_of(offline_socket)}"
     _banner(api=api, address=address, origin=origin, prepared=prepared, issuer=issuer, offline_url=offline_url)
-    asyncio.run(
-        serve(
-            api=api,
-            address=address,
-            gateway_socket=gateway_socket,
-            prepared=prepared,
-            jwks_uris=jwks_uris,
-            extra_apps=extra,
+    # On Ctrl-C uvicorn stops cleanly, then hands the signal on.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            serve(
+                api=api,
+                address=address,
+                gateway_socket=gateway_socket,
+                prepared=prepared,
+                jwks_uris=jwks_uris,
+                extra_apps=extra,
+            )
         )
-    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -177,7 +179,8 @@ def offline_command(args: argparse.Namespace) -> None:
     config = uvicorn.Config(
         offline.offline_app(issuer, node_modules=NODE_MODULES), log_level="warning", server_header=False
     )
-    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 
 
 def _add_serving_options(parser: argparse.ArgumentParser, *, default_port: int) -> None:
@@ -232,4 +235,3 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)

@@ -53,8 +53,8 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
 
 
 # Package scope, not session: Playwright's sync API keeps its event loop running in the main
-# thread while it is open, and later tests that drive asyncio there (Mangum in the Lambda
-# handler tests) would find that loop "already running".
+# thread while it is open, and later tests that call `asyncio.run` there would find a loop
+# "already running".
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     try:

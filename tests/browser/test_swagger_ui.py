@@ -1,20 +1,22 @@
 """The docs page as a person uses it: Swagger UI in a real browser, locally and behind API Gateway.
 
-Three ways the same docs are published, each driven the same way:
+The ways the same docs are published, each driven the same way:
 - `local`: the server `make dev` runs (RUNTIME=LOCAL, embedded issuer);
-- `stage`: the Lambda handler behind the HTTP API stand-in on the execute-api domain, stage
-  `/mvp` in front of every path;
-- `custom-domain`: the same behind `api.example.com` with the API mapping key `/shop`.
-Behind the gateway the Lambda app runs with `IDENTITY_PROVIDER=oidc`, whose token endpoint
-is the dev server's embedded issuer, and the gateway's JWT authorizer trusts that issuer's
-key set: sign-in, authorizer and function work as they would in AWS.
+- `stage`: the sandbox (`make sandbox`): the synthesized template's HTTP API on the
+  execute-api domain, stage `/mvp` in front of every path, and the bundled asset under
+  Lambda's runtime client behind it;
+- `custom-domain`, `custom-domain-key-not-in-raw-path`: the same behind the template's custom
+  domain `api.example.com` with its API mapping key `/shop`, which reaches `rawPath` or not.
+Behind the gateway the function runs with `IDENTITY_PROVIDER=oidc`, whose token endpoint is
+the sandbox's offline issuer, and the template's JWT authorizer trusts that issuer: sign-in,
+authorizer and function work as they would in AWS. Swagger UI loads from the offline mirror
+the template names (`DOCS_ASSETS_URL`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +24,9 @@ from typing import Any
 
 import pytest
 
-from service.core.settings import LOCAL_AUDIENCE, LOCAL_ISSUER
 from tests.browser.conftest import ARTIFACTS_DIR, PageLog
-from tests.support import free_port, running_dev_server, running_server, server_env
-from tests.support_gateway import CUSTOM_DOMAIN, EXECUTE_API_DOMAIN
+from tests.support import running_dev_server
+from tests.support_sandbox import CUSTOM_DOMAIN, running_sandbox
 
 pytest.importorskip("playwright.sync_api", reason="browser tests need playwright: pip install -r requirements-dev.txt")
 from playwright.sync_api import Locator, Page, expect
@@ -34,8 +35,6 @@ pytestmark = pytest.mark.e2e
 
 ADMIN = ("admin@example.com", "admin-password")
 USER = ("user@example.com", "user-password")
-STAGE = "mvp"
-MAPPING_KEY = "shop"
 
 
 @dataclass(frozen=True)
@@ -70,44 +69,27 @@ def dev_server(workdir: Path, docs_assets_url: str) -> Iterator[str]:
         yield base_url
 
 
-@pytest.fixture(scope="module", params=["local", "stage", "custom-domain"])
-def site(request: pytest.FixtureRequest, dev_server: str, workdir: Path, docs_assets_url: str) -> Iterator[DocsSite]:
+SITES = ["local", "stage", "custom-domain", "custom-domain-key-not-in-raw-path"]
+
+
+@pytest.fixture(scope="module", params=SITES)
+def site(
+    request: pytest.FixtureRequest, dev_server: str, workdir: Path, sandbox_assembly: Path, offline_services: str
+) -> Iterator[DocsSite]:
     name: str = request.param
     if name == "local":
         yield DocsSite(name=name, origin=dev_server, prefix="")
         return
-    # The function's environment, as the CDK construct sets it; the token route forwards
-    # the password grant to the dev server's issuer, as a deployment forwards to its provider.
-    env = server_env(
-        RUNTIME="LAMBDA",
-        IDENTITY_PROVIDER="oidc",
-        OIDC_TOKEN_URL=f"{dev_server}/v1/auth/token",
-        OIDC_CLIENT_ID="fastapi-lambda-docs",
-        AWS_API_GW_STAGE_NAME=STAGE,
-        AWS_API_GW_MAPPING_KEY=MAPPING_KEY,
-        DOCS_ASSETS_URL=docs_assets_url,
-    )
-    domain, prefix = (EXECUTE_API_DOMAIN, f"/{STAGE}") if name == "stage" else (CUSTOM_DOMAIN, f"/{MAPPING_KEY}")
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "tests.support_gateway",
-        "--port",
-        str(port),
-        "--domain-name",
-        domain,
-        "--issuer",
-        LOCAL_ISSUER,
-        "--audience",
-        LOCAL_AUDIENCE,
-        "--jwks-uri",
-        f"{dev_server}/v1/auth/local/.well-known/jwks.json",
-    ]
-    with running_server(
-        command, port=port, ready_path=f"{prefix}/v1/manage/hc", env=env, log_path=workdir / f"gateway-{name}.log"
-    ) as origin:
-        yield DocsSite(name=name, origin=origin, prefix=prefix)
+    domain = None if name == "stage" else CUSTOM_DOMAIN
+    with running_sandbox(
+        sandbox_assembly,
+        workdir,
+        offline_url=offline_services,
+        domain=domain,
+        key_in_raw_path=name != "custom-domain-key-not-in-raw-path",
+        name=f"sandbox-{name}",
+    ) as sandbox:
+        yield DocsSite(name=name, origin=sandbox.origin, prefix=sandbox.prefix)
 
 
 def open_swagger_ui(page: Page, site: DocsSite) -> None:
