@@ -13,11 +13,14 @@ import contextlib
 import socket
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from starlette.types import ASGIApp
 
 from sandbox import offline
 from sandbox.assembly import AssemblyError, HttpApi, load_http_api
-from sandbox.gateway import PublicAddress
+from sandbox.gateway import EXECUTE_API_DOMAIN, PublicAddress
 from sandbox.runtime_client import RuntimeClientError
 from sandbox.server import PreparedFunction, bind, emit, fail, port_of, prepare_functions, serve
 from sandbox.synth import ROOT, SynthError, sandbox_context, synthesize
@@ -26,6 +29,19 @@ from service.core.identity.local import LocalIssuer
 CACHE_DIR = ROOT / ".cache" / "sandbox"
 OFFLINE_KEY_FILE = ROOT / ".local" / "sandbox-idp-key.pem"
 NODE_MODULES = ROOT / "node_modules"
+
+
+@dataclass(frozen=True)
+class OfflineServices:
+    """What `run` serves beside the stack: the docs' assets always, the issuer where the template trusts it."""
+
+    sock: socket.socket
+    issuer: LocalIssuer
+    trusted: bool  # the template's authorizer and function use the offline issuer
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{port_of(self.sock)}"
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -55,13 +71,12 @@ def _banner(
     address: PublicAddress,
     origin: str,
     prepared: Mapping[str, PreparedFunction],
-    issuer: LocalIssuer | None,
-    offline_url: str | None,
+    offline_services: OfflineServices | None,
 ) -> None:
     base = origin + address.prefix
-    where = "stage" if address.domain_name.endswith(".amazonaws.com") else "custom domain"
+    played = "its execute-api domain" if address.domain_name == EXECUTE_API_DOMAIN else "its custom domain"
     emit(f"Sandbox: stack {api.stack_name} from {api.template_path.parent}, as API Gateway and Lambda would serve it")
-    emit(f"  API:        {base}  ({where} {address.domain_name}{address.prefix}, stage {api.stage_name})")
+    emit(f"  API:        {base}  (as https://{address.domain_name}{address.prefix}, {played}; stage {api.stage_name})")
     docs = [route.path for route in api.routes if route.path and route.path.endswith("/docs")]
     if docs:
         emit(f"  Docs:       {base}{docs[0]}  (Authorize with a user below)")
@@ -71,10 +86,13 @@ def _banner(
             f"  Function:   {function.handler} on {function.runtime} ({function.architecture}, "
             f"{function.memory_mb} MB, timeout {function.timeout_seconds:g} s) under awslambdaric, {entry.interpreter}"
         )
-    if issuer is not None and offline_url is not None:
-        emit(f"  Identity:   the offline issuer {offline.ISSUER} at {offline_url} (the function's oidc provider)")
+    if offline_services is not None and offline_services.trusted:
+        emit(
+            f"  Identity:   the offline issuer {offline.ISSUER} at {offline_services.url}, the function's oidc provider"
+        )
         users = [
-            f"{name} / {offline.DEMO_PASSWORDS[name]} ({', '.join(user.groups)})" for name, user in issuer.users.items()
+            f"{name} / {offline.DEMO_PASSWORDS.get(name, '(from the users file)')} ({', '.join(user.groups)})"
+            for name, user in offline_services.issuer.users.items()
         ]
         emit(f"  Demo users: {users[0]}")
         for line in users[1:]:
@@ -91,8 +109,7 @@ def _serve_assembly(
     key_in_raw_path: bool,
     jwks_uris: Mapping[str, str],
     python: Path | None,
-    offline_socket: socket.socket | None = None,
-    issuer: LocalIssuer | None = None,
+    offline_services: OfflineServices | None = None,
 ) -> None:
     try:
         api = load_http_api(assembly_dir)
@@ -101,12 +118,10 @@ def _serve_assembly(
     except (AssemblyError, RuntimeClientError) as error:
         fail(str(error))
         return
-    extra = {}
-    offline_url = None
-    if offline_socket is not None and issuer is not None:
-        extra[offline_socket] = offline.offline_app(issuer, node_modules=NODE_MODULES)
-        offline_url = f"http://127.0.0.1:{port_of(offline_socket)}"
-    _banner(api=api, address=address, origin=origin, prepared=prepared, issuer=issuer, offline_url=offline_url)
+    extra: dict[socket.socket, ASGIApp] = {}
+    if offline_services is not None:
+        extra[offline_services.sock] = offline.offline_app(offline_services.issuer, node_modules=NODE_MODULES)
+    _banner(api=api, address=address, origin=origin, prepared=prepared, offline_services=offline_services)
     # On Ctrl-C uvicorn stops cleanly, then hands the signal on.
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
@@ -122,12 +137,12 @@ def _serve_assembly(
 
 
 def run(args: argparse.Namespace) -> None:
+    # The gateway's port first: a port in use stops here, not after a synth.
     gateway_socket = _bind_or_fail(args.host, args.port)
-    given = dict(args.context)
-    offline_socket = None if args.online else bind("127.0.0.1", 0)
-    offline_url = f"http://127.0.0.1:{port_of(offline_socket)}" if offline_socket is not None else None
+    offline_socket = bind("127.0.0.1", 0)
+    offline_url = f"http://127.0.0.1:{port_of(offline_socket)}"
     context = sandbox_context(
-        offline_url=offline_url, given=given, domain_name=args.domain, mapping_key=args.mapping_key
+        offline_url=offline_url, given=dict(args.context), domain_name=args.domain, mapping_key=args.mapping_key
     )
     outdir = CACHE_DIR / "cdk.out"
     emit("Synthesizing: cdk synth " + " ".join(f"-c {key}={value}" for key, value in context.items()))
@@ -137,23 +152,22 @@ def run(args: argparse.Namespace) -> None:
     except SynthError as error:
         fail(str(error))
     emit(f"Synthesized in {time.monotonic() - started:.1f} s into {outdir}")
-    uses_offline_issuer = context.get("jwt_issuer") == offline.ISSUER and offline_socket is not None
-    issuer = (
-        offline.offline_issuer(key_file=OFFLINE_KEY_FILE, groups_claim=context.get("jwt_groups_claim", "groups"))
-        if offline_socket is not None
-        else None
+    services = OfflineServices(
+        sock=offline_socket,
+        issuer=offline.offline_issuer(
+            key_file=OFFLINE_KEY_FILE, groups_claim=context.get("jwt_groups_claim", "groups")
+        ),
+        trusted=context.get("jwt_issuer") == offline.ISSUER,
     )
-    jwks_uris = {offline.ISSUER: f"{offline_url}{offline.JWKS_PATH}"} if uses_offline_issuer else {}
     _serve_assembly(
         outdir,
         gateway_socket=gateway_socket,
         origin=f"http://{args.host}:{args.port}",
         domain=args.domain,
         key_in_raw_path=args.key_in_raw_path,
-        jwks_uris=jwks_uris,
+        jwks_uris={offline.ISSUER: f"{offline_url}{offline.JWKS_PATH}"} if services.trusted else {},
         python=args.python,
-        offline_socket=offline_socket,
-        issuer=issuer if uses_offline_issuer else None,
+        offline_services=services,
     )
 
 
@@ -183,9 +197,9 @@ def offline_command(args: argparse.Namespace) -> None:
         asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 
 
-def _add_serving_options(parser: argparse.ArgumentParser, *, default_port: int) -> None:
+def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--domain", help="play this custom domain of the template instead of the execute-api domain")
     parser.add_argument(
         "--key-in-raw-path",
@@ -197,23 +211,20 @@ def _add_serving_options(parser: argparse.ArgumentParser, *, default_port: int) 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0] if __doc__ else "")
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="The synthesized stack on loopback.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run_parser = commands.add_parser("run", help="synthesize the app, then serve the result (make sandbox)")
-    _add_serving_options(run_parser, default_port=8001)
+    _add_serving_options(run_parser)
     run_parser.add_argument("--mapping-key", help="with --domain: the custom domain's API mapping key")
     run_parser.add_argument(
         "-c", "--context", type=_key_value, action="append", default=[], help="CDK context for the synth: key=value"
-    )
-    run_parser.add_argument(
-        "--online", action="store_true", help="no offline identity provider nor docs assets: the context's own"
     )
     run_parser.set_defaults(handler=run)
 
     serve_parser = commands.add_parser("serve", help="serve a synthesized cloud assembly")
     serve_parser.add_argument("assembly", type=Path, help="the cloud assembly directory (cdk.out)")
-    _add_serving_options(serve_parser, default_port=8001)
+    _add_serving_options(serve_parser)
     serve_parser.add_argument(
         "--jwks",
         type=_key_value,

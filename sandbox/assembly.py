@@ -260,7 +260,9 @@ def _read_http_api(template: _Template, *, stack_name: str, assembly_dir: Path) 
                 f"{template.path.name}: route {route_key}: the sandbox plays Lambda proxy integrations with "
                 "payload format 2.0 only"
             )
-        function = _function_behind(template, integration_properties.get("IntegrationUri"), route_key, assembly_dir)
+        function = _function_behind(
+            template, integration_properties.get("IntegrationUri"), route_key, stack_name, assembly_dir
+        )
         function = functions.setdefault(function.logical_id, function)
         timeout_ms = integration_properties.get("TimeoutInMillis")
         integration_timeout = MAX_INTEGRATION_TIMEOUT_SECONDS if timeout_ms is None else float(timeout_ms) / 1000
@@ -333,7 +335,7 @@ def _authorizer(template: _Template, route: dict[str, Any], route_key: str) -> J
     )
 
 
-def _function_behind(template: _Template, uri: Any, route_key: str, assembly_dir: Path) -> Function:
+def _function_behind(template: _Template, uri: Any, route_key: str, stack_name: str, assembly_dir: Path) -> Function:
     """The function an integration invokes: directly, or through an alias of one of its versions."""
     what = f"the integration of route {route_key}"
     target_id, target = template.resource(_ref(uri), _FUNCTION, _ALIAS, what=what)
@@ -345,11 +347,13 @@ def _function_behind(template: _Template, uri: Any, route_key: str, assembly_dir
         version_ref = _ref(alias.get("FunctionVersion"))
         version = "1" if version_ref and template.resources.get(version_ref, {}).get("Type") == _VERSION else "$LATEST"
         target_id, target = template.resource(_ref(alias.get("FunctionName")), _FUNCTION, what=f"alias {target_id}")
-    return _function(template, target_id, version=version, qualifier=qualifier, assembly_dir=assembly_dir)
+    return _function(
+        template, target_id, version=version, qualifier=qualifier, stack_name=stack_name, assembly_dir=assembly_dir
+    )
 
 
 def _function(
-    template: _Template, logical_id: str, *, version: str, qualifier: str | None, assembly_dir: Path
+    template: _Template, logical_id: str, *, version: str, qualifier: str | None, stack_name: str, assembly_dir: Path
 ) -> Function:
     resource = template.resources[logical_id]
     properties = resource.get("Properties") or {}
@@ -377,7 +381,7 @@ def _function(
     return Function(
         logical_id=logical_id,
         # CloudFormation names an unnamed function after its stack and logical ID.
-        name=name if isinstance(name, str) else f"{template.path.name.split('.')[0]}-{logical_id}",
+        name=name if isinstance(name, str) else f"{stack_name}-{logical_id}",
         handler=handler,
         runtime=runtime,
         architecture=str((properties.get("Architectures") or ["x86_64"])[0]),

@@ -129,9 +129,13 @@ class _Invocation:
         self.taken: asyncio.Future[float] = loop.create_future()  # when the runtime received it
         self.outcome: asyncio.Future[Outcome] = loop.create_future()
 
-    def end(self, **outcome: str | bytes | None) -> None:
+    def end(
+        self, *, payload: bytes | None = None, error_type: str | None = None, error_message: str | None = None
+    ) -> None:
+        """Settle the invocation, once: the first answer, error or timeout wins."""
         if not self.outcome.done():
-            self.outcome.set_result(Outcome(request_id=self.request_id, **outcome))  # type: ignore[arg-type]
+            outcome = Outcome(self.request_id, payload=payload, error_type=error_type, error_message=error_message)
+            self.outcome.set_result(outcome)
 
 
 class _Environment:

@@ -10,7 +10,7 @@ handler does. It is never part of the bundle.
   `?then=asyncio-run` runs `asyncio.run(...)` again, as code between invocations may.
 - `?probe=imports` answers what the process imported from outside the asset, the runtime
   client and the standard library, and its `sys.path`; `?probe=crash` ends the process,
-  `?probe=huge` answers more than Lambda's 6 MB.
+  `?probe=raise` raises into the runtime, `?probe=huge` answers more than Lambda's 6 MB.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(_imports())}
     if probe == "crash":
         os._exit(3)
+    if probe == "raise":
+        raise RuntimeError("the probe raised")
     if probe == "huge":
         return {"statusCode": 200, "body": "x" * (7 * 1024 * 1024)}
     response = service_handler(event, context)

@@ -157,6 +157,23 @@ def test_a_crashed_process_is_the_gateways_500_and_the_next_invocation_starts_af
     assert probe_sandbox.cold_starts() == cold_before + 1
 
 
+def test_an_exception_raised_into_the_runtime_is_the_gateways_500_and_the_process_lives_on(
+    probe_sandbox: RunningSandbox,
+) -> None:
+    with httpx.Client(base_url=probe_sandbox.base_url, timeout=30) as client:
+        client.get("/v1/manage/hc")
+        cold_before = probe_sandbox.cold_starts()
+        raised = client.get("/v1/manage/hc", params={"probe": "raise"})
+        after = client.get("/v1/manage/hc")
+
+    assert raised.status_code == 500
+    assert raised.json() == GATEWAY_500
+    # The runtime client reported it (its log line, then /invocation/{id}/error) and asked for the next.
+    assert any('"errorType": "RuntimeError"' in line for line in probe_sandbox.function_log())
+    assert after.status_code == 200
+    assert probe_sandbox.cold_starts() == cold_before
+
+
 def test_a_response_over_lambdas_6_mb_is_refused_and_the_gateway_answers_500(probe_sandbox: RunningSandbox) -> None:
     with httpx.Client(base_url=probe_sandbox.base_url, timeout=30) as client:
         response = client.get("/v1/manage/hc", params={"probe": "huge"})
