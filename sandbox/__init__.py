@@ -7,10 +7,12 @@ it the function's bundled asset runs in its own process under `awslambdaric` (th
 interface client of AWS's managed Python runtime), against a local Lambda Runtime API, with
 the function's environment from the template.
 
+- `synth.py`: `cdk synth` by the pinned CLI, for this machine and the offline services;
 - `assembly.py`: the template and the asset, read into what the sandbox serves;
 - `gateway.py`: the HTTP API (routes, authorizer, CORS, throttling, payload 2.0 events);
 - `runtime_api.py`: the Lambda Runtime API and the execution environment behind it;
 - `runtime_client.py`: an interpreter of the function's Python and `awslambdaric` for it;
 - `offline.py`: what the sandbox stands in for offline, an identity provider and the docs' CDN;
+- `server.py`: one server for all of their ports;
 - `__main__.py`: `python -m sandbox run | serve | offline`.
 """

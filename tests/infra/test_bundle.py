@@ -53,6 +53,10 @@ def test_the_bundle_holds_nothing_else(default_synth: Synthesized, host_synth: S
     for asset in (default_synth.asset_dir, host_synth.asset_dir):
         top_level = {p.name for p in asset.iterdir()}
         assert not {"bin", "pip", "setuptools", "wheel", "_distutils_hack", "pkg_resources", "tests"} & top_level
+        # The sandbox and its runtime client are development tooling: Lambda brings its own.
+        assert not {"sandbox", "awslambdaric", "runtime_client", "simplejson"} & {
+            name.split(".")[0] for name in top_level
+        }
         assert not (asset / "service" / "requirements.txt").exists()
         assert not [p for p in asset.rglob("tests") if p.is_dir()]
         # Pydantic 1's compatibility API: FastAPI imports it only to reject v1 models.
