@@ -305,7 +305,11 @@ class HttpApiGateway:
         if not invocation.done():
             log.integration_error = "The integration did not answer within its timeout"
             return _message(503, "Service Unavailable")
-        outcome = invocation.result()
+        try:
+            outcome = invocation.result()
+        except Exception as error:  # noqa: BLE001 - a fault of the sandbox's own is still the gateway's 500
+            log.integration_error = f"the function could not be invoked: {type(error).__name__}"
+            return _message(500, "Internal Server Error")
         log.integration_status = "200"
         if not outcome.succeeded:
             log.integration_error = f"{outcome.error_type}: {outcome.error_message}"

@@ -181,7 +181,11 @@ class LambdaFunction:
             environment = self._environment
             cold = environment is None or environment.retired
             if environment is None or environment.retired:
-                environment = self._environment = await self._start()
+                try:
+                    environment = self._environment = await self._start()
+                except OSError as error:
+                    self._log(f"INIT_REPORT Phase: init Status: error Error Type: Runtime.InvalidEntrypoint ({error})")
+                    return Outcome(str(uuid.uuid4()), error_type="Runtime.InvalidEntrypoint", error_message=str(error))
             invocation = _Invocation(event)
             environment.current = invocation
             environment.invocations.put_nowait(invocation)
