@@ -86,6 +86,8 @@ def _banner(
             f"  Function:   {function.handler} on {function.runtime} ({function.architecture}, "
             f"{function.memory_mb} MB, timeout {function.timeout_seconds:g} s) under awslambdaric, {entry.interpreter}"
         )
+        if function.layers:
+            emit(f"  Layers:     not run here (the sandbox has no /opt): {', '.join(function.layers)}")
     if offline_services is not None and offline_services.trusted:
         emit(
             f"  Identity:   the offline issuer {offline.ISSUER} at {offline_services.url}, the function's oidc provider"

@@ -77,6 +77,8 @@ class Function:
     application_log_level: str | None
     version: str  # what `AWS_LAMBDA_FUNCTION_VERSION` says: the alias's version, or $LATEST
     qualifier: str | None  # the alias the integration invokes, if any
+    # Layers Lambda would unpack under /opt (an extension, say): named here, never run.
+    layers: tuple[str, ...] = ()
 
     @property
     def python_version(self) -> str:
@@ -393,6 +395,10 @@ def _function(
         application_log_level=logging.get("ApplicationLogLevel") if logging.get("LogFormat") == "JSON" else None,
         version=version,
         qualifier=qualifier,
+        layers=tuple(
+            layer if isinstance(layer, str) else "a layer named at deploy time"
+            for layer in properties.get("Layers") or ()
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from service.core.errors import AppError
+from service.core.errors import OAuthError
 from service.core.identity.local import LocalIssuer, load_or_create_signing_key, load_users
 from service.core.settings import LOCAL_AUDIENCE, LOCAL_ISSUER
 
@@ -78,10 +78,11 @@ def offline_app(issuer: LocalIssuer, *, node_modules: Path) -> Starlette:
                 grant = await issuer.refresh_grant(refresh_token=refresh_token)
             else:
                 return _oauth_error(400, "unsupported_grant_type", "grant_type must be password or refresh_token")
-        except AppError as refusal:
-            # Wrong password, bad refresh token, disabled account: all invalid_grant in RFC 6749.
+        except OAuthError as refusal:
+            # Wrong password, bad refresh token, disabled account: each invalid_grant in RFC 6749,
+            # told apart by the description, as real servers do.
             description = "the account is disabled" if refusal.code == "user_disabled" else "invalid credentials"
-            return _oauth_error(400, "invalid_grant", description)
+            return _oauth_error(400, refusal.error, description)
         return JSONResponse(grant.model_dump(exclude_none=True), headers={"cache-control": "no-store"})
 
     async def jwks(request: Request) -> Response:

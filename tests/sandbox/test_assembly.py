@@ -104,3 +104,15 @@ def test_serve_stops_with_the_message_when_the_runtime_cannot_run_here(sandbox_a
         "error: the function's runtime is python3.99 and this machine has no Python 3.99 interpreter" in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_layers_are_named_never_run(sandbox_assembly: Path, tmp_path: Path) -> None:
+    layer = "arn:aws:lambda:eu-west-1:123456789012:layer:extension:7"
+
+    def with_layers(template: dict[str, Any]) -> None:
+        function_properties(template)["Layers"] = [layer, {"Fn::FindInMap": ["Layers", {"Ref": "AWS::Region"}, "arn"]}]
+
+    copy = changed_assembly(sandbox_assembly, tmp_path / "cdk.out", with_layers)
+    (function,) = load_http_api(copy).functions
+
+    assert function.layers == (layer, "a layer named at deploy time")

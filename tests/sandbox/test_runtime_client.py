@@ -74,7 +74,7 @@ def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(sa
                 {"grant_type": "refresh_token", "refresh_token": admin["refresh_token"]},
                 200,
             ),
-            ("POST", "/v1/auth/token", {}, {"username": ADMIN[0], "password": "wrong"}, 401),
+            ("POST", "/v1/auth/token", {}, {"username": ADMIN[0], "password": "wrong"}, 400),
         ]
         invoked = 0
         for _ in range(6):
