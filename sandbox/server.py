@@ -1,8 +1,9 @@
 """The sandbox's servers: the gateway on its port, a Runtime API per function, the offline services.
 
 One uvicorn server listens on every port, and each request goes to the app of the port it
-arrived on (`scope["server"]`): a Lambda runtime and the gateway share one event loop, as
-they share nothing else. Stopping the server stops the functions' processes.
+arrived on (`scope["server"]`): the gateway, each function's Runtime API and the offline
+services share one event loop and nothing else. Stopping the server stops the functions'
+processes.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ handler does. It is never part of the bundle.
 - `?then=close-loop` closes the current event loop after the service answered, and
   `?then=asyncio-run` runs `asyncio.run(...)` again, as code between invocations may.
 - `?probe=imports` answers what the process imported from outside the asset, the runtime
-  client and the standard library, and its `sys.path`; `?probe=crash` ends the process,
+  client and the standard library, and its `sys.path`; `?probe=environment` its environment
+  variables; `?probe=crash` ends the process,
   `?probe=raise` raises into the runtime, `?probe=huge` answers more than Lambda's 6 MB.
 """
 
@@ -48,6 +49,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     probe = query.get("probe")
     if probe == "imports":
         return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(_imports())}
+    if probe == "environment":
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json"},
+            "body": json.dumps(dict(os.environ)),
+        }
     if probe == "crash":
         os._exit(3)
     if probe == "raise":

@@ -141,6 +141,29 @@ def test_the_process_imports_only_the_asset_the_runtime_client_and_the_standard_
     assert imports["path"].index(task_root) < imports["path"].index(runtime_dir)
 
 
+def test_the_process_has_the_templates_environment_and_the_variables_lambda_sets_and_nothing_else(
+    probe_sandbox: RunningSandbox,
+) -> None:
+    with httpx.Client(base_url=probe_sandbox.base_url, timeout=30) as client:
+        environment = client.get("/v1/manage/hc", params={"probe": "environment"}).json()
+
+    # The template's.
+    assert (environment["RUNTIME"], environment["AWS_API_GW_STAGE_NAME"]) == ("LAMBDA", "mvp")
+    assert environment["IDENTITY_PROVIDER"] == "oidc"
+    # Lambda's.
+    assert environment["_HANDLER"] == "sandbox_probe.handler"
+    assert environment["AWS_LAMBDA_FUNCTION_NAME"].startswith("FastApiLambda-")
+    assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert environment["AWS_LAMBDA_FUNCTION_VERSION"] == "1"
+    assert environment["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+    assert environment["AWS_EXECUTION_ENV"].startswith("AWS_Lambda_python3.")
+    assert environment["AWS_REGION"] == environment["AWS_DEFAULT_REGION"]
+    assert Path(environment["LAMBDA_TASK_ROOT"]).name.startswith("asset.")  # the bundle, in cdk.out
+    assert environment["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    # Nothing of the shell that started the sandbox.
+    assert not {"HOME", "VIRTUAL_ENV", "PYTEST_CURRENT_TEST"} & set(environment)
+
+
 def test_a_crashed_process_is_the_gateways_500_and_the_next_invocation_starts_afresh(
     probe_sandbox: RunningSandbox,
 ) -> None:
