@@ -1,16 +1,21 @@
 """The one outbound HTTP client: created on first use, reused for the life of the process.
 
 httpx is imported here, inside `get()`, so the Lambda runtime pays for it only on the first
-request that talks to an identity provider, not at cold start.
+request that talks to an identity provider, not at cold start. `reset()` lets go of it and its
+connections, for an execution environment restored from a SnapStart snapshot
+(`service/runtime/snapstart.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import httpx
+
+logger = logging.getLogger("service.http")
 
 
 class SharedHttpClient:
@@ -35,3 +40,19 @@ class SharedHttpClient:
             )
             self._loop = loop
         return self._client
+
+    def reset(self) -> None:
+        """Close the client, if it has one, and forget it: the next `get()` opens new connections.
+
+        Closing needs the event loop that opened the connections; where that loop cannot run it
+        (closed, or busy), the client is only forgotten, and so it is where closing fails: the
+        connections are the pool's past, and a reset must not fail the restore it is part of.
+        """
+        client, loop = self._client, self._loop
+        self._client = self._loop = None
+        if client is None or loop is None or loop.is_closed() or loop.is_running():
+            return
+        try:
+            loop.run_until_complete(client.aclose())
+        except Exception as exc:  # noqa: BLE001 - see above
+            logger.warning("could not close the outbound HTTP client", extra={"error_type": type(exc).__name__})
