@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_cdk import App, Environment
 
-from infra.config import ApiConfig, PipelineConfig
+from infra.config import ApiConfig, BuildConfig, PipelineConfig
 from infra.nag import add_nag_checks
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.pipeline_stack import PipelineStack
@@ -36,12 +36,14 @@ class Stacks:
 def build(app: App) -> Stacks:
     """The app's stacks, configured from the app's context, with the nag checks attached."""
     api_context = _context(app, ApiConfig.model_fields)
+    build_config = BuildConfig.from_context(_context(app, BuildConfig.model_fields))
     api = ApiStack(
         app,
         STACK_NAME,
         config=ApiConfig.from_context(api_context),
         service_dir=ROOT / "service",
         bundle_cache_dir=ROOT / ".cache" / "lambda-bundle",
+        build=build_config,
         description=DESCRIPTION,
     )
 
@@ -61,6 +63,7 @@ def build(app: App) -> Stacks:
             api_description=DESCRIPTION,
             service_dir=ROOT / "service",
             bundle_cache_dir=ROOT / ".cache" / "lambda-bundle",
+            build=build_config,
             env=Environment(account=pipeline_config.account, region=pipeline_config.region),
             description="Tests every push and deploys the FastAPI service to each environment in turn",
         )

@@ -2,7 +2,8 @@
 
 Init: each round starts one fresh `python -I -S -B bench/probe.py` per case, in an order
 that rotates from round to round, so that noise from the machine falls on every case alike.
-It times the import of the handler module (Lambda's init) and then the first call.
+It times the import of the handler module (Lambda's init) and then the first call. A case
+runs under the interpreter of its asset's Python, which need not be the benchmark's.
 
 Warm: the floor and the service share one fresh process per round (the same packages from
 the same asset) and their calls are interleaved in batches; the references run the same way
@@ -21,17 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.assets import ROOT, Assets
+from bench.assets import HEALTH_EVENT, ROOT, Assets, GeneratedRoutes
 
 PROBE = Path(__file__).resolve().parent / "probe.py"
 EVENTS_DIR = ROOT / "tests" / "events"
-HEALTH_EVENT = EVENTS_DIR / "health_named_stage.json"
 WHOAMI_EVENT = EVENTS_DIR / "whoami_named_stage.json"
 SERVICE_MODULE = "service.runtime.aws_lambda"
-
-# The interpreter itself rather than the venv's link to it: with -I -S nothing of the venv
-# would be on sys.path anyway.
-INTERPRETER = os.path.realpath(sys.executable)
 
 
 def lambda_environment() -> dict[str, str]:
@@ -56,6 +52,8 @@ class InitCase:
     key: str
     module: str
     path: tuple[Path, ...]
+    interpreter: str
+    event: Path = HEALTH_EVENT  # the first call's
 
 
 @dataclass(frozen=True)
@@ -72,23 +70,50 @@ class WarmGroup:
     modules: tuple[str, ...]
     path: tuple[Path, ...]
     targets: tuple[WarmTarget, ...]
+    interpreter: str
 
 
 def init_cases(assets: Assets) -> list[InitCase]:
+    """The service, its floor, both without bytecode, and the references (where Powertools is installed)."""
+    python = assets.interpreter
     cases = [
-        InitCase("floor", "floor_handler", (assets.asset, assets.cases)),
-        InitCase("service", SERVICE_MODULE, (assets.asset,)),
-        InitCase("floor_frozen", "floor_frozen_handler", (assets.asset, assets.cases)),
-        InitCase("floor_no_bytecode", "floor_handler", (assets.asset_without_bytecode, assets.cases_without_bytecode)),
-        InitCase("service_no_bytecode", SERVICE_MODULE, (assets.asset_without_bytecode,)),
-        InitCase("bare", "bare_handler", (assets.cases,)),
+        InitCase("floor", "floor_handler", (assets.asset, assets.cases), python),
+        InitCase("service", SERVICE_MODULE, (assets.asset,), python),
+        InitCase("floor_frozen", "floor_frozen_handler", (assets.asset, assets.cases), python),
+        InitCase(
+            "floor_no_bytecode", "floor_handler", (assets.asset_without_bytecode, assets.cases_without_bytecode), python
+        ),
+        InitCase("service_no_bytecode", SERVICE_MODULE, (assets.asset_without_bytecode,), python),
+        InitCase("bare", "bare_handler", (assets.cases,), python),
     ]
     if assets.powertools is not None:
-        cases.append(InitCase("powertools", "powertools_handler", (assets.powertools, assets.cases)))
+        cases.append(InitCase("powertools", "powertools_handler", (assets.powertools, assets.cases), python))
+    return cases
+
+
+def other_python_cases(assets: Assets) -> list[InitCase]:
+    """An asset built here for another Python, run under it: the floor, the service, the service without bytecode."""
+    python = assets.interpreter
+    return [
+        InitCase("floor", "floor_handler", (assets.asset, assets.cases), python),
+        InitCase("service", SERVICE_MODULE, (assets.asset,), python),
+        InitCase("service_no_bytecode", SERVICE_MODULE, (assets.asset_without_bytecode,), python),
+    ]
+
+
+def route_cases(assets: Assets, routes: list[GeneratedRoutes]) -> list[InitCase]:
+    """The floor and the service, each with every count of generated routes; the first call asks the last route."""
+    python = assets.interpreter
+    cases = []
+    for generated in routes:
+        for app, module in (("floor", "floor_routes_handler"), ("service", "service_routes_handler")):
+            path = (assets.asset, assets.cases, generated.directory)
+            cases.append(InitCase(f"{app}+{generated.count}", module, path, python, generated.event))
     return cases
 
 
 def warm_groups(assets: Assets) -> list[WarmGroup]:
+    python = assets.interpreter
     groups = [
         WarmGroup(
             modules=("floor_handler", SERVICE_MODULE),
@@ -98,8 +123,11 @@ def warm_groups(assets: Assets) -> list[WarmGroup]:
                 WarmTarget("service/health", SERVICE_MODULE, HEALTH_EVENT),
                 WarmTarget("service/whoami", SERVICE_MODULE, WHOAMI_EVENT),
             ),
+            interpreter=python,
         ),
-        WarmGroup(("bare_handler",), (assets.cases,), (WarmTarget("bare/health", "bare_handler", HEALTH_EVENT),)),
+        WarmGroup(
+            ("bare_handler",), (assets.cases,), (WarmTarget("bare/health", "bare_handler", HEALTH_EVENT),), python
+        ),
     ]
     if assets.powertools is not None:
         groups.append(
@@ -107,13 +135,16 @@ def warm_groups(assets: Assets) -> list[WarmGroup]:
                 ("powertools_handler",),
                 (assets.powertools, assets.cases),
                 (WarmTarget("powertools/health", "powertools_handler", HEALTH_EVENT),),
+                python,
             )
         )
     return groups
 
 
-def probe(mode: str, module: str, path: Sequence[Path], extra: str | None, env: Mapping[str, str]) -> dict[str, Any]:
-    command = [INTERPRETER, "-I", "-S", "-B", str(PROBE), mode, module, "handler", ":".join(str(p) for p in path)]
+def probe(
+    mode: str, module: str, path: Sequence[Path], extra: str | None, env: Mapping[str, str], *, interpreter: str
+) -> dict[str, Any]:
+    command = [interpreter, "-I", "-S", "-B", str(PROBE), mode, module, "handler", ":".join(str(p) for p in path)]
     if extra is not None:
         command.append(extra)
     # The asset as the working directory, as /var/task is in Lambda.
@@ -131,18 +162,20 @@ def rotated(items: Sequence[Any], round_index: int) -> list[Any]:
     return [*items[shift:], *items[:shift]]
 
 
-def measure_init(assets: Assets, *, rounds: int) -> dict[str, dict[str, list[float]]]:
+def measure_init(cases: Sequence[InitCase], *, rounds: int, label: str = "init") -> dict[str, dict[str, list[float]]]:
     """Per case and metric (init_wall_ms, init_cpu_ms, rss_init_kib, first_call_ms): one value per process."""
     env = lambda_environment()
     samples: dict[str, dict[str, list[float]]] = {}
     for round_index in range(rounds):
-        for case in rotated(init_cases(assets), round_index):
-            answer = probe("init", case.module, case.path, str(HEALTH_EVENT), env)
+        for case in rotated(cases, round_index):
+            answer = probe("init", case.module, case.path, str(case.event), env, interpreter=case.interpreter)
             if answer["first_call_status"] != 200:
-                raise RuntimeError(f"{case.key}: the first health call answered {answer['first_call_status']}")
+                raise RuntimeError(
+                    f"{case.key}: its first call ({case.event.name}) answered {answer['first_call_status']}"
+                )
             for metric in ("init_wall_ms", "init_cpu_ms", "rss_init_kib", "first_call_ms"):
                 samples.setdefault(case.key, {}).setdefault(metric, []).append(answer[metric])
-        print(f"  init: round {round_index + 1}/{rounds}", file=sys.stderr)
+        print(f"  {label}: round {round_index + 1}/{rounds}", file=sys.stderr)
     return samples
 
 
@@ -159,7 +192,7 @@ def measure_warm(assets: Assets, *, rounds: int, warmup: int, batches: int, batc
                 "batches": batches,
                 "batch_size": batch_size,
             }
-            answer = probe("warm", group.modules[0], group.path, json.dumps(spec), env)
+            answer = probe("warm", group.modules[0], group.path, json.dumps(spec), env, interpreter=group.interpreter)
             for key, micros in answer["per_call_us"].items():
                 samples.setdefault(key, []).append(micros)
         print(f"  warm: round {round_index + 1}/{rounds}", file=sys.stderr)

@@ -1,10 +1,14 @@
 """`make bench`: the shipped Lambda asset against its floor, and the local server against a hello world.
 
-Builds the asset for this machine's Python (as `cdk synth` builds it), runs every case several
-times in fresh processes with the rounds interleaved, prints one table (median, min, max,
-ratio to the floor, target) and writes it as JSON to bench/results/latest.json. Ratios
-compare figures measured in this run only. Timing never runs in `make test`; its smoke
-test runs these code paths once with tiny counts (`--quick`).
+Builds the asset for this machine's Python (as `cdk synth` builds it), and for every other
+Lambda runtime's Python installed here an asset built by this same synth code with that
+interpreter compiling the bytecode, the asset a user deploys from a machine whose Python is
+not the runtime's; runs every case several times in fresh processes with the rounds
+interleaved, under the Python of its asset; measures what each route costs at init with
+generated routes; prints one table (median, min, max, ratio to the floor, target) and writes
+it as JSON to bench/results/latest.json. Ratios compare figures measured in this run only.
+Timing never runs in `make test`; its smoke test runs these code paths once with tiny counts
+(`--quick`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import lambda_cases, load
-from bench.assets import HOST_ARCHITECTURE, HOST_PYTHON, ROOT, prepare, tree_size
+from bench.assets import (
+    HOST_ARCHITECTURE,
+    HOST_PYTHON,
+    ROOT,
+    Assets,
+    host_compiler,
+    prepare,
+    prepare_generated_routes,
+    tree_size,
+)
+from bench.interpreters import other_runtime_pythons
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 WORK_DIR = ROOT / ".bench"
@@ -33,6 +47,9 @@ WORK_DIR = ROOT / ".bench"
 @dataclass(frozen=True)
 class Counts:
     init_rounds: int = 25
+    other_python_rounds: int = 15
+    route_rounds: int = 15
+    route_counts: tuple[int, ...] = (0, 50, 200)
     warm_rounds: int = 5
     warmup_calls: int = 300
     batches: int = 20
@@ -45,6 +62,9 @@ class Counts:
 
 QUICK = Counts(
     init_rounds=1,
+    other_python_rounds=1,
+    route_rounds=1,
+    route_counts=(0, 1, 2),
     warm_rounds=1,
     warmup_calls=2,
     batches=2,
@@ -140,8 +160,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def lambda_rows(assets: Any, counts: Counts) -> tuple[list[Row], dict[str, Any]]:
-    init = lambda_cases.measure_init(assets, rounds=counts.init_rounds)
+def lambda_rows(assets: Assets, counts: Counts) -> tuple[list[Row], dict[str, Any]]:
+    init = lambda_cases.measure_init(lambda_cases.init_cases(assets), rounds=counts.init_rounds)
     warm = lambda_cases.measure_warm(
         assets,
         rounds=counts.warm_rounds,
@@ -214,6 +234,119 @@ def lambda_rows(assets: Any, counts: Counts) -> tuple[list[Row], dict[str, Any]]
         if key in init:
             rows.append(row(section, label, "MiB", [kib / 1024 for kib in init[key]["rss_init_kib"]], floor=floor))
     return rows, {"init": init, "warm": warm}
+
+
+def other_python_rows(assets: Assets, counts: Counts) -> tuple[list[Row], dict[str, Any]]:
+    """(a) An asset built here for another Python, as a synth on this machine builds it, run under that Python."""
+    version = assets.compiler.version
+    init = lambda_cases.measure_init(
+        lambda_cases.other_python_cases(assets), rounds=counts.other_python_rounds, label=f"python{version}"
+    )
+
+    def wall(key: str) -> list[float]:
+        return init[key]["init_wall_ms"]
+
+    def rss(key: str) -> str:
+        return f"peak RSS {statistics.median(init[key]['rss_init_kib']) / 1024:.1f} MiB"
+
+    section = (
+        f"Lambda init, python{version} asset synthesized by Python {HOST_PYTHON} (bytecode by "
+        f"{assets.compiler.executable}), run under {version} (ms)"
+    )
+    floor = wall("floor")
+    saved = statistics.median(wall("service_no_bytecode")) - statistics.median(wall("service"))
+    rows = [
+        row(section, f"floor, python{version}", "ms", floor, floor=floor, note=rss("floor")),
+        row(
+            section, f"service, python{version}", "ms", wall("service"), floor=floor, at_most=1.15, note=rss("service")
+        ),
+        row(
+            section,
+            f"service, python{version} asset without bytecode",
+            "ms",
+            wall("service_no_bytecode"),
+            floor=floor,
+            note=f"what such a synth shipped before; bytecode saves {saved:.0f} ms",
+        ),
+    ]
+    return rows, {"python": version, "compiler": assets.compiler.executable, "init": init}
+
+
+def per_route(values: Sequence[float], base: Sequence[float], routes: int) -> list[float]:
+    """Per round: what each of `routes` routes added to `base`."""
+    return [(value - reference) / routes for value, reference in zip(values, base, strict=True)]
+
+
+def route_rows(assets: Assets, work_dir: Path, counts: Counts) -> tuple[list[Row], dict[str, Any]]:
+    """(b) Init and peak RSS with generated routes, the service against the floor with the same routes."""
+    routes = prepare_generated_routes(work_dir, counts.route_counts, assets.compiler)
+    init = lambda_cases.measure_init(
+        lambda_cases.route_cases(assets, routes), rounds=counts.route_rounds, label="generated routes"
+    )
+    fewest = min(counts.route_counts)
+    # The cost per route between the two largest counts: the first route with a response model
+    # also imports what every such route needs, once, which the service's own routes already
+    # paid for and the hello world has not.
+    start, most = sorted(counts.route_counts)[-2:]
+    added = most - start
+
+    def samples(app: str, count: int, metric: str, scale: float = 1.0) -> list[float]:
+        return [value / scale for value in init[f"{app}+{count}"][metric]]
+
+    rows: list[Row] = []
+    for metric, unit, scale, title in (
+        ("init_wall_ms", "ms", 1.0, "Lambda init"),
+        ("rss_init_kib", "MiB", 1024.0, "Peak RSS after init"),
+    ):
+        section = (
+            f"{title} with generated routes (a path parameter, a query parameter, a response model each), "
+            f"the service against the floor with the same routes ({unit})"
+        )
+        # The floor's rows against the floor without extra routes; the service's against the floor with as many.
+        for count in counts.route_counts:
+            values = samples("floor", count, metric, scale)
+            rows.append(
+                row(section, f"floor + {count} routes", unit, values, floor=samples("floor", fewest, metric, scale))
+            )
+        for count in counts.route_counts:
+            rows.append(
+                row(
+                    section,
+                    f"service + {count} routes",
+                    unit,
+                    samples("service", count, metric, scale),
+                    floor=samples("floor", count, metric, scale),
+                    at_most=1.15 if metric == "init_wall_ms" else None,
+                    note=f"to the floor + {count} routes",
+                )
+            )
+        per_unit = "ms" if metric == "init_wall_ms" else "KiB"
+        per_scale = 1.0 if metric == "init_wall_ms" else 1 / 1024
+        floor_cost = per_route(samples("floor", most, metric, scale), samples("floor", start, metric, scale), added)
+        service_cost = per_route(
+            samples("service", most, metric, scale), samples("service", start, metric, scale), added
+        )
+        floor_cost = [value / per_scale for value in floor_cost]
+        service_cost = [value / per_scale for value in service_cost]
+        rows += [
+            row(
+                section,
+                f"per route, floor ({start} to {most} routes)",
+                f"{per_unit}/route",
+                floor_cost,
+                floor=floor_cost,
+            ),
+            row(
+                section,
+                f"per route, service ({start} to {most} routes)",
+                f"{per_unit}/route",
+                service_cost,
+                floor=floor_cost,
+                at_most=1.10 if metric == "init_wall_ms" else None,
+                note="ratio: the service's cost per route to FastAPI's own" if metric == "init_wall_ms" else "",
+            ),
+        ]
+    return rows, {"counts": list(counts.route_counts), "init": init}
 
 
 def local_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[Row], dict[str, list[float]]]:
@@ -312,7 +445,7 @@ def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[R
     return rows, {"requests_per_second": rates, "cpu_us_per_request": cpu}
 
 
-def size_rows(assets: Any) -> tuple[list[Row], dict[str, Any]]:
+def size_rows(assets: Assets) -> tuple[list[Row], dict[str, Any]]:
     section = "Lambda asset (built by infra.bundling for this machine)"
     sizes = {"asset": tree_size(assets.asset), "asset_without_bytecode": tree_size(assets.asset_without_bytecode)}
     rows = []
@@ -372,6 +505,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})")
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR, help=f"built assets and logs (default {WORK_DIR})")
     parser.add_argument("--no-powertools", action="store_true", help="leave out the Powertools rows (no PyPI)")
+    parser.add_argument(
+        "--other-python",
+        action="append",
+        metavar="3.X",
+        help="the other Python versions to build and run an asset for (default: every Lambda runtime's installed here)",
+    )
     args = parser.parse_args(argv)
     counts = QUICK if args.quick else Counts()
     work_dir: Path = args.work_dir.resolve()
@@ -384,13 +523,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     print("Building the Lambda asset for this machine's Python ...", file=sys.stderr)
-    assets = prepare(work_dir, with_powertools=not args.no_powertools)
+    assets = prepare(work_dir, host_compiler(), with_powertools=not args.no_powertools)
+    others = [
+        compiler
+        for compiler in other_runtime_pythons(HOST_PYTHON)
+        if args.other_python is None or compiler.version in args.other_python
+    ]
+    print(
+        f"Other Pythons installed here: {', '.join(f'{c.version} ({c.executable})' for c in others) or 'none'}",
+        file=sys.stderr,
+    )
+    other_assets = []
+    for compiler in others:
+        print(f"Building the Lambda asset for python{compiler.version} with {compiler.executable} ...", file=sys.stderr)
+        other_assets.append(prepare(work_dir / f"python{compiler.version}", compiler, with_powertools=False))
 
     rows, raw_lambda = lambda_rows(assets, counts)
+    raw_other = []
+    for other in other_assets:
+        rows_other, raw = other_python_rows(other, counts)
+        rows += rows_other
+        raw_other.append(raw)
+    rows_routes, raw_routes = route_rows(assets, work_dir, counts)
     rows_local, raw_local = local_rows(work_dir, assets.cases, counts)
     rows_server, raw_server = server_rows(work_dir, assets.cases, counts)
     rows_size, sizes = size_rows(assets)
-    rows += rows_local + rows_server + rows_size
+    rows += rows_routes + rows_local + rows_server + rows_size
     description["load_average_at_end"] = list(os.getloadavg())
 
     table = render(rows)
@@ -406,7 +564,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rows": [asdict(r) for r in rows],
         "missed": [f"{r.section}: {r.label}" for r in missed],
         "asset": sizes,
-        "samples": {"lambda": raw_lambda, "local_in_process": raw_local, "local_server": raw_server},
+        "other_pythons": [{"python": c.version, "executable": c.executable} for c in others],
+        "samples": {
+            "lambda": raw_lambda,
+            "other_pythons": raw_other,
+            "generated_routes": raw_routes,
+            "local_in_process": raw_local,
+            "local_server": raw_server,
+        },
         "table": table,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

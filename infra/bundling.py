@@ -4,21 +4,19 @@ The bundle is the wheels `service/requirements.txt` resolves to for the target (
 Linux, the function's Python version and architecture) plus the `service` package, and
 nothing else. pip fetches the wheels once per (requirements, Python version, architecture);
 the installed and trimmed tree is cached under `.cache/`, so a warm synth copies files and
-needs no network. Bytecode is compiled only when this interpreter is the runtime's version:
-a `.pyc` is specific to one Python version.
+needs no network. Bytecode is written by an interpreter of the runtime's version, whichever
+Python runs the synth (`infra/bytecode.py` finds one), and checked before it ships.
 
 The asset hash is computed here from those inputs (not from the output), so the same
-requirements, sources, runtime, architecture and bytecode choice always give the same hash.
-Docker bundling stays as CDK's fallback for a host where pip is unavailable.
+requirements, sources, runtime, architecture and bytecode format always give the same hash,
+on any host. Docker bundling stays as CDK's fallback for a host where pip is unavailable.
 """
 
 from __future__ import annotations
 
-import compileall
 import hashlib
 import importlib.util
 import os
-import py_compile
 import shutil
 import subprocess
 import sys
@@ -32,8 +30,10 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from infra.bytecode import BytecodeCompiler, check_bytecode, compile_tree
+
 # Bump when the bundle's layout or trimming changes, so every cached tree and hash moves.
-BUNDLE_FORMAT = "4"
+BUNDLE_FORMAT = "5"
 
 # The package that is the service; its requirements file sits inside it.
 SERVICE_PACKAGE = "service"
@@ -75,10 +75,9 @@ class BundleTarget:
     def platform_tag(self) -> str:
         return PLATFORM_TAGS[self.architecture]
 
-    @property
-    def host_compiles_bytecode(self) -> bool:
-        """Bytecode is version-specific: only an interpreter of the runtime's version may write it."""
-        return f"{sys.version_info.major}.{sys.version_info.minor}" == self.python_version
+
+def _bytecode_format(compiler: BytecodeCompiler | None) -> str:
+    return "none" if compiler is None else compiler.bytecode_format
 
 
 def _service_files(service_dir: Path) -> Iterator[Path]:
@@ -91,8 +90,12 @@ def _service_files(service_dir: Path) -> Iterator[Path]:
             yield Path(root, name)
 
 
-def bundle_hash(*, service_dir: Path, target: BundleTarget) -> str:
-    """A digest of every input of the bundle: same inputs, same hash."""
+def bundle_hash(*, service_dir: Path, target: BundleTarget, compiler: BytecodeCompiler | None) -> str:
+    """A digest of every input of the bundle: same inputs, same hash.
+
+    Of the compiler only the bytecode format counts: two hosts that compile with a Python 3.13
+    give the same hash, wherever that interpreter lives and whichever Python runs the synth.
+    """
     digest = hashlib.sha256()
 
     def add(label: str, data: bytes) -> None:
@@ -100,17 +103,18 @@ def bundle_hash(*, service_dir: Path, target: BundleTarget) -> str:
         digest.update(data)
 
     add("format", BUNDLE_FORMAT.encode())
-    add("target", f"{target.python_version} {target.platform_tag} bytecode={target.host_compiles_bytecode}".encode())
+    add("target", f"{target.python_version} {target.platform_tag}".encode())
+    add("bytecode", _bytecode_format(compiler).encode())
     add("requirements", (service_dir / REQUIREMENTS_FILE).read_bytes())
     for path in _service_files(service_dir):
         add(path.relative_to(service_dir).as_posix(), path.read_bytes())
     return digest.hexdigest()
 
 
-def _dependencies_key(requirements: bytes, target: BundleTarget) -> str:
+def _dependencies_key(requirements: bytes, target: BundleTarget, compiler: BytecodeCompiler | None) -> str:
     digest = hashlib.sha256()
     digest.update(f"{BUNDLE_FORMAT}\0{target.python_version}\0{target.platform_tag}\0".encode())
-    digest.update(f"bytecode={target.host_compiles_bytecode}\0".encode())
+    digest.update(f"bytecode={_bytecode_format(compiler)}\0".encode())
     digest.update(requirements)
     return digest.hexdigest()[:24]
 
@@ -133,23 +137,6 @@ def _trim(site: Path) -> None:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
-
-
-def _compile(tree: Path, *, deployed_at: str) -> None:
-    """Unchecked-hash .pyc: no timestamps inside, and Lambda's read-only /var/task never re-validates.
-
-    `deployed_at` is the tree's path in Lambda, which tracebacks then show.
-    """
-    ok = compileall.compile_dir(
-        tree,
-        quiet=1,
-        stripdir=str(tree),
-        prependdir=deployed_at,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-        workers=1,
-    )
-    if not ok:
-        raise BundlingError(f"compiling bytecode under {tree} failed")
 
 
 def pip_install(requirements: Path, target: BundleTarget, into: Path) -> None:
@@ -183,9 +170,11 @@ def pip_install(requirements: Path, target: BundleTarget, into: Path) -> None:
         )
 
 
-def cached_dependencies(*, requirements: Path, target: BundleTarget, cache_dir: Path) -> Path:
-    """The installed, trimmed (and, where possible, compiled) wheels; built on the first call."""
-    key = _dependencies_key(requirements.read_bytes(), target)
+def cached_dependencies(
+    *, requirements: Path, target: BundleTarget, compiler: BytecodeCompiler | None, cache_dir: Path
+) -> Path:
+    """The installed, trimmed and (given a compiler) compiled wheels; built on the first call."""
+    key = _dependencies_key(requirements.read_bytes(), target, compiler)
     cached = cache_dir / f"deps-{target.python_version}-{target.architecture}-{key}"
     if cached.is_dir():
         return cached
@@ -194,8 +183,9 @@ def cached_dependencies(*, requirements: Path, target: BundleTarget, cache_dir: 
     try:
         pip_install(requirements, target, building)
         _trim(building)
-        if target.host_compiles_bytecode:
-            _compile(building, deployed_at=LAMBDA_TASK_ROOT)
+        if compiler is not None:
+            compile_tree(building, deployed_at=LAMBDA_TASK_ROOT, compiler=compiler)
+            check_bytecode(building, compiler)
         try:
             building.rename(cached)
         except OSError:
@@ -206,17 +196,25 @@ def cached_dependencies(*, requirements: Path, target: BundleTarget, cache_dir: 
     return cached
 
 
-def build_bundle(*, service_dir: Path, target: BundleTarget, cache_dir: Path, output_dir: Path) -> None:
-    """Write the bundle into `output_dir`: the wheels at its root, the service package beside them."""
-    dependencies = cached_dependencies(requirements=service_dir / REQUIREMENTS_FILE, target=target, cache_dir=cache_dir)
+def build_bundle(
+    *, service_dir: Path, target: BundleTarget, compiler: BytecodeCompiler | None, cache_dir: Path, output_dir: Path
+) -> None:
+    """Write the bundle into `output_dir`: the wheels at its root, the service package beside them.
+
+    With a compiler, every module's bytecode is checked against the runtime's before it ships.
+    """
+    dependencies = cached_dependencies(
+        requirements=service_dir / REQUIREMENTS_FILE, target=target, compiler=compiler, cache_dir=cache_dir
+    )
     shutil.copytree(dependencies, output_dir, dirs_exist_ok=True)
     package_dir = output_dir / SERVICE_PACKAGE
     for source in _service_files(service_dir):
         destination = package_dir / source.relative_to(service_dir)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
-    if target.host_compiles_bytecode:
-        _compile(package_dir, deployed_at=f"{LAMBDA_TASK_ROOT}/{SERVICE_PACKAGE}")
+    if compiler is not None:
+        compile_tree(package_dir, deployed_at=f"{LAMBDA_TASK_ROOT}/{SERVICE_PACKAGE}", compiler=compiler)
+        check_bytecode(output_dir, compiler)
     _make_readable(output_dir)
 
 
@@ -234,9 +232,12 @@ def _make_readable(tree: Path) -> None:
 class LocalBundling:
     """CDK's hook for building an asset without Docker."""
 
-    def __init__(self, *, service_dir: Path, target: BundleTarget, cache_dir: Path) -> None:
+    def __init__(
+        self, *, service_dir: Path, target: BundleTarget, compiler: BytecodeCompiler | None, cache_dir: Path
+    ) -> None:
         self._service_dir = service_dir
         self._target = target
+        self._compiler = compiler
         self._cache_dir = cache_dir
 
     # jsii passes the bundling options as keywords only if the method declares one.
@@ -245,47 +246,62 @@ class LocalBundling:
             print("pip is unavailable to this interpreter: falling back to Docker bundling", file=sys.stderr)
             return False
         build_bundle(
-            service_dir=self._service_dir, target=self._target, cache_dir=self._cache_dir, output_dir=Path(output_dir)
+            service_dir=self._service_dir,
+            target=self._target,
+            compiler=self._compiler,
+            cache_dir=self._cache_dir,
+            output_dir=Path(output_dir),
         )
         return True
 
 
-def _docker_command(target: BundleTarget) -> list[str]:
-    """The same build inside the runtime's SAM build image, for a host that cannot build locally."""
-    script = " && ".join(
-        [
-            f"pip install --no-compile --target /asset-output --platform {target.platform_tag} --implementation cp"
-            f" --python-version {target.python_version} --only-binary=:all: --requirement {REQUIREMENTS_FILE}",
-            "rm -rf /asset-output/bin " + " ".join(f"/asset-output/{sub}" for sub in _UNUSED_SUBPACKAGES),
-            f"mkdir -p /asset-output/{SERVICE_PACKAGE}",
-            f"cp -R . /asset-output/{SERVICE_PACKAGE}/",
-            f"rm -f /asset-output/{SERVICE_PACKAGE}/{REQUIREMENTS_FILE}",
-            "find /asset-output -name __pycache__ -prune -exec rm -rf {} +",
-        ]
-    )
-    return ["bash", "-c", script]
+def _docker_command(target: BundleTarget, *, bytecode: bool) -> list[str]:
+    """The same build inside the runtime's SAM build image, for a host that cannot build locally.
+
+    The image's Python is the runtime's, so it compiles the bytecode where the hash says there is some.
+    """
+    steps = [
+        f"pip install --no-compile --target /asset-output --platform {target.platform_tag} --implementation cp"
+        f" --python-version {target.python_version} --only-binary=:all: --requirement {REQUIREMENTS_FILE}",
+        "rm -rf /asset-output/bin " + " ".join(f"/asset-output/{sub}" for sub in _UNUSED_SUBPACKAGES),
+        f"mkdir -p /asset-output/{SERVICE_PACKAGE}",
+        f"cp -R . /asset-output/{SERVICE_PACKAGE}/",
+        f"rm -f /asset-output/{SERVICE_PACKAGE}/{REQUIREMENTS_FILE}",
+        "find /asset-output -name __pycache__ -prune -exec rm -rf {} +",
+    ]
+    if bytecode:
+        steps.append(
+            f"python -m compileall -q --invalidation-mode unchecked-hash -s /asset-output -p {LAMBDA_TASK_ROOT} "
+            "/asset-output"
+        )
+    return ["bash", "-c", " && ".join(steps)]
 
 
 @dataclass(frozen=True)
 class ServiceBundle:
     code: lambda_.Code
     asset_hash: str
-    bytecode: bool
+    compiler: BytecodeCompiler | None  # None: the bundle ships sources only
 
 
 def service_bundle(
-    *, service_dir: Path, runtime: lambda_.Runtime, target: BundleTarget, cache_dir: Path
+    *,
+    service_dir: Path,
+    runtime: lambda_.Runtime,
+    target: BundleTarget,
+    compiler: BytecodeCompiler | None,
+    cache_dir: Path,
 ) -> ServiceBundle:
     """The function's code: the service and its wheels, bundled locally and hashed from the inputs."""
-    asset_hash = bundle_hash(service_dir=service_dir, target=target)
+    asset_hash = bundle_hash(service_dir=service_dir, target=target, compiler=compiler)
     code = lambda_.Code.from_asset(
         str(service_dir),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=asset_hash,
         bundling=BundlingOptions(
             image=runtime.bundling_image,
-            command=_docker_command(target),
-            local=LocalBundling(service_dir=service_dir, target=target, cache_dir=cache_dir),
+            command=_docker_command(target, bytecode=compiler is not None),
+            local=LocalBundling(service_dir=service_dir, target=target, compiler=compiler, cache_dir=cache_dir),
         ),
     )
-    return ServiceBundle(code=code, asset_hash=asset_hash, bytecode=target.host_compiles_bytecode)
+    return ServiceBundle(code=code, asset_hash=asset_hash, compiler=compiler)

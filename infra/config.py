@@ -2,8 +2,9 @@
 
 `cdk.json` holds every key with its default; `cdk synth -c key=value` overrides one. `app.py`
 reads the context and calls `ApiConfig.from_context` (one deployment: the stack a laptop
-deploys) and `PipelineConfig.from_context` (the pipeline and its environments, each an
-`ApiConfig` of its own); nothing below it reads context or the environment. Values from `-c`
+deploys), `PipelineConfig.from_context` (the pipeline and its environments, each an
+`ApiConfig` of its own) and `BuildConfig.from_context` (how this machine builds the bundle);
+nothing below it reads context or the environment. Values from `-c`
 arrive as strings, so numbers, booleans and comma lists are parsed here, and a bad value stops
 synth with a message naming the context key.
 """
@@ -276,6 +277,31 @@ class ApiConfig(BaseModel):
             return cls.model_validate(values)
         except ValidationError as error:
             raise ConfigError(describe_config_error(error, key_prefix=key_prefix)) from None
+
+
+class BuildConfig(BaseModel):
+    """How this machine builds the function's bundle: the same for every deployment it synthesizes.
+
+    Not a deployment's choice, so no environment overrides these keys. `bytecode_python` has
+    no entry in cdk.json on purpose: a path is one machine's, set with `-c` or in the user's
+    own `~/.cdk.json`, whose context a key in the project's cdk.json would shadow.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # An interpreter of the runtime's version to compile the bytecode with (a path, or a
+    # command on PATH); empty: find one (infra/bytecode.py).
+    bytecode_python: OptionalText = None
+    # A bundle without bytecode fails the synth instead of warning: for pipelines.
+    require_bytecode: bool = False
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Self:
+        values = {name: context[name] for name in cls.model_fields if name in context}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(describe_config_error(error)) from None
 
 
 # The pipeline exists when all three are set, and not at all when none is.

@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk import Stage
 from constructs import Construct
 
-from infra.config import ApiConfig
+from infra.config import ApiConfig, BuildConfig
 from infra.stacks.api_stack import ApiStack
 
 
@@ -24,6 +24,7 @@ class ApiStage(Stage):
         stack_id: str,
         service_dir: Path,
         bundle_cache_dir: Path,
+        build: BuildConfig,
         description: str | None = None,
         **stage_options: Any,
     ) -> None:
@@ -34,5 +35,6 @@ class ApiStage(Stage):
             config=config,
             service_dir=service_dir,
             bundle_cache_dir=bundle_cache_dir,
+            build=build,
             description=description,
         )

@@ -26,12 +26,14 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, IConstruct
 
 from infra.checkov import skip_check
-from infra.config import PipelineConfig
+from infra.config import BuildConfig, PipelineConfig
 from infra.stages import ApiStage
 
 # CodeBuild's Ubuntu 24.04 image: its `runtime-versions` offer Python 3.10 to 3.14 (and pyenv
 # installs any other on demand), so the synth step runs exactly the functions' Python.
 SYNTH_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
+# The pipeline's synth refuses a bundle without bytecode (infra/bytecode.py).
+REQUIRE_BYTECODE = "require_bytecode=true"
 # `make test` synthesizes the app several times and starts emulators and a browser.
 SYNTH_COMPUTE = codebuild.ComputeType.MEDIUM
 
@@ -87,6 +89,7 @@ class PipelineStack(Stack):
         api_description: str,
         service_dir: Path,
         bundle_cache_dir: Path,
+        build: BuildConfig,
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
@@ -101,14 +104,17 @@ class PipelineStack(Stack):
             "Synth",
             input=self.source,
             build_environment=codebuild.BuildEnvironment(build_image=SYNTH_IMAGE, compute_type=SYNTH_COMPUTE),
+            # The functions' Python, installed by the image: it runs the venv, and so the synth
+            # compiles the bundle's bytecode with it (python3.X on PATH would do as well).
             partial_build_spec=codebuild.BuildSpec.from_object(
                 {"phases": {"install": {"runtime-versions": {"python": config.python_version}}}}
             ),
-            install_commands=["python3 --version", "make install"],
+            install_commands=["python3 --version", f"python{config.python_version} --version", "make install"],
             commands=[
                 "bash .ci/run",
+                # A bundle without bytecode would slow every cold start: here it fails the build instead.
                 f"PATH=$PWD/.venv/bin:$PATH CDK_DISABLE_VERSION_CHECK=1 node_modules/.bin/cdk synth --no-notices "
-                f"{context_args}",
+                f"-c {REQUIRE_BYTECODE} {context_args}".rstrip(),
             ],
             primary_output_directory="cdk.out",
         )
@@ -133,6 +139,7 @@ class PipelineStack(Stack):
                 description=api_description,
                 service_dir=service_dir,
                 bundle_cache_dir=bundle_cache_dir,
+                build=build,
                 env=Environment(
                     account=environment.account or config.account, region=environment.region or config.region
                 ),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from service.api.routes import admin, auth, items, manage, users
 from service.core.errors import COMMON_ERROR_RESPONSES, EDGE_ERROR_RESPONSES
 
 API_PREFIX = "/v1"
-RESOURCE_ROUTERS = (manage.router, auth.router, users.router, admin.router, items.router)
+RESOURCE_ROUTERS: tuple[APIRouter, ...] = (manage.router, auth.router, users.router, admin.router, items.router)
 
 
 def include_api(app: FastAPI) -> None:

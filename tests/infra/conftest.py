@@ -28,6 +28,7 @@ from aws_cdk.assertions import Template  # noqa: E402
 
 from app import STACK_NAME, build  # noqa: E402
 from infra.bundling import BundleTarget, cached_dependencies  # noqa: E402
+from infra.bytecode import find_bytecode_compiler  # noqa: E402
 from infra.stacks.api_stack import ApiStack  # noqa: E402
 
 STACK = STACK_NAME
@@ -143,28 +144,28 @@ class CliSynth:
     assembly_dir: Path
     isolation: str
     output: str
+    returncode: int = 0
 
 
-@pytest.fixture(scope="session")
-def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
-    """`cdk synth` by the pinned CLI with no network: wheels come from the cache, warmed first."""
+def warm_bundle_cache(python_version: str, architecture: str, *, explicit: str | None = None) -> None:
+    """The wheels a synth for this target will want, fetched now, so that the synth itself needs no network."""
     cached_dependencies(
         requirements=ROOT / "service" / "requirements.txt",
-        target=BundleTarget(python_version=HOST_PYTHON, architecture=HOST_ARCHITECTURE),
+        target=BundleTarget(python_version=python_version, architecture=architecture),
+        compiler=find_bytecode_compiler(python_version, explicit=explicit, provision=False).compiler,
         cache_dir=ROOT / ".cache" / "lambda-bundle",
     )
-    outdir = tmp_path_factory.mktemp("cli") / "cdk.out"
-    context = [arg for key, value in HOST_CONTEXT.items() for arg in ("-c", f"{key}={value}")]
-    command = [
-        str(ROOT / "node_modules" / ".bin" / "cdk"),
-        "synth",
-        "--quiet",
-        "--no-notices",
-        *context,
-        "-o",
-        str(outdir),
-    ]
+
+
+def cli_synthesize(
+    outdir: Path, context: dict[str, str], *, path_first: tuple[Path, ...] = (), must_succeed: bool = True
+) -> CliSynth:
+    """`cdk synth -c key=value ...` by the pinned CLI, with no network; `path_first` goes in front of PATH."""
+    arguments = [arg for key, value in context.items() for arg in ("-c", f"{key}={value}")]
+    command = [str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "--no-notices", *arguments]
+    command += ["-o", str(outdir)]
     env = {**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"}
+    env["PATH"] = os.pathsep.join([*map(str, path_first), env["PATH"]])
     isolation = _network_isolation()
     if isolation is not None:
         command = [*isolation, *command]
@@ -177,5 +178,15 @@ def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
         env.pop("no_proxy", None)
         how = "dead proxies"
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600)
-    assert result.returncode == 0, f"cdk synth failed ({how}):\n{result.stdout}\n{result.stderr}"
-    return CliSynth(assembly_dir=outdir, isolation=how, output=result.stdout + result.stderr)
+    if must_succeed:
+        assert result.returncode == 0, f"cdk synth failed ({how}):\n{result.stdout}\n{result.stderr}"
+    return CliSynth(
+        assembly_dir=outdir, isolation=how, output=result.stdout + result.stderr, returncode=result.returncode
+    )
+
+
+@pytest.fixture(scope="session")
+def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
+    """`cdk synth` by the pinned CLI with no network: wheels come from the cache, warmed first."""
+    warm_bundle_cache(HOST_PYTHON, HOST_ARCHITECTURE)
+    return cli_synthesize(tmp_path_factory.mktemp("cli") / "cdk.out", HOST_CONTEXT)

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Annotations, Match
 
+from infra.bytecode import find_bytecode_compiler
 from service.core.access.claims import IDENTITY_SOURCE
 from tests.infra.conftest import CUSTOM_CONTEXT, HOST_PYTHON, Synthesized
 
@@ -254,13 +255,18 @@ def test_outputs_name_the_urls_the_function_and_the_alias(
     assert custom_outputs["CustomDomainUrl"]["Value"] == "https://api.example.com/orders/"
 
 
-def test_a_bundle_without_bytecode_says_so(default_synth: Synthesized) -> None:
+def test_a_bundle_without_bytecode_says_so_and_names_the_fix(default_synth: Synthesized) -> None:
     warnings = Annotations.from_stack(default_synth.stack).find_warning(
-        "/FastApiLambda/Api/Function", Match.string_like_regexp("ships without bytecode")
+        "/FastApiLambda/Api/Function", Match.string_like_regexp("WITHOUT BYTECODE")
     )
 
-    # The default runtime is python3.14: only a Python 3.14 synth can compile for it.
-    assert bool(warnings) is (HOST_PYTHON != "3.14")
+    # The default runtime is python3.14: warned about where this machine has no Python 3.14.
+    found = find_bytecode_compiler("3.14").compiler
+    assert bool(warnings) is (found is None)
+    if warnings:
+        message = str(warnings[0].entry.data)
+        assert "uv python install 3.14" in message
+        assert "-c bytecode_python=" in message
 
 
 def test_cdk_json_placeholders_are_flagged_and_real_settings_are_not(

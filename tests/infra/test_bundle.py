@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from infra.bundling import BundleTarget, bundle_hash
-from tests.infra.conftest import HOST_PYTHON, ROOT, Synthesized
+from infra.bytecode import RUNTIME_MAGIC_NUMBERS, BytecodeCompiler, find_bytecode_compiler
+from tests.infra.conftest import ROOT, Synthesized
 
 SERVICE_DIR = ROOT / "service"
 # ELF e_machine values: what a native extension was built for.
@@ -57,6 +58,8 @@ def test_the_bundle_holds_nothing_else(default_synth: Synthesized, host_synth: S
         assert not {"sandbox", "awslambdaric", "runtime_client", "simplejson"} & {
             name.split(".")[0] for name in top_level
         }
+        # SnapStart's hooks module is the managed runtime's own.
+        assert not {"snapshot_restore_py.py", "snapshot_restore_py"} & top_level
         assert not (asset / "service" / "requirements.txt").exists()
         assert not [p for p in asset.rglob("tests") if p.is_dir()]
         # Pydantic 1's compatibility API: FastAPI imports it only to reject v1 models.
@@ -85,11 +88,14 @@ def test_native_code_is_built_for_the_functions_architecture(
         assert "cpython-314" in extension.name
 
 
-def test_bytecode_only_for_the_hosts_own_python(default_synth: Synthesized, host_synth: Synthesized) -> None:
+def test_bytecode_wherever_an_interpreter_of_the_runtimes_version_was_found(
+    default_synth: Synthesized, host_synth: Synthesized
+) -> None:
     tag = importlib.util.cache_from_source("x.py").split(".")[-2]  # e.g. cpython-311
 
-    default_pyc = list(default_synth.asset_dir.rglob("*.pyc"))
-    assert (not default_pyc) is (HOST_PYTHON != "3.14")
+    # The default runtime is python3.14: its bundle has bytecode where this machine has a 3.14.
+    default_pyc = {p.name.split(".")[-2] for p in default_synth.asset_dir.rglob("*.pyc")}
+    assert default_pyc == ({"cpython-314"} if find_bytecode_compiler("3.14").compiler else set())
     host_pyc = {p.name.split(".")[-2] for p in host_synth.asset_dir.rglob("*.pyc")}
     assert host_pyc == {tag}
 
@@ -113,26 +119,45 @@ def copy_of_service(tmp_path: Path) -> Path:
 ARM = BundleTarget(python_version="3.14", architecture="arm64")
 
 
+def compiler_of(version: str, *, executable: str) -> BytecodeCompiler:
+    """What the search reports for an interpreter of `version` at `executable`."""
+    magic = RUNTIME_MAGIC_NUMBERS[version].to_bytes(2, "little") + b"\r\n"
+    tag = "cpython-" + version.replace(".", "")
+    return BytecodeCompiler(executable=executable, version=version, cache_tag=tag, magic_number=magic, found_by="PATH")
+
+
 def test_the_hash_follows_sources_requirements_and_target(tmp_path: Path) -> None:
     service = copy_of_service(tmp_path)
-    before = bundle_hash(service_dir=service, target=ARM)
+    before = bundle_hash(service_dir=service, target=ARM, compiler=None)
 
-    assert bundle_hash(service_dir=service, target=ARM) == before
-    assert bundle_hash(service_dir=service, target=BundleTarget("3.14", "x86_64")) != before
-    assert bundle_hash(service_dir=service, target=BundleTarget("3.13", "arm64")) != before
+    assert bundle_hash(service_dir=service, target=ARM, compiler=None) == before
+    assert bundle_hash(service_dir=service, target=BundleTarget("3.14", "x86_64"), compiler=None) != before
+    assert bundle_hash(service_dir=service, target=BundleTarget("3.13", "arm64"), compiler=None) != before
     (service / "app.py").write_text((service / "app.py").read_text() + "\n# changed\n")
-    after_source = bundle_hash(service_dir=service, target=ARM)
+    after_source = bundle_hash(service_dir=service, target=ARM, compiler=None)
     assert after_source != before
     (service / "requirements.txt").write_text((service / "requirements.txt").read_text() + "idna\n")
-    assert bundle_hash(service_dir=service, target=ARM) not in {before, after_source}
+    assert bundle_hash(service_dir=service, target=ARM, compiler=None) not in {before, after_source}
+
+
+def test_the_hash_follows_the_bytecodes_python_not_the_host_or_its_path(tmp_path: Path) -> None:
+    service = copy_of_service(tmp_path)
+    target = BundleTarget("3.13", "arm64")
+    laptop = compiler_of("3.13", executable="/usr/local/bin/python3.13")
+    ci = compiler_of("3.13", executable="/root/.local/share/uv/python/cpython-3.13.9/bin/python3.13")
+
+    with_bytecode = bundle_hash(service_dir=service, target=target, compiler=laptop)
+
+    assert bundle_hash(service_dir=service, target=target, compiler=ci) == with_bytecode
+    assert bundle_hash(service_dir=service, target=target, compiler=None) != with_bytecode
 
 
 @pytest.mark.parametrize("noise", ["__pycache__/app.cpython-311.pyc", "tests/test_x.py", "core/.DS_Store"])
 def test_the_hash_ignores_what_never_ships(tmp_path: Path, noise: str) -> None:
     service = copy_of_service(tmp_path)
-    before = bundle_hash(service_dir=service, target=ARM)
+    before = bundle_hash(service_dir=service, target=ARM, compiler=None)
 
     (service / noise).parent.mkdir(parents=True, exist_ok=True)
     (service / noise).write_bytes(b"noise")
 
-    assert bundle_hash(service_dir=service, target=ARM) == before
+    assert bundle_hash(service_dir=service, target=ARM, compiler=None) == before

@@ -98,6 +98,9 @@ def test_the_build_runs_the_python_of_the_functions_runtime(pipeline_synth: Pipe
 
     assert runtimes == {"python3.14"}
     assert buildspec["phases"]["install"]["runtime-versions"] == {"python": "3.14"}
+    assert "python3.14 --version" in buildspec["phases"]["install"]["commands"]
+    # So the bundles it synthesizes have bytecode of 3.14, or the build fails.
+    assert " -c require_bytecode=true " in buildspec["phases"]["build"]["commands"][-1]
     # Ubuntu 24.04's standard image offers 3.10 to 3.14 through runtime-versions.
     assert project["Properties"]["Environment"]["Image"] == "aws/codebuild/standard:8.0"
     assert buildspec["artifacts"] == {"base-directory": "cdk.out", "files": ["**/*"]}
