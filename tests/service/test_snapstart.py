@@ -122,22 +122,34 @@ def test_importing_the_handler_opens_no_connection_starts_no_thread_and_draws_no
     assert "snapshot_restore_py" in watched["modules"]
 
 
-@dataclass
-class TokenServer:
-    """An OAuth token endpoint on loopback that keeps connections alive and records each one."""
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:oidc-client-AbCdEf"
+SESSION_TOKEN = "the-environments-session-token"
 
-    url: str
-    events: list[str] = field(default_factory=list)  # "open N", "request N", "closed N", in order
+
+@dataclass
+class IdentityServer:
+    """On one loopback port: an OAuth token endpoint, and the Parameters and Secrets extension's secret reads.
+
+    Connections are kept alive (HTTP/1.1), and every one is recorded: when it opened and closed,
+    and what was asked on it ("secret" or "token"), so a test sees which requests shared one.
+    """
+
+    port: int
+    events: list[str] = field(default_factory=list)  # "open N", "closed N", in order
+    requests: dict[int, list[str]] = field(default_factory=dict)  # connection N: what it carried
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, event: str) -> None:
+    def record(self, connection: int, event: str) -> None:
         with self.lock:
-            self.events.append(event)
+            if event in ("open", "closed"):
+                self.events.append(f"{event} {connection}")
+            else:
+                self.requests.setdefault(connection, []).append(event)
 
 
 @pytest.fixture
-def token_server() -> Iterator[TokenServer]:
-    server_state: list[TokenServer] = []
+def identity_server() -> Iterator[IdentityServer]:
+    state: list[IdentityServer] = []
     counter = iter(range(1, 1000))
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -146,16 +158,25 @@ def token_server() -> Iterator[TokenServer]:
         def setup(self) -> None:
             super().setup()
             self.number = next(counter)
-            server_state[0].record(f"open {self.number}")
+            state[0].record(self.number, "open")
 
         def finish(self) -> None:
             super().finish()
-            server_state[0].record(f"closed {self.number}")
+            state[0].record(self.number, "closed")
 
-        def do_POST(self) -> None:
+        def do_GET(self) -> None:  # the extension: GET /secretsmanager/get?secretId=<arn>
+            assert self.path.startswith("/secretsmanager/get?secretId=")
+            assert self.headers["X-Aws-Parameters-Secrets-Token"] == SESSION_TOKEN
+            state[0].record(self.number, "secret")
+            self.answer({"ARN": SECRET_ARN, "SecretString": "the-client-secret"})
+
+        def do_POST(self) -> None:  # the token endpoint
             self.rfile.read(int(self.headers["content-length"]))
-            server_state[0].record(f"request {self.number}")
-            body = json.dumps({"access_token": "at", "token_type": "Bearer", "expires_in": 3600}).encode()
+            state[0].record(self.number, "token")
+            self.answer({"access_token": "at", "token_type": "Bearer", "expires_in": 3600})
+
+        def answer(self, document: dict[str, Any]) -> None:
+            body = json.dumps(document).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
@@ -167,29 +188,35 @@ def token_server() -> Iterator[TokenServer]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    server_state.append(TokenServer(url=f"http://127.0.0.1:{server.server_address[1]}/token"))
+    state.append(IdentityServer(port=server.server_address[1]))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server_state[0]
+        yield state[0]
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
 
 
-# Init, then a token request (which opens a pooled connection) and another (which reuses it);
-# the before-snapshot hooks as the runtime runs them; then two environments restored from the
-# same memory (forks of this process, with random's state as the snapshot held it), each
-# running the after-restore hooks as the runtime does and asking for a token again. Writes
-# what it saw, one JSON line.
+# A before-snapshot hook registered ahead of the handler's import, as a library priming its
+# connections would: the runtime runs it after the handler's (last registered, first run), so
+# it leaves a connection and a cached secret in the snapshot. Then init, and two token
+# requests (the first reads the secret and opens a pooled connection, the second reuses
+# both); the before-snapshot hooks as the runtime runs them; then two restores of that
+# snapshot, each with random's state as the snapshot held it and what the snapshot held
+# pooled, running the after-restore hooks as the runtime does and asking for a token.
+# (In this one process: a fork would share its event loop's epoll with the parent, which a
+# restored machine does not.) Writes what it saw, one JSON line.
 SNAPSHOT_AND_RESTORES = """
-import json, os, sys
+import json, sys
 sys.path.insert(0, sys.argv[1])
 event = json.loads(open(sys.argv[2]).read())
+import snapshot_restore_py
+primed = []
+snapshot_restore_py.register_before_snapshot(lambda: primed.append(token()))
 from service.runtime.aws_lambda import handler
 import random  # as any library may import it during init, seeding it then
-import snapshot_restore_py
 
 def token():
     answer = handler(event, None)
@@ -208,50 +235,60 @@ def run_after_restore():
 seen = {"registered": [len(snapshot_restore_py.get_before_snapshot()), len(snapshot_restore_py.get_after_restore())]}
 seen["before_snapshot_calls"] = [token(), token()]
 run_before_snapshot()
+seen["primed"] = primed
 snapshot_state = random.getstate()
 restores = []
 for _ in range(2):
-    reader, writer = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(reader)
-        # A fork reseeds random by itself (os.register_at_fork); a restored snapshot does not.
-        random.setstate(snapshot_state)
-        report = {"draw_before_hooks": random.random()}
-        run_after_restore()
-        report.update(status=token(), draw=random.random())
-        os.write(writer, json.dumps(report).encode())
-        os._exit(0)
-    os.close(writer)
-    os.waitpid(child, 0)
-    with os.fdopen(reader) as pipe:
-        restores.append(json.loads(pipe.read()))
+    random.setstate(snapshot_state)
+    report = {"draw_before_hooks": random.random()}
+    run_after_restore()
+    report.update(status=token(), draw=random.random())
+    restores.append(report)
 seen["restores"] = restores
 print(json.dumps(seen))
 """
 
 
-def test_the_runtime_hooks_renew_connections_and_randomness_in_every_restored_environment(
-    token_server: TokenServer,
+def test_the_runtime_hooks_renew_connections_caches_and_randomness_in_every_restored_environment(
+    identity_server: IdentityServer,
 ) -> None:
-    env = {**LAMBDA_ENV, **PROVIDERS["oidc"], "OIDC_TOKEN_URL": token_server.url}
+    env = {
+        **LAMBDA_ENV,
+        **PROVIDERS["oidc"],
+        # One origin for the token endpoint and the extension, so one pooled connection serves both.
+        "OIDC_TOKEN_URL": f"http://localhost:{identity_server.port}/token",
+        "OIDC_CLIENT_SECRET_ARN": SECRET_ARN,
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(identity_server.port),
+        "AWS_SESSION_TOKEN": SESSION_TOKEN,
+    }
 
     seen = run_python(SNAPSHOT_AND_RESTORES, env, str(EVENTS_DIR / "token_password_grant.json"))
 
     assert seen["before_snapshot_calls"] == [200, 200]
+    assert seen["primed"] == [200]
     first, second = seen["restores"]
     assert first["status"] == second["status"] == 200
+    # Connection 1: the secret, read once and cached, and both token requests; closed by the
+    # handler's before-snapshot hooks, which also forgot the provider, before the priming hook
+    # opened connection 2 and read the secret again. Each restore then closed the connection
+    # it found pooled and, its own, read the secret anew, instead of using what the snapshot held.
+    assert identity_server.requests == {
+        1: ["secret", "token", "token"],
+        2: ["secret", "token"],
+        3: ["secret", "token"],
+        4: ["secret", "token"],
+    }
+    events = identity_server.events
+    assert events.index("closed 1") < events.index("open 2")
+    assert events.index("closed 2") < events.index("open 3")
+    assert events.index("closed 3") < events.index("open 4")
     # Restored from one snapshot, both environments hold one generator state: the same draw,
     # until the after-restore hooks reseed it.
     assert first["draw_before_hooks"] == second["draw_before_hooks"]
     assert first["draw"] != second["draw"]
-    # One connection for both calls before the snapshot, closed by the before-snapshot hook
-    # before anything else happened; then one new connection for each restored environment.
-    events = token_server.events
-    assert events[:4] == ["open 1", "request 1", "request 1", "closed 1"]
-    assert sorted(events[4:]) == sorted(["open 2", "request 2", "closed 2", "open 3", "request 3", "closed 3"])
-    # Before the snapshot: the HTTP client's reset; after each restore: that, and random's reseed.
-    assert seen["registered"] == [1, 2]
+    # Before the snapshot: the HTTP client's reset and the provider's (and the priming hook);
+    # after each restore: those two and random's reseed.
+    assert seen["registered"] == [3, 3]
 
 
 def test_without_the_runtime_module_nothing_is_registered(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,3 +40,8 @@ def identity_provider(app: FastAPI) -> IdentityProvider:
         provider = build_identity_provider(app.state.settings, app.state.http)
         app.state.identity_provider = provider
     return provider
+
+
+def forget_identity_provider(app: FastAPI) -> None:
+    """Drop the app's provider: the next use builds a new one, with empty caches (the client secret's)."""
+    app.state.identity_provider = None
