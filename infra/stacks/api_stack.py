@@ -101,5 +101,5 @@ def no_bytecode_message(search: CompilerSearch, *, runtime: str) -> str:
     return (
         f"The bundle ships WITHOUT BYTECODE: no Python {search.python_version} was found to compile it for "
         f"{runtime} ({'; '.join(search.attempts)}). Every cold start then compiles the framework from source, "
-        f"about 2.4 times the init (and Lambda bills init). Fix: {search.fix()}, then synth again."
+        f"more than twice the init (and Lambda bills init). Fix: {search.fix()}, then synth again."
     )
