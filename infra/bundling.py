@@ -18,7 +18,6 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from infra.bytecode import BytecodeCompiler, check_bytecode, compile_tree
+from infra.wheels import PLATFORM_TAGS, WheelInstallError, install_wheels
 
 # Bump when the bundle's layout or trimming changes, so every cached tree and hash moves.
 BUNDLE_FORMAT = "5"
@@ -56,8 +56,6 @@ _UNUSED_SUBPACKAGES = ("pydantic/v1",)
 
 # Where a function's code lives in Lambda: tracebacks name these paths, not the build host's.
 LAMBDA_TASK_ROOT = "/var/task"
-
-PLATFORM_TAGS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
 
 class BundlingError(Exception):
@@ -141,33 +139,10 @@ def _trim(site: Path) -> None:
 
 def pip_install(requirements: Path, target: BundleTarget, into: Path) -> None:
     """Wheels for `target` from `requirements` into `into`, as a bundle's dependencies are installed."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--no-compile",
-        "--target",
-        str(into),
-        "--platform",
-        target.platform_tag,
-        "--implementation",
-        "cp",
-        "--python-version",
-        target.python_version,
-        "--only-binary=:all:",
-        "--requirement",
-        str(requirements),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
-    if result.returncode != 0:
-        raise BundlingError(
-            f"pip could not install {requirements} for Python {target.python_version} on {target.platform_tag} "
-            f"(a first synth needs PyPI; later ones use the cache):\n{result.stderr.strip()}"
-        )
+    try:
+        install_wheels(requirements, python_version=target.python_version, architecture=target.architecture, into=into)
+    except WheelInstallError as error:
+        raise BundlingError(f"{error}\n(a first synth needs PyPI; later ones use the cache)") from None
 
 
 def cached_dependencies(

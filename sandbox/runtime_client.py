@@ -19,12 +19,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from infra.wheels import WheelInstallError, install_wheels
+
 REQUIREMENTS = Path(__file__).with_name("requirements.txt")
 
 # Lambda's architectures, by what `platform.machine()` reports.
 _MACHINE_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
-# The wheels Lambda's Linux runs, as infra/bundling.py fetches them for the bundle.
-_PLATFORM_TAGS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
 
 class RuntimeClientError(Exception):
@@ -113,33 +113,11 @@ def install_runtime_client(*, interpreter: Path, python_version: str, architectu
     cache_dir.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
     try:
-        pip = [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--no-compile",
-            "--target",
-            str(building),
-            "--platform",
-            _PLATFORM_TAGS[architecture],
-            "--implementation",
-            "cp",
-            "--python-version",
-            python_version,
-            "--only-binary=:all:",
-            "--requirement",
-            str(REQUIREMENTS),
-        ]
-        result = subprocess.run(pip, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
-        if result.returncode != 0:
-            raise RuntimeClientError(
-                f"pip could not install {REQUIREMENTS.name} for Python {python_version} on {architecture} (the first "
-                f"run needs PyPI; later ones use {cache_dir}):\n{result.stderr.strip()}"
-            )
+        try:
+            # For Lambda's Linux, as the bundle's wheels are: the runtime client is what Lambda runs there.
+            install_wheels(REQUIREMENTS, python_version=python_version, architecture=architecture, into=building)
+        except WheelInstallError as error:
+            raise RuntimeClientError(f"{error}\n(the first run needs PyPI; later ones use {cache_dir})") from None
         shutil.rmtree(building / "bin", ignore_errors=True)
         # Bytecode by the interpreter that will run it, as Lambda's runtime ships its own.
         subprocess.run(  # noqa: S603 - fixed argv
