@@ -63,7 +63,12 @@ class LambdaInvoker(Protocol):
 
 
 def strip_segment_prefix(path: str, prefix: str) -> str | None:
-    """`path` without `prefix` when it begins with it as whole segments, else None."""
+    """`path` without `prefix` when it begins with it as whole segments, else None.
+
+    The gateway's own rule, kept here rather than imported from the service (whose
+    `gateway_paths` undoes the same prefix): the emulation shares no code with the function
+    behind it, so a fault in one shows up against the other.
+    """
     if path == prefix:
         return "/"
     if path.startswith(prefix + "/"):
