@@ -1,7 +1,10 @@
 """`cdk synth` by the pinned CLI, with the context that makes the stack run on this machine, offline.
 
-By default the sandbox synthesizes for this machine's own Python and architecture (the asset's
-wheels and bytecode must load here), and points the stack at the offline identity provider:
+By default the sandbox synthesizes for the runtime `cdk deploy` uses (cdk.json's `runtime`)
+where this machine has an interpreter of it, and otherwise for this machine's own Python, so it
+runs anywhere; always for this machine's architecture (the asset's wheels must load here). An
+interpreter other than the synth's own is handed to the synth as `bytecode_python`, so the
+asset ships bytecode as a deploy's does. It points the stack at the offline identity provider:
 the authorizer's issuer and audience, and the function's `oidc` provider with its token URL.
 Given context wins, so `-c runtime=python3.12` or a real provider's keys
 (`-c identity_provider=cognito ...`) are synthesized as asked.
@@ -9,6 +12,7 @@ Given context wins, so `-c runtime=python3.12` or a real provider's keys
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sandbox import offline
-from sandbox.runtime_client import host_architecture, host_python_version
+from sandbox.runtime_client import RuntimeClientError, find_interpreter, host_architecture, host_python_version
 
 ROOT = Path(__file__).resolve().parents[1]
 CDK_CLI = ROOT / "node_modules" / ".bin" / "cdk"
@@ -31,6 +35,29 @@ class SynthError(Exception):
     """`cdk synth` failed; the message carries its output."""
 
 
+def deploy_runtime() -> str | None:
+    """The runtime `cdk deploy` uses unless told otherwise: cdk.json's `runtime`."""
+    context = json.loads((ROOT / "cdk.json").read_text()).get("context", {})
+    runtime = context.get("runtime")
+    return runtime if isinstance(runtime, str) else None
+
+
+def sandbox_runtime(runtime: str | None, *, required: bool = False) -> tuple[str, Path | None]:
+    """The runtime to synthesize for, and the interpreter that compiles its bytecode (None: the synth's own).
+
+    `runtime` where this machine has an interpreter of it (or where it is `required`, as a
+    runtime given with `-c` is: the sandbox then says what is missing), else this machine's Python.
+    """
+    host = host_python_version()
+    version = runtime.removeprefix("python") if runtime else host
+    if version == host:
+        return f"python{host}", None
+    try:
+        return f"python{version}", find_interpreter(version)
+    except RuntimeClientError:
+        return (f"python{version}", None) if required else (f"python{host}", None)
+
+
 def sandbox_context(
     *,
     offline_url: str | None,
@@ -38,8 +65,11 @@ def sandbox_context(
     domain_name: str | None = None,
     mapping_key: str | None = None,
 ) -> dict[str, str]:
-    """The `-c` values the sandbox synthesizes with: this machine's runtime, the offline services, then `given`."""
-    context = {"runtime": f"python{host_python_version()}", "architecture": host_architecture()}
+    """The `-c` values the sandbox synthesizes with: its runtime, the offline services, then `given`."""
+    runtime, compiler = sandbox_runtime(given.get("runtime") or deploy_runtime(), required="runtime" in given)
+    context = {"runtime": runtime, "architecture": host_architecture()}
+    if compiler is not None:
+        context["bytecode_python"] = str(compiler)
     if offline_url is not None:
         if not IDENTITY_KEYS & set(given):
             context.update(

@@ -17,6 +17,7 @@ from sandbox.runtime_client import (
     host_architecture,
     host_python_version,
 )
+from sandbox.synth import deploy_runtime, sandbox_runtime
 from tests.support import ROOT, server_env
 from tests.support_sandbox import CUSTOM_DOMAIN, MAPPING_KEY, changed_assembly, function_properties
 
@@ -25,7 +26,7 @@ def test_the_function_is_the_templates(sandbox_assembly: Path) -> None:
     (function,) = load_http_api(sandbox_assembly).functions
 
     assert function.handler == "service.runtime.aws_lambda.handler"
-    assert function.runtime == f"python{host_python_version()}"
+    assert function.runtime == sandbox_runtime(deploy_runtime())[0]
     assert function.architecture == host_architecture()
     assert (function.timeout_seconds, function.memory_mb) == (15, 512)
     assert function.environment["RUNTIME"] == "LAMBDA"
