@@ -19,7 +19,6 @@ import importlib.util
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from infra.bytecode import BytecodeCompiler, check_bytecode, compile_tree
-from infra.wheels import PLATFORM_TAGS, WheelInstallError, install_wheels
+from infra.wheels import PLATFORM_TAGS, WheelInstallError, cached_tree, install_wheels
 
 # Bump when the bundle's layout or trimming changes, so every cached tree and hash moves.
 BUNDLE_FORMAT = "5"
@@ -150,25 +149,15 @@ def cached_dependencies(
 ) -> Path:
     """The installed, trimmed and (given a compiler) compiled wheels; built on the first call."""
     key = _dependencies_key(requirements.read_bytes(), target, compiler)
-    cached = cache_dir / f"deps-{target.python_version}-{target.architecture}-{key}"
-    if cached.is_dir():
-        return cached
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
-    try:
+
+    def build(building: Path) -> None:
         pip_install(requirements, target, building)
         _trim(building)
         if compiler is not None:
             compile_tree(building, deployed_at=LAMBDA_TASK_ROOT, compiler=compiler)
             check_bytecode(building, compiler)
-        try:
-            building.rename(cached)
-        except OSError:
-            if not cached.is_dir():  # not a concurrent build finishing first
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return cached
+
+    return cached_tree(cache_dir / f"deps-{target.python_version}-{target.architecture}-{key}", build)
 
 
 def build_bundle(

@@ -1,14 +1,18 @@
 """Wheels for Lambda's Linux, installed into a directory by pip, without Docker.
 
 The one place that knows how: the bundle's dependencies (`infra/bundling.py`), the
-sandbox's runtime client and the bench's references are all installed this way. No CDK
-import here, so tools that only need wheels do not load the CDK.
+sandbox's runtime client and the bench's references are all installed this way, and the
+installed trees are kept by `cached_tree`. No CDK import here, so tools that only need
+wheels do not load the CDK.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 # Lambda's architectures and the wheels their Linux runs.
@@ -48,3 +52,26 @@ def install_wheels(requirements: Path, *, python_version: str, architecture: str
             f"pip could not install {requirements} for Python {python_version} on {PLATFORM_TAGS[architecture]}:\n"
             f"{result.stderr.strip()}"
         )
+
+
+def cached_tree(directory: Path, build: Callable[[Path], None]) -> Path:
+    """`directory`, built by `build` on the first call and kept.
+
+    `build` fills a temporary directory beside it, which is then renamed into place: a reader
+    never sees a half-built tree, a failed build leaves nothing behind, and of two builds at
+    once the second to finish finds the first one's tree and keeps it.
+    """
+    if directory.is_dir():
+        return directory
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=directory.parent))
+    try:
+        build(building)
+        try:
+            building.rename(directory)
+        except OSError:
+            if not directory.is_dir():  # not a concurrent build finishing first
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return directory

@@ -16,10 +16,9 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from infra.wheels import WheelInstallError, install_wheels
+from infra.wheels import WheelInstallError, cached_tree, install_wheels
 
 REQUIREMENTS = Path(__file__).with_name("requirements.txt")
 
@@ -107,12 +106,8 @@ def install_runtime_client(*, interpreter: Path, python_version: str, architectu
     """The directory holding `awslambdaric` for this Python and platform; installed on the first call."""
     requirements = REQUIREMENTS.read_bytes()
     key = hashlib.sha256(f"{python_version}\0{architecture}\0".encode() + requirements).hexdigest()[:16]
-    installed = cache_dir / f"awslambdaric-py{python_version}-{architecture}-{key}"
-    if installed.is_dir():
-        return installed
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
-    try:
+
+    def build(building: Path) -> None:
         try:
             # For Lambda's Linux, as the bundle's wheels are: the runtime client is what Lambda runs there.
             install_wheels(REQUIREMENTS, python_version=python_version, architecture=architecture, into=building)
@@ -123,11 +118,5 @@ def install_runtime_client(*, interpreter: Path, python_version: str, architectu
         subprocess.run(  # noqa: S603 - fixed argv
             [str(interpreter), "-m", "compileall", "-q", str(building)], capture_output=True, check=True
         )
-        try:
-            building.rename(installed)
-        except OSError:
-            if not installed.is_dir():  # not a concurrent install finishing first
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return installed
+
+    return cached_tree(cache_dir / f"awslambdaric-py{python_version}-{architecture}-{key}", build)
