@@ -157,11 +157,18 @@ def test_claims_nested_deeper_than_the_limit_are_refused() -> None:
 
 
 def test_a_token_that_matched_before_is_checked_again_against_other_authorizer_claims() -> None:
-    claims = {"sub": "remembered", "groups": ["Not ADMINS"]}
+    claims = {"sub": "remembered", "groups": ["Not ADMINS"], "firebase": {"identities": {"email": ["a@b.c"]}}}
     authorization = f"Bearer {unsigned_token(claims)}"
     first = verified_token_claims(authorization, flatten_claims(claims))
-    # What a route does to its caller's claims is not what the next request gets.
+    # What a route does to its caller's claims is not what the next request gets, whether
+    # the claims were decoded for it or remembered from an earlier request.
     first["groups"].append("ADMINS")
+    first["firebase"]["identities"]["email"].append("admin@example.com")
+    second = verified_token_claims(authorization, flatten_claims(claims))
+    assert second == claims
+    second["groups"].append("ADMINS")
+    second["firebase"]["identities"].clear()
+    second["sub"] = "someone else"
     assert verified_token_claims(authorization, flatten_claims(claims)) == claims
     with pytest.raises(GatewayRejection):
         verified_token_claims(authorization, {"sub": "remembered", "groups": "[ADMINS]"})
