@@ -5,9 +5,10 @@ that rotates from round to round, so that noise from the machine falls on every 
 It times the import of the handler module (Lambda's init) and then the first call. A case
 runs under the interpreter of its asset's Python, which need not be the benchmark's.
 
-Warm: the floor and the service share one fresh process per round (the same packages from
-the same asset) and their calls are interleaved in batches; the references run the same way
-in processes of their own. The events are the real payload 2.0 fixtures of tests/events/.
+Warm: the floor, the service and the minimal FastAPI whoami (a reference) share one fresh
+process per round (the same packages from the same asset) and their calls are interleaved in
+batches; the other references run the same way in processes of their own. The events are the
+real payload 2.0 fixtures of tests/events/.
 """
 
 from __future__ import annotations
@@ -116,12 +117,13 @@ def warm_groups(assets: Assets) -> list[WarmGroup]:
     python = assets.interpreter
     groups = [
         WarmGroup(
-            modules=("floor_handler", SERVICE_MODULE),
+            modules=("floor_handler", SERVICE_MODULE, "minimal_whoami_handler"),
             path=(assets.asset, assets.cases),
             targets=(
                 WarmTarget("floor/health", "floor_handler", HEALTH_EVENT),
                 WarmTarget("service/health", SERVICE_MODULE, HEALTH_EVENT),
                 WarmTarget("service/whoami", SERVICE_MODULE, WHOAMI_EVENT),
+                WarmTarget("minimal/whoami", "minimal_whoami_handler", WHOAMI_EVENT),
             ),
             interpreter=python,
         ),

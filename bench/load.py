@@ -1,11 +1,14 @@
 """The local server under load: requests per second against a hello-world app, in the same run.
 
-Three servers, each uvicorn with one worker on 127.0.0.1 and the same settings as `make dev`
+Four servers, each uvicorn with one worker on 127.0.0.1 and the same settings as `make dev`
 (log level info, so an access-log line per request, written to a file; no server header):
 - the service, `python -m service.runtime.local` (RUNTIME=LOCAL, embedded issuer): health,
   and whoami with a bearer token that the local authorizer verifies (RS256) on every request;
 - the floor's FastAPI app (`bench/cases/floor_handler.py`), its health route: the target's
   reference;
+- the least a FastAPI whoami can do (`bench/cases/minimal_whoami_handler.py`: a `Security`
+  dependency returning the token's claims, unverified), with the same token: a reference for
+  what FastAPI itself costs whoami's row;
 - a bare ASGI app (`bench/cases/bare_handler.py`): uvicorn's own floor.
 The load generator is wrk (Debian's `wrk`) or, where it is missing, a small asyncio client
 with keep-alive connections; either runs for a fixed time and stops by itself. Every case
@@ -190,6 +193,7 @@ def measure_servers(
     commands = {
         "service": [python, "-m", "service.runtime.local", "--host", "127.0.0.1", "--port"],
         "floor": [*uvicorn, "floor_handler:app", "--port"],
+        "minimal": [*uvicorn, "minimal_whoami_handler:app", "--port"],
         "bare": [*uvicorn, "bare_handler:app", "--port"],
     }
     rates: dict[str, list[float]] = {}
@@ -212,6 +216,7 @@ def measure_servers(
             ),
             (servers["service"], LoadCase("service/health", servers["service"].url + HEALTH_PATH)),
             (servers["service"], LoadCase("service/whoami", servers["service"].url + WHOAMI_PATH, authorization)),
+            (servers["minimal"], LoadCase("minimal/whoami", servers["minimal"].url + WHOAMI_PATH, authorization)),
             (servers["bare"], LoadCase("bare/health", servers["bare"].url + HEALTH_PATH)),
         ]
         for _, case in cases:

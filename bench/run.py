@@ -218,6 +218,14 @@ def lambda_rows(assets: Assets, counts: Counts) -> tuple[list[Row], dict[str, An
         row(section, "floor health", "µs", floor, floor=floor),
         row(section, "service health", "µs", warm["service/health"], floor=floor, at_most=1.5),
         row(section, "service whoami, flattened claims", "µs", warm["service/whoami"], floor=floor, at_most=1.5),
+        row(
+            section,
+            "reference: minimal FastAPI whoami",
+            "µs",
+            warm["minimal/whoami"],
+            floor=floor,
+            note=f"service whoami / this = {paired_ratio(warm['service/whoami'], warm['minimal/whoami']):.2f}",
+        ),
     ]
     if "powertools/health" in warm:
         rows.append(row(section, "Powertools health", "µs", warm["powertools/health"], floor=floor))
@@ -429,6 +437,14 @@ def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[R
             at_least=0.9,
             note=f"to the floor without the header: {whoami_to_floor:.2f}",
         ),
+        row(
+            section,
+            "reference: minimal FastAPI whoami",
+            "req/s",
+            rates["minimal/whoami"],
+            floor=same_request,
+            note=f"service whoami / this: {paired_ratio(rates['service/whoami'], rates['minimal/whoami']):.2f}",
+        ),
         row(section, "bare ASGI app", "req/s", rates["bare/health"], floor=floor),
     ]
     section = "Local server, the same runs: the server's CPU time per request (µs)"
@@ -437,10 +453,12 @@ def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[R
         "floor/health_with_token": "floor, same request as whoami (token header)",
         "service/health": "service health",
         "service/whoami": "service whoami (RS256 token)",
+        "minimal/whoami": "reference: minimal FastAPI whoami",
         "bare/health": "bare ASGI app",
     }
     for key, label in labels.items():
-        reference = cpu["floor/health_with_token"] if key == "service/whoami" else cpu["floor/health"]
+        with_token = key in ("service/whoami", "minimal/whoami")
+        reference = cpu["floor/health_with_token"] if with_token else cpu["floor/health"]
         rows.append(row(section, label, "µs", cpu[key], floor=reference))
     return rows, {"requests_per_second": rates, "cpu_us_per_request": cpu}
 

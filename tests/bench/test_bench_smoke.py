@@ -3,7 +3,7 @@
 The asset is built (as `cdk synth` builds it) into a temporary directory, and again for one
 other Lambda runtime's Python where this machine has one, every Lambda case is imported and
 called in a fresh interpreter (under its asset's Python; the generated routes' cases answer a
-request for their last route), the LOCAL app is called in process, and the three servers are
+request for their last route), the LOCAL app is called in process, and the four servers are
 started and put under load for a second. The figures are meaningless here and never asserted
 on; that every row is there, is.
 """
@@ -31,6 +31,7 @@ EXPECTED_ROWS = {
     "bare handler",
     "whoami, new token each call (RS256, cached keys)",
     "service whoami (RS256 token)",
+    "reference: minimal FastAPI whoami",
     "bare ASGI app",
     "with bytecode (as shipped)",
     "floor + 0 routes",
