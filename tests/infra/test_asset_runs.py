@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,9 +46,18 @@ def ran(cli_synth: CliSynth) -> dict[str, Any]:
     (function,) = [r["Properties"] for r in resources if r["Type"] == "AWS::Lambda::Function"]
     # What Lambda would set: the template's variables plus the region it runs in.
     env = {**function["Environment"]["Variables"], "AWS_REGION": "eu-west-1"}
-    asset = code_asset_dir(cli_synth.assembly_dir)
+    output, _ = run_events([sys.executable, "-I", "-S"], RUNNER, code_asset_dir(cli_synth.assembly_dir), env)
+    output["environment"] = env
+    return output
+
+
+def run_events(interpreter: list[str], runner: str, asset: Path, env: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """`runner` run by `interpreter` (with its flags) in `asset`, given EVENTS on stdin.
+
+    Its last line of output, with the responses keyed by event name, and its stderr.
+    """
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", RUNNER, str(asset)],
+        [*interpreter, "-c", runner, str(asset)],
         input=json.dumps([load_event(f"{name}.json") for name in EVENTS]),
         capture_output=True,
         text=True,
@@ -59,8 +69,7 @@ def ran(cli_synth: CliSynth) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     output: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
     output["responses"] = dict(zip(EVENTS, output["responses"], strict=True))
-    output["environment"] = env
-    return output
+    return output, result.stderr
 
 
 def body(response: dict[str, Any]) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,8 @@ from tests.infra.conftest import (
     synthesize,
     warm_bundle_cache,
 )
-from tests.infra.test_asset_runs import EVENTS
+from tests.infra.test_asset_runs import run_events
 from tests.infra.test_bytecode import own_magic_number
-from tests.support import load_event
 
 OTHER = "3.13" if HOST_PYTHON != "3.13" else "3.12"
 
@@ -112,20 +110,9 @@ def ran(other_synth: CliSynth, other_python: str) -> dict[str, Any]:
     (function,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert function["Runtime"] == f"python{OTHER}"
     asset = code_asset_dir(other_synth.assembly_dir)
-    result = subprocess.run(
-        [other_python, "-I", "-S", "-v", "-c", RUNNER, str(asset)],
-        input=json.dumps([load_event(f"{name}.json") for name in EVENTS]),
-        capture_output=True,
-        text=True,
-        env={**function["Environment"]["Variables"], "AWS_REGION": "eu-west-1", "PATH": os.environ["PATH"]},
-        cwd=asset,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    output: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
-    output["responses"] = dict(zip(EVENTS, output["responses"], strict=True))
-    output["code_objects"] = code_objects(result.stderr, asset)
+    env = {**function["Environment"]["Variables"], "AWS_REGION": "eu-west-1", "PATH": os.environ["PATH"]}
+    output, stderr = run_events([other_python, "-I", "-S", "-v"], RUNNER, asset, env)
+    output["code_objects"] = code_objects(stderr, asset)
     return output
 
 
