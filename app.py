@@ -23,7 +23,7 @@ PIPELINE_STACK_NAME = "FastApiLambdaPipeline"
 DESCRIPTION = "FastAPI on AWS Lambda behind an HTTP API with a JWT authorizer"
 NO_PIPELINE = (
     "No pipeline: set github_repository, github_branch and codestar_connection_arn to add one "
-    "(README, 'Continuous delivery')."
+    "(docs/pipeline.md)."
 )
 
 

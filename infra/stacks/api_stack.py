@@ -57,7 +57,7 @@ class ApiStack(Stack):
             Annotations.of(self).add_warning_v2(
                 "fastapi-lambda:placeholder-identity",
                 "jwt_issuer is cdk.json's placeholder Firebase demo project: set identity_provider, jwt_issuer, "
-                "jwt_audience and the provider's settings (README, 'Deploying to AWS') before deploying.",
+                "jwt_audience and the provider's settings (docs/deploying.md) before deploying.",
             )
 
         self.api_url_output = CfnOutput(
