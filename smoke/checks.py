@@ -129,20 +129,35 @@ class Api:
         self.client.close()
 
 
+def answered_by_the_function(response: httpx.Response) -> bool:
+    """Whether the function answered, rather than API Gateway itself.
+
+    The service answers a missing token with the gateway's own body and challenge, so the body
+    cannot tell them apart; but it sets `x-content-type-options: nosniff` on every answer
+    (service/core/middleware.py, and the Lambda adapter's last-resort 500). An HTTP API's own
+    refusals do not come from the integration, and its response parameter mapping applies to
+    integration responses only (AWS, "Transforming API requests and responses for HTTP APIs"),
+    so they carry none of the function's headers. Were that ever wrong, this check would fail
+    a working API loudly, never pass a broken one.
+    """
+    return bool(response.headers.get("x-content-type-options", "").lower() == "nosniff")
+
+
 def describe(response: httpx.Response) -> str:
     """Status and who answered, never the body beyond a gateway message, a problem's title or an OAuth error code."""
     media_type = response.headers.get("content-type", "").partition(";")[0].strip()
+    who = "from the function" if answered_by_the_function(response) else "from API Gateway itself"
     try:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict) and set(body) == {"message"}:
-        return f"{response.status_code} {json.dumps(body)} (API Gateway's own answer)"
+    if isinstance(body, dict) and set(body) == {"message"} and isinstance(body["message"], str):
+        return f"{response.status_code} {json.dumps(body)} ({who})"
     if isinstance(body, dict) and isinstance(body.get("error"), str) and OAUTH_ERROR_CODE.fullmatch(body["error"]):
-        return f"{response.status_code} error={body['error']}"
+        return f"{response.status_code} error={body['error']} ({who})"
     if media_type == "application/problem+json" and isinstance(body, dict):
-        return f"{response.status_code} {media_type} ({body.get('title', 'no title')}, from the function)"
-    return f"{response.status_code} {media_type or 'without a content type'}"
+        return f"{response.status_code} {media_type} {body.get('title', 'without a title')!r} ({who})"
+    return f"{response.status_code} {media_type or 'without a content type'} ({who})"
 
 
 def expect_status(response: httpx.Response, status: int, what: str) -> None:
@@ -261,6 +276,11 @@ class Smoke:
         response = self.api.request("GET", WHOAMI_PATH)
         if response.status_code == 200:
             raise CheckFailed(f"GET {WHOAMI_PATH} without a token answered 200: the route has no JWT authorizer")
+        if response.status_code == 401 and answered_by_the_function(response):
+            raise CheckFailed(
+                f"GET {WHOAMI_PATH} without a token reached the function, which refused it ({describe(response)}): "
+                "the route has no JWT authorizer"
+            )
         body = _json_or_none(response)
         if response.status_code != 401 or body != {"message": "Unauthorized"}:
             raise CheckFailed(
