@@ -190,25 +190,23 @@ class PipelineStack(Stack):
         """`python -m smoke` against the stage's API, from the same commit: a failure stops the pipeline here.
 
         The test user's credentials come from the environment's secret, which CodeBuild reads
-        into SMOKE_USER itself (masked in the build's log); the step's role may read that one
-        secret and no other. Without a secret, the script runs its unauthenticated checks only.
+        into SMOKE_USER itself (and masks in the build's log); the step's role may read that
+        one secret and no other. Without a secret, the script runs its unauthenticated checks only.
         """
         secret_arn = environment.smoke_user_secret_arn
-        variables: dict[str, codebuild.BuildEnvironmentVariable] = {}
+        build_spec: dict[str, Any] = {"phases": {"install": {"runtime-versions": {"python": python_version}}}}
         statements: list[iam.PolicyStatement] = []
         if secret_arn is not None:
-            variables[SMOKE_USER_VARIABLE] = codebuild.BuildEnvironmentVariable(
-                type=codebuild.BuildEnvironmentVariableType.SECRETS_MANAGER, value=secret_arn
-            )
+            # In the buildspec rather than as a SECRETS_MANAGER variable of the project: for those
+            # CDK grants the ARN followed by a wildcard, and this role reads this one secret only.
+            build_spec["env"] = {"secrets-manager": {SMOKE_USER_VARIABLE: secret_arn}}
             statements.append(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret_arn]))
         return pipelines.CodeBuildStep(
             "SmokeTest",
             input=self.source,
             env_from_cfn_outputs={"API_URL": stage.api_stack.api_url_output},
-            build_environment=codebuild.BuildEnvironment(build_image=SYNTH_IMAGE, environment_variables=variables),
-            partial_build_spec=codebuild.BuildSpec.from_object(
-                {"phases": {"install": {"runtime-versions": {"python": python_version}}}}
-            ),
+            build_environment=codebuild.BuildEnvironment(build_image=SYNTH_IMAGE),
+            partial_build_spec=codebuild.BuildSpec.from_object(build_spec),
             install_commands=[SMOKE_INSTALL],
             commands=[smoke_command(groups_claim=environment.api.jwt_groups_claim, docs=environment.api.docs_enabled)],
             role_policy_statements=statements,

@@ -48,7 +48,7 @@ JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
 # email_verified), with the groups as a custom claim; signed by the offline issuer, since the
 # Firebase emulator's own tokens are unsigned and a faithful authorizer refuses them.
 FIREBASE_UID = "k3xV9mQ2ZtWcR8pLs4NfYh7Ja1Bd"
-FIREBASE_USER = {
+FIREBASE_USER: dict[str, Any] = {
     "username": "firebase-user@example.com",
     "password": "firebase-user-password",
     "groups": ["ADMINS", "USERS"],
