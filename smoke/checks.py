@@ -255,10 +255,9 @@ class Smoke:
         if f"'{prefix}{OPENAPI_PATH}'" not in page.text and f'"{prefix}{OPENAPI_PATH}"' not in page.text:
             raise CheckFailed(f"GET {DOCS_PATH}: the page does not load its document from {prefix}{OPENAPI_PATH}")
         expect_status(document, 200, f"GET {OPENAPI_PATH}")
-        try:
-            schema = document.json()
-        except ValueError:
-            raise CheckFailed(f"GET {OPENAPI_PATH}: 200 but not JSON") from None
+        schema = _json_or_none(document)
+        if not isinstance(schema, dict):
+            raise CheckFailed(f"GET {OPENAPI_PATH}: 200 but not a JSON object")
         servers = [server.get("url") for server in schema.get("servers", [])]
         if prefix and servers[:1] != [prefix]:
             raise CheckFailed(f"GET {OPENAPI_PATH}: servers {servers}, not [{prefix!r}]: Swagger UI would miss the API")
