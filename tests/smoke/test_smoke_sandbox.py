@@ -8,6 +8,7 @@ CDK change could have broken). Every run's output is checked for the password an
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -22,6 +23,7 @@ import bcrypt
 import httpx
 import pytest
 
+from infra.stacks.pipeline_stack import SMOKE_USER_VARIABLE, smoke_command
 from sandbox.offline import DEMO_PASSWORDS
 from service.core.identity.local import DEMO_USERS
 from tests.support import ROOT, server_env
@@ -134,6 +136,25 @@ def test_each_demo_user_passes_every_check(unchanged: RunningSandbox, index: int
     assert run.passed() == list(CHECKS)
     (admin,) = [line for line in run.lines if line.startswith("ok   admin:")]
     assert ("200" if "ADMINS" in user["groups"] else "403") in admin
+
+
+def test_the_pipelines_own_command_line_passes_against_the_sandbox(unchanged: RunningSandbox) -> None:
+    # The smoke step's build command, as its buildspec holds it, with the variables CodeBuild sets.
+    command = smoke_command(groups_claim="groups", docs=True)
+    env = {
+        **{name: value for name, value in server_env().items() if name != "SMOKE_USER"},
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "API_URL": unchanged.base_url + "/",  # the ApiUrl output ends with a slash
+        SMOKE_USER_VARIABLE: json.dumps(demo_user(1)),
+    }
+    completed = subprocess.run(
+        ["/bin/sh", "-c", command], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False
+    )
+    print(completed.stdout + completed.stderr)
+
+    assert completed.returncode == 0
+    assert completed.stdout.splitlines()[-1].startswith(f"smoke: {len(CHECKS)} checks passed")
+    assert DEMO_PASSWORDS[demo_user(1)["username"]] not in completed.stdout + completed.stderr
 
 
 def test_behind_the_custom_domains_mapping_key_every_check_passes(
