@@ -39,7 +39,7 @@ help:
 
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.txt smoke/requirements.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@# Put the wheel's node, and the npm that ships inside it, on the venv's PATH.

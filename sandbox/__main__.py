@@ -2,7 +2,7 @@
 
 python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [-c key=value ...]
 python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...]
-python -m sandbox offline [--port P]      the offline identity provider and docs assets alone
+python -m sandbox offline [--port P] [--users-file F]   the offline identity provider and docs assets alone
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def serve_command(args: argparse.Namespace) -> None:
 def offline_command(args: argparse.Namespace) -> None:
     import uvicorn
 
-    issuer = offline.offline_issuer(key_file=args.key_file, groups_claim=args.groups_claim)
+    issuer = offline.offline_issuer(key_file=args.key_file, groups_claim=args.groups_claim, users_file=args.users_file)
     sock = _bind_or_fail("127.0.0.1", args.port)
     emit(f"Offline services on http://127.0.0.1:{port_of(sock)}: token {offline.TOKEN_PATH}, keys {offline.JWKS_PATH}")
     config = uvicorn.Config(
@@ -240,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     offline_parser.add_argument("--port", type=int, default=0)
     offline_parser.add_argument("--key-file", type=Path, default=OFFLINE_KEY_FILE)
     offline_parser.add_argument("--groups-claim", default="groups")
+    offline_parser.add_argument(
+        "--users-file", type=Path, help="the issuer's users instead of the demo ones (service/core/identity/local.py)"
+    )
     offline_parser.set_defaults(handler=offline_command)
 
     args = parser.parse_args(argv)

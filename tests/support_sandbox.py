@@ -37,10 +37,15 @@ def synthesize_sandbox_assembly(outdir: Path, *, offline_url: str) -> Path:
 
 
 @contextmanager
-def running_offline_services(workdir: Path) -> Iterator[str]:
-    """`python -m sandbox offline`: the identity provider and docs assets, as `make sandbox` serves them."""
+def running_offline_services(workdir: Path, *, users_file: Path | None = None) -> Iterator[str]:
+    """`python -m sandbox offline`: the identity provider and docs assets, as `make sandbox` serves them.
+
+    With `users_file`, the issuer knows those users instead of the demo ones.
+    """
     port = free_port()
     command = [sys.executable, "-m", "sandbox", "offline", "--port", str(port), "--key-file", str(workdir / "key.pem")]
+    if users_file is not None:
+        command += ["--users-file", str(users_file)]
     with running_server(
         command, port=port, ready_path=offline.JWKS_PATH, env=server_env(), log_path=workdir / "offline.log"
     ) as base_url:

@@ -35,6 +35,12 @@ class LocalUser(BaseModel):
     groups: list[str] = Field(default_factory=list)
     scopes: list[str] = Field(default_factory=list)
     disabled: bool = False
+    subject: str | None = Field(default=None, description="the tokens' sub; the username when left out")
+    claims: dict[str, Any] = Field(
+        default_factory=dict,
+        description="more claims for the access token, such as a Firebase ID token's firebase, user_id, auth_time "
+        "and email_verified; the issuer's own (iss, sub, aud, iat, nbf, exp, jti, scope, the groups claim) win",
+    )
 
 
 class LocalUsersFile(BaseModel):
@@ -160,14 +166,15 @@ class LocalIssuer:
         now = int(time.time())
         granted = user.scopes if scope is None else [s for s in scope.split() if s in user.scopes]
         access = {
+            "email": user.username,
+            **user.claims,
             "iss": self.issuer,
-            "sub": user.username,
+            "sub": user.subject or user.username,
             "aud": self.audience,
             "iat": now,
             "nbf": now,
             "exp": now + self.token_ttl_seconds,
             "jti": secrets.token_urlsafe(16),
-            "email": user.username,
             "scope": " ".join(granted),
             self.groups_claim: list(user.groups),
         }
