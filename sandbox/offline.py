@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -93,5 +94,9 @@ def offline_app(issuer: LocalIssuer, *, docs_assets: Path) -> Starlette:
         Route(JWKS_PATH, jwks, methods=["GET"]),
     ]
     if docs_assets.is_dir():
-        routes.append(Mount(DOCS_ASSETS_PATH, StaticFiles(directory=docs_assets)))
+        # The pages load each asset with `integrity` and `crossorigin="anonymous"`, a CORS request:
+        # like jsDelivr, which answers them with `Access-Control-Allow-Origin: *`, any origin may read
+        # (jsDelivr's maintainers: https://github.com/jsdelivr/jsdelivr/issues/18038).
+        files = CORSMiddleware(StaticFiles(directory=docs_assets), allow_origins=["*"], allow_methods=["GET"])
+        routes.append(Mount(DOCS_ASSETS_PATH, files))
     return Starlette(routes=routes)

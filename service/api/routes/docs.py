@@ -10,8 +10,10 @@ Swagger UI and ReDoc load their scripts, style sheet and favicon from `DOCS_ASSE
 packages itself; `make dev` serves them from the app. With `DOCS_ASSETS_INTEGRITY` (set by
 the CDK construct from the pinned packages) each URL names the exact version and carries its
 subresource integrity, so a changed file on the CDN is refused by the browser instead of run
-with the user's token in reach. ReDoc's Google Fonts stay off: a style sheet from a third
-party that no integrity can pin.
+with the user's token in reach. An integrity check needs a CORS request (`crossorigin`), which
+jsDelivr answers with `Access-Control-Allow-Origin: *`
+(https://github.com/jsdelivr/jsdelivr/issues/18038); a mirror must too. ReDoc's Google Fonts
+stay off: a style sheet from a third party that no integrity can pin.
 """
 
 from __future__ import annotations
