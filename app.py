@@ -22,8 +22,7 @@ STACK_NAME = "FastApiLambda"
 PIPELINE_STACK_NAME = "FastApiLambdaPipeline"
 DESCRIPTION = "FastAPI on AWS Lambda behind an HTTP API with a JWT authorizer"
 NO_PIPELINE = (
-    "No pipeline: set github_repository, github_branch and codestar_connection_arn to add one "
-    "(docs/pipeline.md)."
+    "No pipeline: set github_repository, github_branch and codestar_connection_arn to add one (docs/pipeline.md)."
 )
 
 

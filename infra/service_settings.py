@@ -7,6 +7,7 @@ fails `cdk synth` instead, with the service's message naming the variable.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,7 @@ def service_environment(
     provider_timeout_seconds: float,
     provider_settings: Mapping[str, str | None],
     docs_assets_url: str | None = None,
+    docs_assets_integrity: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The function's environment. `provider_settings` maps a variable to its value, None if unset."""
     environment = {
@@ -51,6 +53,9 @@ def service_environment(
     }
     if docs_assets_url:
         environment["DOCS_ASSETS_URL"] = docs_assets_url
+    if docs_enabled and docs_assets_integrity:
+        integrity = dict(sorted(docs_assets_integrity.items()))
+        environment["DOCS_ASSETS_INTEGRITY"] = json.dumps(integrity, separators=(",", ":"))
     environment.update({name: value for name, value in sorted(provider_settings.items()) if value})
     return environment
 

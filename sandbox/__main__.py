@@ -18,6 +18,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
+from infra import docs_assets
 from sandbox import offline
 from sandbox.assembly import AssemblyError, HttpApi, load_http_api
 from sandbox.gateway import EXECUTE_API_DOMAIN, PublicAddress
@@ -28,7 +29,15 @@ from service.core.identity.local import LocalIssuer
 
 CACHE_DIR = ROOT / ".cache" / "sandbox"
 OFFLINE_KEY_FILE = ROOT / ".local" / "sandbox-idp-key.pem"
-NODE_MODULES = ROOT / "node_modules"
+
+
+def _docs_assets() -> Path:
+    """The docs pages' pinned files (infra/docs_assets.py; the synth has fetched them already)."""
+    try:
+        docs_assets.fetch()
+    except docs_assets.DocsAssetsError as error:
+        emit(f"warning: the docs pages will not load offline: {error}")
+    return docs_assets.CACHE
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ def _serve_assembly(
         return
     extra: dict[socket.socket, ASGIApp] = {}
     if offline_services is not None:
-        extra[offline_services.sock] = offline.offline_app(offline_services.issuer, node_modules=NODE_MODULES)
+        extra[offline_services.sock] = offline.offline_app(offline_services.issuer, docs_assets=_docs_assets())
     _banner(api=api, address=address, origin=origin, prepared=prepared, offline_services=offline_services)
     # On Ctrl-C uvicorn stops cleanly, then hands the signal on.
     with contextlib.suppress(KeyboardInterrupt):
@@ -193,7 +202,7 @@ def offline_command(args: argparse.Namespace) -> None:
     sock = _bind_or_fail("127.0.0.1", args.port)
     emit(f"Offline services on http://127.0.0.1:{port_of(sock)}: token {offline.TOKEN_PATH}, keys {offline.JWKS_PATH}")
     config = uvicorn.Config(
-        offline.offline_app(issuer, node_modules=NODE_MODULES), log_level="warning", server_header=False
+        offline.offline_app(issuer, docs_assets=_docs_assets()), log_level="warning", server_header=False
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

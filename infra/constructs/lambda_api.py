@@ -22,6 +22,7 @@ from aws_cdk.aws_apigatewayv2_authorizers import HttpJwtAuthorizer
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
+from infra import docs_assets
 from infra.checkov import skip_check
 from infra.config import ApiConfig, ConfigError
 from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path, token_path
@@ -104,6 +105,8 @@ class LambdaApi(Construct):
             jwt_audience=config.jwt_audience,
             docs_enabled=config.docs_enabled,
             docs_assets_url=config.docs_assets_url,
+            # The exact files the docs pages load, with integrity computed from the pinned packages.
+            docs_assets_integrity=docs_assets.fetch() if config.docs_enabled else None,
             provider_timeout_seconds=config.provider_timeout_seconds,
             provider_settings={
                 **config.provider_settings,

@@ -8,6 +8,7 @@ and routes reach them through `get_settings`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from enum import StrEnum
@@ -109,6 +110,12 @@ class Settings(BaseSettings):
     # Where the docs pages load Swagger UI (`swagger-ui-dist@5/...`) and ReDoc (`redoc@2/...`)
     # from: jsDelivr's npm mirror, or any server laying out the same npm packages the same way.
     docs_assets_url: str = "https://cdn.jsdelivr.net/npm"
+    # The exact files the pages load, each with its subresource integrity, as JSON:
+    # {"swagger-ui-dist@5.35.0/swagger-ui-bundle.js": "sha384-...", ...}, paths under
+    # DOCS_ASSETS_URL. The CDK construct computes it at synth from the pinned packages
+    # (infra/docs_assets.py), so the browser runs only those bytes. Empty: the major versions
+    # FastAPI names (`swagger-ui-dist@5`, `redoc@2`), without integrity.
+    docs_assets_integrity: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     # The largest request body the app reads; larger ones get 413 before any route runs.
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=0, le=LAMBDA_PAYLOAD_LIMIT_BYTES)
     # Origins allowed by CORS. In Lambda the HTTP API answers CORS (the CDK construct
@@ -133,6 +140,27 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an absolute http(s) URL such as 'https://cdn.jsdelivr.net/npm'")
         return value.rstrip("/")
+
+    @field_validator("docs_assets_integrity", mode="before")
+    @classmethod
+    def _integrity_is_json(cls, value: object) -> object:
+        # Read here, from the environment's text, so the same message comes from any source.
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError:
+                raise ValueError("must be a JSON object of file paths to 'sha384-...' digests") from None
+        return value
+
+    @field_validator("docs_assets_integrity")
+    @classmethod
+    def _integrity_names_versioned_files(cls, value: dict[str, str]) -> dict[str, str]:
+        for path, integrity in value.items():
+            if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*@[0-9][0-9A-Za-z.+-]*/[A-Za-z0-9._/-]+", path):
+                raise ValueError(f"{path!r} must be a package's file at its version, such as 'redoc@2.5.4/a.js'")
+            if not re.fullmatch(r"sha(256|384|512)-[A-Za-z0-9+/]+={0,2}", integrity):
+                raise ValueError(f"the integrity of {path!r} must be 'sha384-' and a base64 digest")
+        return value
 
     @field_validator("aws_api_gw_mapping_key")
     @classmethod
