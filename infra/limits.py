@@ -4,7 +4,8 @@
 resource-based policy one statement too long, a template past CloudFormation's size. Each
 limit is written once here, with the page of AWS's documentation that states it, and checked
 by one CDK validation on the stack (`add_limit_checks`, run by `app.synth()`) and, for the
-template's own size, on the cloud assembly after synthesis (`check_assembly`).
+template's own size and the function's environment as rendered, on the cloud assembly after
+synthesis (`check_assembly`, called by `app.py`).
 
 Where AWS does not document how it measures (the environment's 4 KB, a Sid it generates),
 the figure here is the smallest reasonable reading or an estimate that errs long only by a
@@ -257,7 +258,8 @@ def role_inline_policy_characters(stack: Stack) -> dict[str, int]:
                 )
         elif isinstance(construct, iam.CfnRole):
             for policy in stack.resolve(construct.policies) or []:
-                document = _compact(_deployed(policy["PolicyDocument"]))
+                # A Python-side struct resolves with its property names in camel case.
+                document = _compact(_deployed(policy.get("PolicyDocument", policy.get("policyDocument"))))
                 characters[stack.get_logical_id(construct)] += len("".join(document.split()))
     return dict(characters)
 
@@ -301,10 +303,6 @@ def stack_refusals(stack: Stack, *, max_routes: int = 300) -> list[str]:
 
 def _function_refusals(stack: Stack, function: lambda_.CfnFunction) -> Iterable[str | None]:
     path = function.node.path
-    environment = stack.resolve(function.environment) or {}
-    variables: dict[str, Any] = environment.get("Variables") or {}
-    size = sum(len(name.encode()) + len(str(_deployed(value)).encode()) for name, value in variables.items())
-    yield ENVIRONMENT.refusal(path, size)
     name = stack.resolve(function.function_name)
     if isinstance(name, str):
         yield FUNCTION_NAME.refusal(path, len(name))
@@ -333,10 +331,18 @@ def template_refusals(assembly: cx_api.CloudAssembly) -> list[str]:
     refusals = []
     for stack in assembly.stacks_recursively:
         size = Path(stack.template_full_path).stat().st_size
-        refusal = TEMPLATE.refusal(f"stack {stack.stack_name} ({stack.template_file})", size)
-        if refusal is not None:
-            refusals.append(refusal)
-    return refusals
+        refusals.append(TEMPLATE.refusal(f"stack {stack.stack_name} ({stack.template_file})", size))
+        # The environment as the template renders it (the function's L1 holds it as a lazy value).
+        for logical_id, resource in stack.template.get("Resources", {}).items():
+            if resource.get("Type") == "AWS::Lambda::Function":
+                variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+                refusals.append(ENVIRONMENT.refusal(f"{stack.stack_name}/{logical_id}", environment_bytes(variables)))
+    return [refusal for refusal in refusals if refusal is not None]
+
+
+def environment_bytes(variables: dict[str, Any]) -> int:
+    """The names' and values' UTF-8 bytes, a reference counted as the longest text it can stand for."""
+    return sum(len(name.encode()) + len(str(_deployed(value)).encode()) for name, value in variables.items())
 
 
 def check_assembly(assembly: cx_api.CloudAssembly) -> None:
