@@ -67,6 +67,9 @@ def test_a_service_at_the_routes_quota_synthesizes_within_every_limit(grown_synt
     assert figures["resource policy bytes"] <= limits.RESOURCE_POLICY.maximum
     assert figures["environment bytes"] <= limits.ENVIRONMENT.maximum
     assert 0 < figures["bundle bytes"] <= limits.UNZIPPED_BUNDLE.maximum
+    function_resource = grown_synth.stack.api.function.node.default_child
+    assert isinstance(function_resource, lambda_.CfnFunction)
+    assert limits.bundle_directory(function_resource) == grown_synth.asset_dir, "the check measures the bundle"
     assert figures["role inline policy characters"] <= limits.ROLE_INLINE_POLICIES.maximum
     assert figures["template bytes"] <= limits.TEMPLATE.maximum
     # CloudFormation's 500 resources per stack (the CDK refuses more at synth).
@@ -86,7 +89,7 @@ def test_the_context_key_keeps_the_execute_api_endpoint_beside_a_custom_domain(g
 ONE_LINE = re.compile(r"(?m)^.*over AWS's limit of [\d,]+ \(https://docs\.aws\.amazon\.com/\S+\); fix: .+$")
 
 
-def refusal_of(build: Callable[[Stack], None], tmp_path: Path, *, max_routes: int = 300) -> str:
+def refusal_of(build: Callable[[Stack], object], tmp_path: Path, *, max_routes: int = 300) -> str:
     """The synth's refusal of a stack that `build` fills; it must name the limit, the figure and the fix."""
     app = App(outdir=str(tmp_path))
     stack = Stack(app, "Crafted")
