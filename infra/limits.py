@@ -177,7 +177,8 @@ def _deployed(value: Any) -> Any:
         if key == "Ref":
             return _LONGEST_PSEUDO.get(argument, _GENERATED_NAME)
         if key == "Fn::GetAtt":
-            return _ARN_PREFIX + _GENERATED_NAME if str(argument[1]).endswith("Arn") else _GENERATED_NAME
+            attribute = argument.rsplit(".", 1)[-1] if isinstance(argument, str) else str(argument[-1])
+            return _ARN_PREFIX + _GENERATED_NAME if attribute.endswith("Arn") else _GENERATED_NAME
         if key == "Fn::Join":
             separator, parts = argument
             return separator.join(str(_deployed(part)) for part in parts)

@@ -461,8 +461,9 @@ class HttpApiGateway:
 async def _read_body(request: Request) -> bytes | None:
     """The request's body, or None once it passes Lambda's 6 MB: read in chunks, never held past the limit.
 
-    API Gateway refuses such a request itself; here the event (the body and the rest) is measured
-    again once built. The unread remainder stays in the socket, which the server closes.
+    API Gateway refuses such a request itself, before the function; the event (the body and the
+    rest) is measured again once built. uvicorn drops what the client still sends once the answer
+    is out.
     """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > PAYLOAD_LIMIT_BYTES:
