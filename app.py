@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Environment
+from aws_cdk import App, Environment, cx_api
 
 from infra.config import ApiConfig, BuildConfig, PipelineConfig
+from infra.limits import LimitExceeded, check_assembly
 from infra.nag import add_nag_checks
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.pipeline_stack import PipelineStack
@@ -94,10 +95,24 @@ def _pinned_cdk_cli() -> str:
     return version
 
 
+def synth(app: App) -> cx_api.CloudAssembly:
+    """The cloud assembly, refused with one line per limit where a template is larger than CloudFormation takes.
+
+    Every other limit is checked on the stack itself, by `app.synth()`'s validation (`infra/limits.py`).
+    """
+    assembly = app.synth()
+    check_assembly(assembly)
+    return assembly
+
+
 def main() -> None:
     app = App()
     build(app)
-    app.synth()
+    try:
+        synth(app)
+    except LimitExceeded as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""`make bench`: the shipped Lambda asset against its floor, and the local server against a hello world.
+"""`make bench`: the shipped Lambda asset against its floor, the local server against a hello world.
+
+The local server's whoami is held against a minimal FastAPI whoami (at least 0.9 of it), the
+least FastAPI itself does for a Security dependency, not against the hello world.
 
 Builds the asset for this machine's Python (as `cdk synth` builds it), and for every other
 Lambda runtime's Python installed here an asset built by this same synth code with that
@@ -197,7 +200,7 @@ def lambda_rows(assets: Assets, counts: Counts) -> tuple[list[Row], dict[str, An
     floor = wall("floor")
     rows = [
         row(section, "floor: FastAPI + Mangum hello world", "ms", floor, floor=floor),
-        row(section, "service (service.runtime.aws_lambda)", "ms", wall("service"), floor=floor, at_most=1.15),
+        row(section, "service (service.runtime.aws_lambda)", "ms", wall("service"), floor=floor, at_most=1.05),
         row(
             section,
             "floor with the service's init GC step",
@@ -437,8 +440,8 @@ def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[R
     )
     floor = rates["floor/health"]
     same_request = rates["floor/health_with_token"]
-    minimal = rates["minimal/whoami"]
     whoami_to_floor = paired_ratio(rates["service/whoami"], floor)
+    whoami_to_same = paired_ratio(rates["service/whoami"], same_request)
     rows = [
         row(section, "floor hello world health", "req/s", floor, floor=floor),
         row(
@@ -450,14 +453,19 @@ def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[R
             note="the floor for whoami's row",
         ),
         row(section, "service health", "req/s", rates["service/health"], floor=floor, at_least=0.9),
+        # Held against the least a FastAPI whoami can do (issue 23), not the hello world: what
+        # FastAPI itself costs for a Security dependency is no fault of the service's.
         row(
             section,
-            "service whoami (RS256 token)",
+            "service whoami (RS256 token), to the minimal FastAPI whoami",
             "req/s",
             rates["service/whoami"],
-            floor=same_request,
+            floor=rates["minimal/whoami"],
             at_least=0.9,
-            note=f"to the floor without the header: {format_ratio(whoami_to_floor)}",
+            note=(
+                f"to the floor with the token header: {format_ratio(whoami_to_same)}; "
+                f"without it: {format_ratio(whoami_to_floor)}"
+            ),
         ),
         row(
             section,
@@ -465,7 +473,7 @@ def server_rows(work_dir: Path, cases_dir: Path, counts: Counts) -> tuple[list[R
             "req/s",
             rates["minimal/whoami"],
             floor=same_request,
-            note=f"service whoami / this: {format_ratio(paired_ratio(rates['service/whoami'], minimal))}",
+            note="the floor for the service whoami's row",
         ),
         row(section, "bare ASGI app", "req/s", rates["bare/health"], floor=floor),
     ]

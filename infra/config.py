@@ -152,6 +152,10 @@ class ApiConfig(BaseModel):
     domain_name: OptionalText
     certificate_arn: OptionalText
     mapping_key: OptionalText
+    # With a custom domain the execute-api endpoint is disabled; true keeps it (clients not yet moved).
+    keep_execute_api_endpoint: bool = False
+    # API Gateway's routes-per-API quota (300); set to the figure AWS raised it to for this API.
+    http_api_max_routes: int = Field(default=300, ge=1)
 
     # Who signs the tokens the gateway accepts, and the service's side of the same provider.
     identity_provider: Literal["firebase", "cognito", "oidc"]

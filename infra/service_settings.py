@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from service.core.settings import Settings, describe_validation_error
+from service.core.settings import Settings, describe_validation_error, environment_values
 
 # Variables Lambda sets for every function; the service may require them, a template may not
 # set them (they are reserved). Only used to validate the rest.
@@ -60,28 +58,11 @@ def service_environment(
     return environment
 
 
-class _SettingsFromMapping(Settings):
-    """The service's settings read from the given values only, never from this process's environment."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
 def settings_from_environment(environment: Mapping[str, str]) -> Settings:
     """The `Settings` the function will build at cold start, or ServiceSettingsError naming the variable."""
-    values: dict[str, Any] = {
-        name.lower(): value for name, value in {**LAMBDA_RESERVED_VARIABLES, **environment}.items()
-    }
     try:
-        return _SettingsFromMapping(**values)
+        # The given values only, never this process's environment.
+        return Settings.model_validate(environment_values({**LAMBDA_RESERVED_VARIABLES, **environment}))
     except ValidationError as error:
         raise ServiceSettingsError(
             f"the function's environment would stop the service at cold start: {describe_validation_error(error)}"

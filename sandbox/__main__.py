@@ -61,6 +61,9 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _address(api: HttpApi, *, domain: str | None, key_in_raw_path: bool) -> PublicAddress:
+    if domain is None and api.execute_api_endpoint_disabled and len(api.custom_domains) == 1:
+        # The template leaves the custom domain as the only way in: serve that.
+        domain = api.custom_domains[0].domain_name
     if domain is None:
         return PublicAddress.execute_api(api)
     return PublicAddress.custom_domain(api, api.custom_domain(domain), key_in_raw_path=key_in_raw_path)

@@ -245,6 +245,10 @@ class HttpApiGateway:
         return None
 
     async def respond(self, request: Request, log: _RequestLog) -> Response:
+        if self.address.domain_name == EXECUTE_API_DOMAIN and self.api.execute_api_endpoint_disabled:
+            # AWS documents a disabled default endpoint's answer as 403 Forbidden (REST APIs: "Disable
+            # the default endpoint"); HTTP APIs' page says only that it is disabled, for every stage.
+            return _message(403, "Forbidden")
         public_path: str = request.scope["path"]
         raw_public_path = request.scope.get("raw_path", b"").decode("latin-1") or public_path
         route_path = strip_segment_prefix(public_path, self.address.prefix) if self.address.prefix else public_path
@@ -278,7 +282,9 @@ class HttpApiGateway:
                 log.authorizer_error = rejection.description
                 return rejection.to_response()
 
-        body = await request.body()
+        body = await _read_body(request)
+        if body is None:
+            return _message(413, "Request Entity Too Large")
         raw_path = raw_public_path
         if not self.address.prefix_in_raw_path and self.address.prefix:
             raw_path = strip_segment_prefix(raw_public_path, self.address.prefix) or "/"
@@ -450,6 +456,24 @@ class HttpApiGateway:
             return json.dumps(values.get(match.group(1), "-"))[1:-1]
 
         self.access_log(_CONTEXT_VARIABLE.sub(substitute, self.api.access_log_format))
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request's body, or None once it passes Lambda's 6 MB: read in chunks, never held past the limit.
+
+    API Gateway refuses such a request itself, before the function; the event (the body and the
+    rest) is measured again once built. uvicorn drops what the client still sends once the answer
+    is out.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > PAYLOAD_LIMIT_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > PAYLOAD_LIMIT_BYTES:
+            return None
+    return bytes(body)
 
 
 def _origin_allowed(cors: Cors, origin: str) -> str | None:

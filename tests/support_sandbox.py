@@ -31,7 +31,13 @@ PROBE_MODULE = Path(__file__).parent / "sandbox" / "probe_handler.py"
 
 
 def synthesize_sandbox_assembly(outdir: Path, *, offline_url: str) -> Path:
-    context = sandbox_context(offline_url=offline_url, given={}, domain_name=CUSTOM_DOMAIN, mapping_key=MAPPING_KEY)
+    # The tests play both addresses of this one template: the context key keeps the execute-api endpoint.
+    context = sandbox_context(
+        offline_url=offline_url,
+        given={"keep_execute_api_endpoint": "true"},
+        domain_name=CUSTOM_DOMAIN,
+        mapping_key=MAPPING_KEY,
+    )
     synthesize(context, outdir=outdir)
     return outdir
 

@@ -135,6 +135,9 @@ class LambdaApi(Construct):
             description="The FastAPI service; every route is declared by the service.",
             create_default_stage=False,
             cors_preflight=self._cors(config.cors_allow_origins),
+            # Behind a custom domain, the execute-api endpoint would reach the API around the domain and
+            # its mapping key (and whatever fronts the domain); `keep_execute_api_endpoint` keeps it.
+            disable_execute_api_endpoint=self.serves_only_the_custom_domain(config),
         )
         self.access_log_group = logs.LogGroup(self, "AccessLogs", retention=config.log_retention)
         self.stage = self.http_api.add_stage(
@@ -198,7 +201,11 @@ class LambdaApi(Construct):
         self.authorizer = HttpJwtAuthorizer(
             "JwtAuthorizer", jwt_issuer=config.jwt_issuer, jwt_audience=list(config.jwt_audience)
         )
-        integration = HttpLambdaIntegration("Service", self.alias)
+        # One invoke permission for the whole API (this API's execute-api ARN, the alias), not one per
+        # route: each per-route statement adds about 435 bytes to the function's resource-based policy,
+        # which Lambda caps at 20 KB, so about 47 routes was the most a deploy took (aws/aws-cdk issue
+        # 19535). It grants nothing more: every route of this API invokes the same alias.
+        integration = HttpLambdaIntegration("Service", self.alias, scope_permission_to_route=False)
         self.routes: dict[str, apigwv2.HttpRoute] = {}
         for route in self.gateway_routes:
             (self.routes[route.key],) = self.http_api.add_routes(
@@ -212,6 +219,11 @@ class LambdaApi(Construct):
         self._throttle_the_token_route(config)
         self._acknowledge_design_choices()
         self._acknowledge_checkov_findings(config)
+
+    @staticmethod
+    def serves_only_the_custom_domain(config: ApiConfig) -> bool:
+        """With a custom domain, the execute-api endpoint is switched off unless the context keeps it."""
+        return bool(config.domain_name) and not config.keep_execute_api_endpoint
 
     def _secrets_extension(self, config: ApiConfig) -> lambda_.ParamsAndSecretsLayerVersion | None:
         """The layer that reads the client secrets for the function, where there are any."""

@@ -30,7 +30,7 @@ EXPECTED_ROWS = {
     "service whoami, flattened claims",
     "bare handler",
     "whoami, new token each call (RS256, cached keys)",
-    "service whoami (RS256 token)",
+    "service whoami (RS256 token), to the minimal FastAPI whoami",
     "reference: minimal FastAPI whoami",
     "bare ASGI app",
     "with bytecode (as shipped)",
@@ -69,7 +69,7 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFix
         "service + 2 routes",
         "per route, service (1 to 2 routes, ms)",
         "service health",
-        "service whoami (RS256 token)",
+        "service whoami (RS256 token), to the minimal FastAPI whoami",
     ]
     assert result["table"] in capsys.readouterr().out
     page = doc.read_text()

@@ -179,6 +179,39 @@ def test_the_api_invokes_the_live_alias_of_a_published_version(default_synth: Sy
     }
 
 
+def test_one_invoke_permission_covers_every_route_of_this_api(default_synth: Synthesized) -> None:
+    """Lambda refuses a resource-based policy over 20 KB at deploy (PolicyLengthExceededException,
+    aws/aws-cdk issue 19535). One permission per route, about 435 bytes each, stopped deploys at
+    about 47 routes; one for the whole API holds for any number, and grants nothing more: every
+    route of this API invokes the same alias."""
+    (permission,) = default_synth.resources("AWS::Lambda::Permission").values()
+    properties = permission["Properties"]
+    api = ref_to(default_synth, "AWS::ApiGatewayV2::Api")["Ref"]
+    source = "".join(
+        part if isinstance(part, str) else f"<{next(iter(part.values()))}>"
+        for part in properties["SourceArn"]["Fn::Join"][1]
+    )
+
+    assert len(default_synth.resources("AWS::ApiGatewayV2::Route")) > 1
+    assert properties["Action"] == "lambda:InvokeFunction"
+    assert properties["Principal"] == "apigateway.amazonaws.com"
+    assert properties["FunctionName"] == ref_to(default_synth, "AWS::Lambda::Alias")
+    # This API only: any stage, any method, any path of it.
+    assert source == f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/*/*/*"
+
+
+def test_behind_a_custom_domain_the_execute_api_endpoint_is_disabled(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    """Otherwise a client reaches the API around the domain, its mapping key and whatever fronts it."""
+    api = custom_synth.only("AWS::ApiGatewayV2::Api")["Properties"]
+    assert api["DisableExecuteApiEndpoint"] is True
+    # The custom domain is then the only way in: the URL the stack prints, and the pipeline's health check calls.
+    assert custom_synth.template_json["Outputs"]["ApiUrl"]["Value"] == "https://api.example.com/orders"
+    # Without a custom domain there is no other way in: the endpoint stays.
+    assert not default_synth.only("AWS::ApiGatewayV2::Api")["Properties"].get("DisableExecuteApiEndpoint")
+
+
 def test_no_function_url_and_no_physical_names(default_synth: Synthesized) -> None:
     default_synth.template.resource_count_is("AWS::Lambda::Url", 0)
     names = {
