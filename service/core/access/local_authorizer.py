@@ -5,7 +5,8 @@ It checks what the authorizer checks, in the same way (see BRIEF: "Facts about A
 from the issuer's JWKS; `iss` equal to the configured issuer; `aud` one of the audiences or,
 only where `aud` is absent, `client_id`; `exp` in the future, `nbf` and `iat` in the past;
 and for a route with scopes, at least one of them in the token's `scope` or `scp`. Its answer
-is the `requestContext.authorizer.jwt` the gateway would build, claims flattened to strings.
+is the `requestContext.authorizer.jwt` the gateway would build, claims rendered to strings as
+the gateway renders them (`claims.flatten_claims`: Go-style, nulls left out).
 
 A client sends the same token with every request until it expires, and verifying it costs
 ~120 µs (PyJWT, RS256): a token that passed is remembered by its exact text, signature
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from service.core.access.claims import JwtContext, bearer_token, flatten_claims, scopes_from_claims
+from service.core.access.claims import JwtContext, bearer_token, flatten_claims, is_json_text, scopes_from_claims
 from service.core.errors import GatewayRejection
 from service.core.http import SharedHttpClient
 from service.core.identity.base import IdentityProvider
@@ -113,6 +114,9 @@ class LocalAuthorizer:
             if key is None:
                 raise GatewayRejection.unauthorized("no key in the issuer's key set matches the token's kid")
             claims = self._decode(token, key=key, algorithm=algorithm)
+        if not is_json_text(claims):
+            # NaN, a number out of range or a lone surrogate: not JSON the gateway's decoder reads as such.
+            raise GatewayRejection.unauthorized("the token's claims are not valid JSON")
         self._check_audience(claims)
         return claims
 
