@@ -157,9 +157,10 @@ def go_float(number: float) -> str:
         text = f"{mantissa[0]}{fraction}e{'-' if decimal_exponent < 0 else '+'}{abs(decimal_exponent):02d}"
     elif exponent >= 0:
         text = mantissa + "0" * exponent
+    elif (point := len(mantissa) + exponent) > 0:
+        text = f"{mantissa[:point]}.{mantissa[point:]}"
     else:
-        point = len(mantissa) + exponent
-        text = f"{mantissa[:point] or '0'}.{'0' * -point}{mantissa[max(point, 0) :]}"
+        text = f"0.{'0' * -point}{mantissa}"
     return f"-{text}" if sign else text
 
 

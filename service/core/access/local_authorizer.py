@@ -60,6 +60,7 @@ class LocalAuthorizer:
         keys: KeySource,
         accept_unsigned: bool = False,
         clock: Callable[[], float] = time.time,
+        render: Callable[[dict[str, Any]], dict[str, str]] = flatten_claims,
     ) -> None:
         self.issuer = issuer
         self.audiences = frozenset(audiences)
@@ -67,6 +68,9 @@ class LocalAuthorizer:
         # Only for the Firebase Auth emulator, whose tokens carry no signature.
         self.accept_unsigned = accept_unsigned
         self._clock = clock
+        # How verified claims become the authorizer's strings: the service's `flatten_claims`,
+        # or (the sandbox's gateway, which shares no rendering with the function) its own.
+        self._render = render
         self._verified: dict[str, _VerifiedToken] = {}
 
     async def authorize(self, authorization: str | None, route_scopes: Sequence[str]) -> JwtContext:
@@ -90,7 +94,7 @@ class LocalAuthorizer:
     async def _verify(self, token: str) -> _VerifiedToken:
         claims = await self.verify_bearer_token(token)
         verified = _VerifiedToken(
-            expires_at=_expiry(claims), flattened_claims=flatten_claims(claims), scopes=scopes_from_claims(claims)
+            expires_at=_expiry(claims), flattened_claims=self._render(claims), scopes=scopes_from_claims(claims)
         )
         if verified.expires_at > 0:
             if len(self._verified) >= VERIFIED_TOKENS_KEPT:
