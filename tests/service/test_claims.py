@@ -155,6 +155,9 @@ def test_what_no_source_documents_is_allowed_for() -> None:
         {"matrix": "[[1] [2] [3]]"},
         {"amr_level": "2.6"},
         {"amr_level": "nan"},
+        # ... nor a top-level integer, whatever its name (every captured event shows digits) ...
+        {"auth_time": "1.7955149e+09"},
+        {"auth_time": "1795514900.0"},
         # ... nor any claim of `EXACT_CLAIMS`, whatever its type.
         {"exp": "1.7955186e+09"},
         {"exp": "1795518600.0"},
@@ -164,10 +167,11 @@ def test_a_rendering_that_differs_where_it_is_documented_is_refused(other: dict[
     claims = {
         "sub": "u",
         "exp": 1795518600,
+        "auth_time": 1795514900,
         "amr_level": 2.5,
         "org": {"id": 1635018939, "parent": None, "tags": ["a", 7]},
+        "matrix": [[1], [2]],
     }
-    claims["matrix"] = [[1], [2]]
     with pytest.raises(GatewayRejection):
         verified(unsigned_token(claims), {**flatten_claims(claims), **other})
 
