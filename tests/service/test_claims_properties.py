@@ -32,7 +32,7 @@ from tests.service.test_claims import unsigned_token
 
 GROUPS_CLAIM = "groups"
 # Text without lone surrogates (a token holding one is refused: see test_claims).
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 NAMES = st.one_of(st.sampled_from(sorted(EXACT_CLAIMS | {GROUPS_CLAIM})), TEXT.filter(bool))
 SCALARS = st.one_of(
     TEXT,
