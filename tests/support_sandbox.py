@@ -28,6 +28,8 @@ CUSTOM_DOMAIN = "api.example.com"
 MAPPING_KEY = "shop"
 STACK_TEMPLATE = "FastApiLambda.template.json"
 PROBE_MODULE = Path(__file__).parent / "sandbox" / "probe_handler.py"
+# The offline issuer's signing key, in the directory its services run in.
+OFFLINE_KEY_FILE = "key.pem"
 
 
 def synthesize_sandbox_assembly(outdir: Path, *, offline_url: str) -> Path:
@@ -40,7 +42,16 @@ def synthesize_sandbox_assembly(outdir: Path, *, offline_url: str) -> Path:
 def running_offline_services(workdir: Path) -> Iterator[str]:
     """`python -m sandbox offline`: the identity provider and docs assets, as `make sandbox` serves them."""
     port = free_port()
-    command = [sys.executable, "-m", "sandbox", "offline", "--port", str(port), "--key-file", str(workdir / "key.pem")]
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "offline",
+        "--port",
+        str(port),
+        "--key-file",
+        str(workdir / OFFLINE_KEY_FILE),
+    ]
     with running_server(
         command, port=port, ready_path=offline.JWKS_PATH, env=server_env(), log_path=workdir / "offline.log"
     ) as base_url:
