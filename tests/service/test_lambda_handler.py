@@ -323,3 +323,20 @@ def test_the_function_reads_the_token_from_the_identity_sources_header(
     status, _, body = invoke(handler, admin_event_for(admin))
     assert status == 401
     assert json.loads(body) == {"message": "Unauthorized"}
+
+
+@pytest.mark.parametrize(("fields", "status"), [(1001, 400), (1000, 400)])
+def test_a_token_request_over_starlettes_field_limit_is_invalid_request_in_lambda(
+    handler: LambdaHandler, fields: int, status: int
+) -> None:
+    """1,001 fields: Starlette's limit, said as `invalid_request`; 1,000 (no password among them): read, refused so."""
+    event = load_event("token_password_grant.json")
+    body = "&".join(f"f{n}=x" for n in range(fields))
+    event["body"] = base64.b64encode(body.encode()).decode()
+    event["headers"]["content-length"] = str(len(body))
+    status_code, _, answer = invoke(handler, event)
+    assert status_code == status
+    error = json.loads(answer)
+    assert error["error"] == "invalid_request"
+    expected = "too many fields" if fields > 1000 else "needs username and password"
+    assert expected in error["error_description"]
