@@ -160,7 +160,8 @@ class Settings(BaseSettings):
     @classmethod
     def _identity_source_is_one_header(cls, value: str) -> str:
         # The app reads the verified token from that one header; a query string, a context
-        # variable or several sources (all allowed by API Gateway) leave it nothing to read.
+        # variable or several sources (an authorizer's IdentitySource may name any of them: API
+        # Gateway's CreateAuthorizer reference) leave it nothing to read.
         if not IDENTITY_SOURCE_HEADER.fullmatch(value.strip()):
             raise ValueError("must be a single request header, such as '$request.header.Authorization'")
         return value.strip()
