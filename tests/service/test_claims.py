@@ -354,3 +354,35 @@ def test_scopes_from_scope_or_scp() -> None:
     assert scopes_from_claims({"scp": ["a", "b"]}) == ["a", "b"]
     assert scopes_from_claims({"scp": "a b"}) == ["a", "b"]
     assert scopes_from_claims({}) == []
+
+
+def test_a_surrogate_encoded_as_utf8_bytes_is_refused_too() -> None:
+    """Python's JSON decoder lets the bytes of an encoded surrogate through as one: no response could carry it."""
+
+    def segment(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    payload = b'{"sub": "\xed\xa0\x80"}'
+    token = ".".join([segment(b"{}"), segment(payload), segment(b"signature")])
+    with pytest.raises(GatewayRejection) as refused:
+        verified(f"Bearer {token}", {"sub": "\ud800"})
+    assert "no readable token" in refused.value.description
+
+
+@pytest.mark.parametrize(
+    ("payload", "rendered"),
+    [
+        ('{"sub": "u", "x": NaN}', {"sub": "u", "x": "NaN"}),
+        ('{"sub": "u", "x": -Infinity}', {"sub": "u", "x": "-Inf"}),
+        ('{"sub": "u", "x": {"y": 1e400}}', {"sub": "u", "x": "map[y:+Inf]"}),
+        ('{"sub": "\\ud800"}', {"sub": "\ud800"}),
+        ('{"sub": "u", "\\udfff": "v"}', {"sub": "u", "\udfff": "v"}),
+    ],
+    ids=["NaN", "-Infinity", "nested 1e400", "lone surrogate", "lone surrogate in a name"],
+)
+def test_what_json_has_no_room_for_is_refused_even_where_the_rendering_would_match(
+    payload: str, rendered: dict[str, str]
+) -> None:
+    with pytest.raises(GatewayRejection) as refused:
+        verified(unsigned_token(payload), rendered)
+    assert "no readable token" in refused.value.description

@@ -38,6 +38,7 @@ import binascii
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -320,11 +321,30 @@ def _unverified_payload(token: str) -> dict[str, Any] | None:
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         raw = binascii.a2b_base64(payload.encode("ascii").translate(_BASE64URL_TO_BASE64), strict_mode=True)
-        claims = json.loads(raw)
+        # NaN, Infinity and numbers beyond a float64 are refused as they are read (`is_json_text`).
+        claims = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
     except (binascii.Error, ValueError, RecursionError):
         # RecursionError: JSON nested deeper than the interpreter's stack allows.
         return None
-    return claims if isinstance(claims, dict) and is_json_text(claims) else None
+    if not isinstance(claims, dict):
+        return None
+    # Only a payload that may hold a surrogate (escaped, or encoded as UTF-8 bytes) is walked for one.
+    return claims if not _MAY_HOLD_SURROGATE.search(raw) or is_json_text(claims) else None
+
+
+# `\ud800`-`\udfff` escaped, or encoded as bytes (which Python's JSON decoder lets through).
+_MAY_HOLD_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(spelling: str) -> float:
+    number = float(spelling)
+    if not math.isfinite(number):
+        raise ValueError("a number beyond a float64")
+    return number
 
 
 def is_json_text(value: Any) -> bool:
