@@ -26,6 +26,7 @@ class ServiceSettingsError(Exception):
 def service_environment(
     *,
     stage_name: str,
+    identity_source: str,
     mapping_key: str,
     groups_claim: str,
     identity_provider: str,
@@ -42,6 +43,7 @@ def service_environment(
         "RUNTIME": "LAMBDA",
         "AWS_API_GW_STAGE_NAME": stage_name,
         "AWS_API_GW_MAPPING_KEY": mapping_key,
+        "JWT_IDENTITY_SOURCE": identity_source,
         "JWT_AUTHORIZATION_GROUPS_ATTR_NAME": groups_claim,
         "IDENTITY_PROVIDER": identity_provider,
         "JWT_ISSUER": jwt_issuer,

@@ -10,8 +10,9 @@ It plays the parts of the gateway a client and the function meet, from the templ
   anything else is the gateway's `404 {"message":"Not Found"}`;
 - a route with the JWT authorizer passes it first (issuer, audiences, identity source and the
   route's scopes from the template; the same checks as `LocalAuthorizer`) and reaches the
-  function with the verdict in `requestContext.authorizer.jwt`; refusals are the gateway's
-  401/403; the stage's throttling refuses with 429; CORS is answered from the API's
+  function with the verdict in `requestContext.authorizer.jwt`, the claims rendered by the
+  sandbox's own `claim_text.gateway_claims` (Go-style ``map[k:v]``, ``[a b]``, nulls left
+  out); refusals are the gateway's 401/403; the stage's throttling refuses with 429; CORS is answered from the API's
   configuration, before any route;
 - each request becomes a payload 2.0 event (headers lower-cased, duplicates joined with
   commas, cookies apart, body base64-encoded unless it is text), 6 MB at most, handed to the
@@ -40,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from sandbox.assembly import DEFAULT_STAGE, Cors, CustomDomain, HttpApi, JwtAuthorizer, Route
+from sandbox.claim_text import gateway_claims
 from sandbox.runtime_api import SANDBOX_ACCOUNT, SANDBOX_REGION, Outcome
 from service.core.access.claims import JwtContext
 from service.core.access.local_authorizer import KeySource, LocalAuthorizer
@@ -522,7 +524,11 @@ def build_authorizers(
     authorizers = {route.authorizer for route in api.routes if route.authorizer is not None}
     return {
         authorizer: LocalAuthorizer(
-            issuer=authorizer.issuer, audiences=authorizer.audiences, keys=key_sources(authorizer)
+            issuer=authorizer.issuer,
+            audiences=authorizer.audiences,
+            keys=key_sources(authorizer),
+            # The verification is the service's; the rendering handed to the function is the sandbox's own.
+            render=gateway_claims,
         )
         for authorizer in authorizers
     }

@@ -28,6 +28,8 @@ CUSTOM_DOMAIN = "api.example.com"
 MAPPING_KEY = "shop"
 STACK_TEMPLATE = "FastApiLambda.template.json"
 PROBE_MODULE = Path(__file__).parent / "sandbox" / "probe_handler.py"
+# The offline issuer's signing key, in the directory its services run in.
+OFFLINE_KEY_FILE = "key.pem"
 
 
 def synthesize_sandbox_assembly(outdir: Path, *, offline_url: str) -> Path:
@@ -49,7 +51,16 @@ def running_offline_services(workdir: Path, *, users_file: Path | None = None) -
     With `users_file`, the issuer knows those users instead of the demo ones.
     """
     port = free_port()
-    command = [sys.executable, "-m", "sandbox", "offline", "--port", str(port), "--key-file", str(workdir / "key.pem")]
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "offline",
+        "--port",
+        str(port),
+        "--key-file",
+        str(workdir / OFFLINE_KEY_FILE),
+    ]
     if users_file is not None:
         command += ["--users-file", str(users_file)]
     with running_server(

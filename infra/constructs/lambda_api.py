@@ -28,6 +28,7 @@ from infra.config import ApiConfig, ConfigError
 from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path, token_path
 from infra.service_settings import service_environment, settings_from_environment
 from service.app import create_app
+from service.core.access.claims import IDENTITY_SOURCE
 
 HANDLER = "service.runtime.aws_lambda.handler"
 ALIAS_NAME = "live"
@@ -96,8 +97,12 @@ class LambdaApi(Construct):
         # Chosen once, given to the gateway and to the function's environment alike.
         stage_name = config.stage_name
         mapping_key = config.mapping_key or ""
+        # Where the authorizer reads the token (a single request header): the function reads the
+        # verified token's exact claims from the same header (`JWT_IDENTITY_SOURCE`).
+        identity_source = IDENTITY_SOURCE
         self.environment = service_environment(
             stage_name=stage_name,
+            identity_source=identity_source,
             mapping_key=mapping_key,
             groups_claim=config.jwt_groups_claim,
             identity_provider=config.identity_provider,
@@ -199,7 +204,10 @@ class LambdaApi(Construct):
         self.alias = lambda_.Alias(self, "LiveAlias", alias_name=ALIAS_NAME, version=self.function.current_version)
 
         self.authorizer = HttpJwtAuthorizer(
-            "JwtAuthorizer", jwt_issuer=config.jwt_issuer, jwt_audience=list(config.jwt_audience)
+            "JwtAuthorizer",
+            jwt_issuer=config.jwt_issuer,
+            jwt_audience=list(config.jwt_audience),
+            identity_source=[identity_source],
         )
         # One invoke permission for the whole API (this API's execute-api ARN, the alias), not one per
         # route: each per-route statement adds about 435 bytes to the function's resource-based policy,

@@ -51,6 +51,10 @@ SECRET_ARN = re.compile(r"arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:
 # The port the AWS Parameters and Secrets Lambda Extension answers on unless told otherwise.
 SECRETS_EXTENSION_DEFAULT_PORT = 2773
 
+# An identity source naming one request header (API Gateway's `$request.header.<name>`), the
+# name an HTTP token (RFC 9110 section 5.1).
+IDENTITY_SOURCE_HEADER = re.compile(r"\$request\.header\.([!#$%&'*+.^_`|~0-9A-Za-z-]+)")
+
 # How the OIDC client authenticates at the token endpoint (RFC 6749 section 2.3.1).
 OidcTokenAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
@@ -73,6 +77,9 @@ class Settings(BaseModel):
     aws_api_gw_stage_name: str = "$default"
     aws_api_gw_mapping_key: str = ""
     jwt_authorization_groups_attr_name: str = Field(default="groups", min_length=1)
+    # The JWT authorizer's identity source, which the CDK construct gives the authorizer and
+    # this variable alike: the header whose token the authorizer verified, read by the app.
+    jwt_identity_source: str = "$request.header.Authorization"
 
     identity_provider: IdentityProviderName | None = None
     jwt_issuer: str | None = None
@@ -183,6 +190,16 @@ class Settings(BaseModel):
         if not value or "/" in value:
             raise ValueError("must be a stage name such as 'mvp' or '$default'")
         return value
+
+    @field_validator("jwt_identity_source")
+    @classmethod
+    def _identity_source_is_one_header(cls, value: str) -> str:
+        # The app reads the verified token from that one header; a query string, a context
+        # variable or several sources (an authorizer's IdentitySource may name any of them: API
+        # Gateway's CreateAuthorizer reference) leave it nothing to read.
+        if not IDENTITY_SOURCE_HEADER.fullmatch(value.strip()):
+            raise ValueError("must be a single request header, such as '$request.header.Authorization'")
+        return value.strip()
 
     @field_validator("firebase_auth_emulator_host")
     @classmethod

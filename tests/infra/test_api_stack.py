@@ -68,6 +68,12 @@ def test_the_stage_is_named_and_the_function_is_told_that_name(
         assert synth.function_environment["AWS_API_GW_STAGE_NAME"] == stage["StageName"]
 
 
+def test_the_function_is_told_the_authorizers_identity_source(default_synth: Synthesized) -> None:
+    """The header the authorizer reads is the one the function reads the verified token from."""
+    authorizer = default_synth.only("AWS::ApiGatewayV2::Authorizer")["Properties"]
+    assert authorizer["IdentitySource"] == [default_synth.function_environment["JWT_IDENTITY_SOURCE"]]
+
+
 def test_the_function_is_told_the_groups_claim(default_synth: Synthesized, custom_synth: Synthesized) -> None:
     assert default_synth.function_environment["JWT_AUTHORIZATION_GROUPS_ATTR_NAME"] == "groups"
     assert custom_synth.function_environment["JWT_AUTHORIZATION_GROUPS_ATTR_NAME"] == "cognito:groups"
@@ -83,6 +89,7 @@ def test_the_function_runs_the_service_in_lambda_mode_with_the_identity_settings
         "RUNTIME": "LAMBDA",
         "AWS_API_GW_STAGE_NAME": "mvp",
         "AWS_API_GW_MAPPING_KEY": "",
+        "JWT_IDENTITY_SOURCE": "$request.header.Authorization",
         "JWT_AUTHORIZATION_GROUPS_ATTR_NAME": "groups",
         "IDENTITY_PROVIDER": "firebase",
         "JWT_ISSUER": "https://securetoken.google.com/demo-project",
