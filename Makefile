@@ -15,7 +15,7 @@ RELOAD ?= 1
 # make sandbox listens on PORT when one is given, else on 8001 (make dev's 8000 stays free).
 SANDBOX_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8001)
 # A custom domain to play (DOMAIN=api.example.com MAPPING_KEY=shop), rawPath without the key
-# (KEY_IN_RAW_PATH=0), more CDK context (CONTEXT="memory_mb=1024 runtime=python3.12"), the
+# (KEY_IN_RAW_PATH=0), more CDK context (CONTEXT="memory_mb=1024 runtime=python3.12", make synth too), the
 # interpreter of the function's Python where it is not on PATH (SANDBOX_PYTHON=...).
 DOMAIN ?=
 MAPPING_KEY ?=
@@ -90,8 +90,9 @@ fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/service/test_contract_fuzz.py -s -q
 
 # Offline once the wheel cache (.cache/) is warm: no notices, no version check, no telemetry (cdk.json).
+# CONTEXT="stack_name=alice-api memory_mb=1024" as for make sandbox.
 synth: install
-	CDK_DISABLE_VERSION_CHECK=1 node_modules/.bin/cdk synth --quiet --no-notices
+	CDK_DISABLE_VERSION_CHECK=1 node_modules/.bin/cdk synth --quiet --no-notices $(foreach entry,$(CONTEXT),-c $(entry))
 
 # The Lambda asset for this machine's Python against its floor; writes bench/results/latest.json.
 bench: install

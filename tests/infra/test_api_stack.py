@@ -10,6 +10,7 @@ from aws_cdk.assertions import Annotations, Match
 from infra.bytecode import find_bytecode_compiler
 from service.core.access.claims import IDENTITY_SOURCE
 from tests.infra.conftest import CUSTOM_CONTEXT, HOST_PYTHON, Synthesized
+from tests.support import STACK_NAME
 
 
 def ref_to(synth: Synthesized, resource_type: str) -> dict[str, str]:
@@ -257,7 +258,7 @@ def test_outputs_name_the_urls_the_function_and_the_alias(
 
 def test_a_bundle_without_bytecode_says_so_and_names_the_fix(default_synth: Synthesized) -> None:
     warnings = Annotations.from_stack(default_synth.stack).find_warning(
-        "/FastApiLambda/Api/Function", Match.string_like_regexp("WITHOUT BYTECODE")
+        f"/{STACK_NAME}/Api/Function", Match.string_like_regexp("WITHOUT BYTECODE")
     )
 
     # The default runtime is python3.14: warned about where this machine has no Python 3.14.

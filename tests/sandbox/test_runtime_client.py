@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import STACK_NAME
 from tests.support_sandbox import (
     RunningSandbox,
     changed_assembly,
@@ -152,7 +153,7 @@ def test_the_process_has_the_templates_environment_and_the_variables_lambda_sets
     assert environment["IDENTITY_PROVIDER"] == "oidc"
     # Lambda's.
     assert environment["_HANDLER"] == "sandbox_probe.handler"
-    assert environment["AWS_LAMBDA_FUNCTION_NAME"].startswith("FastApiLambda-")
+    assert environment["AWS_LAMBDA_FUNCTION_NAME"].startswith(f"{STACK_NAME}-")
     assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
     assert environment["AWS_LAMBDA_FUNCTION_VERSION"] == "1"
     assert environment["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
