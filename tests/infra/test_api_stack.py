@@ -241,15 +241,20 @@ def test_a_custom_domain_maps_the_stage_under_the_mapping_key(
 # Outputs and warnings.
 
 
-def test_outputs_name_the_urls_the_function_and_the_alias(
+def test_outputs_name_the_urls_the_function_its_logs_and_the_alias(
     default_synth: Synthesized, custom_synth: Synthesized
 ) -> None:
     outputs: dict[str, Any] = default_synth.template_json["Outputs"]
     api = ref_to(default_synth, "AWS::ApiGatewayV2::Api")["Ref"]
+    stage = default_synth.stack.api.stage.stage_name
 
-    assert output_url(default_synth, "ApiUrl") == f"https://<{api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/mvp"
-    assert output_url(default_synth, "DocsUrl").endswith("/mvp/v1/docs")
+    assert output_url(default_synth, "ApiUrl") == f"https://<{api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/{stage}"
+    assert output_url(default_synth, "DocsUrl").endswith(f"/{stage}/v1/docs")
     assert outputs["FunctionName"]["Value"] == ref_to(default_synth, "AWS::Lambda::Function")
+    # The group the function logs to (its Ref is the group's name, what `aws logs tail` takes).
+    function = default_synth.only("AWS::Lambda::Function")
+    assert outputs["FunctionLogGroup"]["Value"] == function["Properties"]["LoggingConfig"]["LogGroup"]
+    assert outputs["FunctionLogGroup"]["Value"]["Ref"] in default_synth.resources("AWS::Logs::LogGroup")
     assert outputs["AliasName"]["Value"] == "live"
     custom_outputs = custom_synth.template_json["Outputs"]
     assert "DocsUrl" not in custom_outputs
