@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Security
@@ -34,10 +35,16 @@ SECURITY_SCHEME_NAME = "OAuth2PasswordBearer"
 # API Gateway accepts at most this many authorization scopes on a route.
 MAX_ROUTE_SCOPES = 10
 
-# Scopes the service's routes may ask for; Swagger UI offers them in its Authorize dialog.
+# Every scope the service's routes may ask for, with what it grants: the one place a scope is
+# declared. Swagger UI offers them in its Authorize dialog, and `make dev`'s demo admin is
+# granted each (docs/recipes.md, "Add a route").
 KNOWN_SCOPES: dict[str, str] = {
     "items:read": "Read the demonstration items",
 }
+
+
+# This file, as the repository names it, for the message that sends a developer here.
+REGISTRY_FILE = "/".join(Path(__file__).parts[-4:])
 
 
 class RequireAccess(OAuth2PasswordBearer):
@@ -46,7 +53,10 @@ class RequireAccess(OAuth2PasswordBearer):
     def __init__(self, *, scopes: Sequence[str], groups: Sequence[str]) -> None:
         unknown = set(scopes) - KNOWN_SCOPES.keys()
         if unknown:
-            raise ValueError(f"undeclared scopes {sorted(unknown)}: add them to KNOWN_SCOPES")
+            raise ValueError(
+                f"undeclared scopes {sorted(unknown)}: add each, with what it grants, "
+                f"to KNOWN_SCOPES in {REGISTRY_FILE}"
+            )
         if len(scopes) > MAX_ROUTE_SCOPES:
             raise ValueError(f"API Gateway allows at most {MAX_ROUTE_SCOPES} scopes on a route")
         # The token itself is read by the gateway step, which, like API Gateway, also accepts a bare token.
