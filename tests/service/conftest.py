@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.local import load_or_create_signing_key, public_jwk
 from service.core.settings import LOCAL_AUDIENCE, LOCAL_ISSUER, Settings
 
@@ -69,7 +70,7 @@ class TokenForger:
             "iat": now,
             "nbf": now,
             "exp": now + 600,
-            "scope": "items:read",
+            "scope": " ".join(KNOWN_SCOPES),  # every scope the app declares
             "groups": ["ADMINS"],
         }
         claims.update(overrides)

@@ -17,12 +17,14 @@ from pydantic import BaseModel
 
 from service.api.deps import CurrentUser, get_identity_provider
 from service.core.access.caller import Principal
-from service.core.access.declaration import Authenticated, describe_routes
+from service.core.access.declaration import KNOWN_SCOPES, Authenticated, describe_routes
 from service.core.identity.base import TokenGrant
+from tests.declared import a_scope
 from tests.service.conftest import TokenForger
 
 Admin = Annotated[Principal, Authenticated(groups=["ADMINS"])]
-ItemsReader = Annotated[Principal, Authenticated(scopes=["items:read"])]
+SCOPE = a_scope()
+ScopeReader = Annotated[Principal, Authenticated(scopes=[SCOPE])]
 UNAUTHORIZED = {"message": "Unauthorized"}
 FORBIDDEN = {"message": "Forbidden"}
 
@@ -41,7 +43,7 @@ def _declare(router: APIRouter) -> APIRouter:
         return {"sub": caller.subject}
 
     @router.get("/scoped")
-    async def scoped(caller: ItemsReader, limit: int = 10) -> dict[str, Any]:
+    async def scoped(caller: ScopeReader, limit: int = 10) -> dict[str, Any]:
         return {"sub": caller.subject, "limit": limit}
 
     @router.post("/notes")
@@ -104,12 +106,12 @@ def test_the_openapi_document_carries_each_declaration(team_app: FastAPI) -> Non
     paths = schema["paths"]
     assert paths["/team/whoami"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
     assert paths["/team/admin"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
-    assert paths["/team/scoped"]["get"]["security"] == [{"OAuth2PasswordBearer": ["items:read"]}]
+    assert paths["/team/scoped"]["get"]["security"] == [{"OAuth2PasswordBearer": [SCOPE]}]
     assert paths["/team/sync"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
     assert "security" not in paths["/v1/manage/hc"]["get"]
     password_flow = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]
     assert password_flow["tokenUrl"] == "/v1/auth/token"
-    assert password_flow["scopes"] == {"items:read": "Read the demonstration items"}
+    assert password_flow["scopes"] == KNOWN_SCOPES
     # The refusals that come with a declaration are documented from it.
     assert {"401", "403"} <= paths["/team/whoami"]["get"]["responses"].keys()
     assert "401" not in paths["/v1/manage/hc"]["get"]["responses"]
@@ -119,7 +121,7 @@ def test_the_listing_reads_the_same_declarations(team_app: FastAPI) -> None:
     listed = {(r.method, r.path): (r.public, r.scopes, r.groups) for r in describe_routes(team_app)}
     assert listed[("GET", "/team/whoami")] == (False, (), ())
     assert listed[("GET", "/team/admin")] == (False, (), ("ADMINS",))
-    assert listed[("GET", "/team/scoped")] == (False, ("items:read",), ())
+    assert listed[("GET", "/team/scoped")] == (False, (SCOPE,), ())
     assert listed[("POST", "/team/notes")] == (False, (), ())
     assert listed[("GET", "/team/sync")] == (False, (), ())
     assert listed[("GET", "/v1/manage/hc")] == (True, (), ())
@@ -129,11 +131,11 @@ def test_a_router_requirement_beside_the_routes_own_counts_in_every_enforcer(
     make_local_app: Callable[..., FastAPI], forger: TokenForger
 ) -> None:
     app = make_local_app()
-    app.include_router(_declare(APIRouter()), prefix="/team", dependencies=[Authenticated(scopes=["items:read"])])
+    app.include_router(_declare(APIRouter()), prefix="/team", dependencies=[Authenticated(scopes=[SCOPE])])
     paths = app.openapi()["paths"]
-    assert paths["/team/whoami"]["get"]["security"] == [{"OAuth2PasswordBearer": ["items:read"]}]
+    assert paths["/team/whoami"]["get"]["security"] == [{"OAuth2PasswordBearer": [SCOPE]}]
     listed = {(r.method, r.path): (r.scopes, r.groups) for r in describe_routes(app)}
-    assert listed[("GET", "/team/admin")] == (("items:read",), ("ADMINS",))
+    assert listed[("GET", "/team/admin")] == ((SCOPE,), ("ADMINS",))
     with TestClient(app) as client:
         assert client.get("/team/whoami", headers=_bearer(forger, scope="openid")).json() == FORBIDDEN
         assert client.get("/team/admin", headers=_bearer(forger, groups=["USERS"])).json()["code"] == "missing_group"
