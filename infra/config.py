@@ -164,7 +164,35 @@ def _matches_url() -> AfterValidator:
     return AfterValidator(check)
 
 
+def _name_value_pairs(value: object) -> object:
+    """`-c function_environment=A=1,B=2` gives a string; cdk.json gives an object. Values become strings."""
+    if isinstance(value, str):
+        pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+        if any(not separator for _, separator, _ in pairs):
+            raise ValueError("must be NAME=value pairs separated by commas, or an object in cdk.json")
+        return {name.strip(): text for name, _, text in pairs}
+    if isinstance(value, Mapping):
+        return {name: ("true" if v else "false") if isinstance(v, bool) else str(v) for name, v in value.items()}
+    return value
+
+
+# Lambda reserves these names for its own variables (AWS Lambda Developer Guide, "Defined
+# runtime environment variables"): _HANDLER, AWS_REGION, AWS_LAMBDA_*, LAMBDA_TASK_ROOT...
+RESERVED_VARIABLE_PREFIXES = ("_", "AWS_", "LAMBDA_")
+
+
+def _are_service_variables(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+            raise ValueError(f"{name!r} is not a variable name (capital letters, digits and _)")
+        if name.startswith(RESERVED_VARIABLE_PREFIXES):
+            raise ValueError(f"{name}: Lambda reserves names starting with {', '.join(RESERVED_VARIABLE_PREFIXES)}")
+    return value
+
+
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
+# More of the service's settings, passed to the function as its environment variables.
+ServiceVariables = Annotated[dict[str, str], BeforeValidator(_name_value_pairs), AfterValidator(_are_service_variables)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
 # A client secret stays in Secrets Manager: context names it, the template only refers to it.
 SecretArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_secret_arn)]
@@ -229,6 +257,11 @@ class ApiConfig(BaseModel):
 
     # How a new version reaches the alias: shifted by CodeDeploy as a canary, rolled back on alarm.
     canary: bool
+
+    # The service's own settings that no key above sets, as its environment variables
+    # ({"ORDERS_PAGE_SIZE": "100"}; docs/recipes.md, "Add a setting"). The service validates
+    # them at synth, as it will at cold start.
+    function_environment: ServiceVariables = Field(default_factory=dict)
 
     @field_validator("runtime")
     @classmethod

@@ -99,7 +99,7 @@ def code_asset_dir(assembly_dir: Path) -> Path:
     return assembly_dir / str(path)
 
 
-def synthesize(outdir: Path, **overrides: str) -> Synthesized:
+def synthesize(outdir: Path, **overrides: Any) -> Synthesized:
     """What `cdk synth -c key=value ...` would build, in this process."""
     app = App(context={**cdk_json_context(), **overrides}, outdir=str(outdir))
     stack = build(app).api

@@ -39,7 +39,9 @@ MAX_ROUTE_SCOPES = 10
 # declared. Swagger UI offers them in its Authorize dialog, and `make dev`'s demo admin is
 # granted each (docs/recipes.md, "Add a route").
 KNOWN_SCOPES: dict[str, str] = {
+    # The demo's (routes/items.py): docs/recipes.md, "Remove a demo route", takes it out.
     "items:read": "Read the demonstration items",
+    # Yours: "resource:action": "what it grants",
 }
 
 
