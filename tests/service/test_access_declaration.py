@@ -83,6 +83,9 @@ def test_each_request_gets_the_answer_its_declaration_gives(team_app: FastAPI, f
         ("GET", "/scoped", _bearer(forger, scope="openid"), {}, 403, FORBIDDEN),
         ("GET", "/scoped", _bearer(forger, scope=None), {}, 403, FORBIDDEN),
         ("GET", "/scoped?limit=3", _bearer(forger), {}, 200, {**subject, "limit": 3}),
+        # A client-credentials token of another service: scopes, no groups (docs/recipes.md).
+        ("GET", "/scoped?limit=3", _bearer(forger, groups=None), {}, 200, {**subject, "limit": 3}),
+        ("GET", "/whoami", _bearer(forger, groups=None), {}, 200, {**subject, "groups": [], "scopes": []}),
         ("GET", "/scoped?limit=many", _bearer(forger), {}, 422, "validation_error"),
         ("GET", "/scoped?limit=many", {}, {}, 401, UNAUTHORIZED),
         ("POST", "/notes", _bearer(forger), {"json": {"text": "hello"}}, 200, {**subject, "text": "hello"}),
