@@ -76,7 +76,7 @@ def test_each_request_gets_the_answer_its_declaration_gives(team_app: FastAPI, f
         ("GET", "/whoami", {"Authorization": "Bearer not-a-jwt"}, {}, 401, UNAUTHORIZED),
         ("GET", "/whoami", _bearer(forger, exp=1), {}, 401, UNAUTHORIZED),
         ("GET", "/whoami", _bearer(forger, aud="someone-else"), {}, 401, UNAUTHORIZED),
-        ("GET", "/whoami", _bearer(forger), {}, 200, {**subject, "groups": ["ADMINS"], "scopes": []}),
+        ("GET", "/whoami", _bearer(forger), {}, 200, {**subject, "groups": ["ADMINS", "USERS"], "scopes": []}),
         ("GET", "/admin", _bearer(forger, groups=["USERS"]), {}, 403, "missing_group"),
         ("GET", "/admin", _bearer(forger, groups=None), {}, 403, "missing_group"),
         ("GET", "/admin", _bearer(forger, groups="ADMINS"), {}, 200, subject),
