@@ -25,7 +25,7 @@ SANDBOX_PYTHON ?=
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock clean
+.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock lock-service clean
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider (reloads; RELOAD=0: no)"
@@ -34,7 +34,7 @@ help:
 	@echo "make install  install what is missing (idempotent)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
 	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
-	@echo "make lock     refresh constraints.txt (every package's version) from the venv"
+	@echo "make lock     resolve service/requirements.in into the bundle's pins, then refresh constraints.txt from the venv"
 	@echo "make bench    cold start, latency and load against a hello-world floor (minutes; not part of make test)"
 
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
@@ -98,10 +98,22 @@ synth: install
 bench: install
 	$(PY) -m bench.run
 
-# The venv's every package, transitive ones included, as constraints for the next install.
-# Installs the requirements files first without the old constraints, so a changed pin wins.
-lock:
+# The Lambda bundle's pins: service/requirements.in resolved by uv, with everything it depends
+# on, for every platform Lambda runs (--universal: both architectures, Python 3.11 and newer),
+# keeping the versions already pinned where they still fit. SERVICE_LOCK names another pair.
+SERVICE_LOCK ?= service/requirements
+SERVICE_LOCK_HEADER := \# What the Lambda bundle ships, and nothing else: service/requirements.in, resolved by make lock.
+lock-service:
 	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --no-header --no-annotate \
+		$(SERVICE_LOCK).in -o $(SERVICE_LOCK).txt
+	{ echo "$(SERVICE_LOCK_HEADER)"; grep -v '^#' $(SERVICE_LOCK).txt; } > $(SERVICE_LOCK).txt.new
+	mv $(SERVICE_LOCK).txt.new $(SERVICE_LOCK).txt
+
+# Then the venv's every package, transitive ones included, as constraints for the next install.
+# Installs the requirements files first without the old constraints, so a changed pin wins.
+lock: lock-service
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt

@@ -199,10 +199,10 @@ def for_route(event: dict[str, Any], route: RouteAccess) -> dict[str, Any]:
     context = event["requestContext"]
     event["routeKey"] = context["routeKey"] = f"{route.method} {route.path}"
     event["rawPath"] = context["http"]["path"] = f"/{context['stage']}{route.path}"
+    # The scopes of the route the gateway found in the token; the claims stay the signed token's.
     jwt = context["authorizer"]["jwt"]
     if jwt["scopes"] is not None:
         jwt["scopes"] = list(route.scopes)
-        jwt["claims"]["scope"] = " ".join([*route.scopes, "openid"])
     return event
 
 
