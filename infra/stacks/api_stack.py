@@ -95,6 +95,12 @@ class ApiStack(Stack):
             value=self.api.function_log_group.log_group_name,
             description="The function's logs: aws logs tail <this> --follow",
         )
+        CfnOutput(
+            self,
+            "AccessLogGroup",
+            value=self.api.access_log_group.log_group_name,
+            description="The HTTP API's access log, a line a request: aws logs tail <this> --follow",
+        )
         CfnOutput(self, "AliasName", value=self.api.alias.alias_name, description="The alias the API invokes")
         if self.rollout is not None:
             group = self.rollout.deployment_group

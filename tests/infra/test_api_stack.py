@@ -255,6 +255,10 @@ def test_outputs_name_the_urls_the_function_its_logs_and_the_alias(
     function = default_synth.only("AWS::Lambda::Function")
     assert outputs["FunctionLogGroup"]["Value"] == function["Properties"]["LoggingConfig"]["LogGroup"]
     assert outputs["FunctionLogGroup"]["Value"]["Ref"] in default_synth.resources("AWS::Logs::LogGroup")
+    # And the gateway's access log: the other group, the one the stage writes to.
+    stage_properties = default_synth.only("AWS::ApiGatewayV2::Stage")["Properties"]
+    access_log_group = outputs["AccessLogGroup"]["Value"]["Ref"]
+    assert stage_properties["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [access_log_group, "Arn"]}
     assert outputs["AliasName"]["Value"] == "live"
     custom_outputs = custom_synth.template_json["Outputs"]
     assert "DocsUrl" not in custom_outputs
