@@ -83,3 +83,17 @@ def test_synth_stops_with_one_line_on_stderr_and_no_traceback(
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith(expected)
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["synth", "sandbox"])
+def test_every_synth_entry_point_takes_context(target: str) -> None:
+    result = subprocess.run(
+        ["make", "-n", "-s", target, "CONTEXT=stack_name=alice-api memory_mb=1024"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    command = result.stdout.strip().splitlines()[-1]
+    assert "-c stack_name=alice-api -c memory_mb=1024" in command
