@@ -257,11 +257,11 @@ def _search(version: str, explicit: str | None, provision: bool, _path: str, _py
     installed = installed_interpreters(version)
     if not installed:
         attempts.append(f"python{version} on PATH or in pyenv's versions: none")
-    for executable, found_by in installed:
-        outcome = _probe(str(executable), version, found_by)
+    for candidate, found_by in installed:
+        outcome = _probe(str(candidate), version, found_by)
         if isinstance(outcome, BytecodeCompiler):
             return done(outcome)
-        attempts.append(f"{found_by} ({executable}) {outcome}")
+        attempts.append(f"{found_by} ({candidate}) {outcome}")
 
     return done(_search_uv(version, attempts, provision=provision))
 
