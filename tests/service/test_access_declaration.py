@@ -21,6 +21,7 @@ from service.core.access.declaration import KNOWN_SCOPES, Authenticated, describ
 from service.core.identity.base import TokenGrant
 from tests.declared import a_scope
 from tests.service.conftest import TokenForger
+from tests.support import ROOT
 
 Admin = Annotated[Principal, Authenticated(groups=["ADMINS"])]
 SCOPE = a_scope()
@@ -159,3 +160,29 @@ def test_dependency_overrides_reach_the_api_routes(make_local_app: Callable[...,
         response = client.post("/v1/auth/token", data={"username": "anyone", "password": "anything"})
     assert response.status_code == 200
     assert response.json()["access_token"] == "token-for-anyone"
+
+
+def test_an_undeclared_scope_stops_the_app_naming_the_file_that_declares_scopes() -> None:
+    with pytest.raises(ValueError, match=r"undeclared scopes \['reports:read'\]: add each") as refused:
+        Authenticated(scopes=["reports:read"])
+
+    registry = str(refused.value).rsplit(" in ", 1)[-1]
+    assert (ROOT / registry).is_file()
+    assert "KNOWN_SCOPES: dict[str, str] = {" in (ROOT / registry).read_text()
+
+
+def test_the_demo_admin_is_granted_a_newly_declared_scope_without_a_users_file(
+    make_local_app: Callable[..., FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(KNOWN_SCOPES, "reports:read", "Read the reports")
+    app = make_local_app()
+    app.include_router(APIRouter(prefix="/reports"), dependencies=[Authenticated(scopes=["reports:read"])])
+
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/auth/token",
+            data={"username": "admin@example.com", "password": "admin-password", "scope": "reports:read"},
+        )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "reports:read"
