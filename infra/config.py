@@ -231,6 +231,10 @@ class ApiConfig(BaseModel):
     domain_name: OptionalText
     certificate_arn: OptionalText
     mapping_key: OptionalText
+    # With a custom domain the execute-api endpoint is disabled; true keeps it (clients not yet moved).
+    keep_execute_api_endpoint: bool = False
+    # API Gateway's routes-per-API quota (300); set to the figure AWS raised it to for this API.
+    http_api_max_routes: int = Field(default=300, ge=1)
 
     # Who signs the tokens the gateway accepts, and the service's side of the same provider.
     identity_provider: Literal["firebase", "cognito", "oidc"]
@@ -392,7 +396,7 @@ class BuildConfig(BaseModel):
 PIPELINE_SWITCHES = ("github_repository", "github_branch", "codestar_connection_arn")
 
 # An environment's own keys; every other key in its entry overrides the ApiConfig key of that name.
-ENVIRONMENT_KEYS = ("account", "region", "manual_approval")
+ENVIRONMENT_KEYS = ("account", "region", "manual_approval", "smoke_user_secret_arn")
 
 # A connection's ARN names the account and region it lives in (CodeConnections, formerly CodeStar Connections).
 CONNECTION_ARN = re.compile(
@@ -414,6 +418,21 @@ Account = Annotated[str | None, BeforeValidator(_blank_is_none), _matches(r"\d{1
 Region = Annotated[str | None, BeforeValidator(_blank_is_none), _matches(r"[a-z]{2}(-[a-z]+)+-\d", "eu-west-1")]
 
 
+def _is_complete_secret_arn(value: str | None) -> str | None:
+    # IAM matches a secret's ARN whole: the complete one ends in the six characters Secrets
+    # Manager adds to the name (AWS, "Secrets Manager ARNs" in the IAM section of its guide).
+    complete = r"arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}"
+    if value is not None and not re.fullmatch(complete, value):
+        raise ValueError(
+            "must be a secret's complete ARN, as `aws secretsmanager describe-secret` prints it "
+            "(arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)"
+        )
+    return value
+
+
+CompleteSecretArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_complete_secret_arn)]
+
+
 class EnvironmentConfig(BaseModel):
     """One stage of the pipeline: where it deploys, whether a person approves first, and its API's configuration."""
 
@@ -425,6 +444,9 @@ class EnvironmentConfig(BaseModel):
     account: Account = None
     region: Region = None
     manual_approval: bool = False
+    # The smoke test's user, {"username", "password", "groups"?} in Secrets Manager, in the
+    # pipeline's account and region (its step runs there); None: unauthenticated checks only.
+    smoke_user_secret_arn: CompleteSecretArn = None
     api: ApiConfig
 
 

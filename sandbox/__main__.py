@@ -2,7 +2,7 @@
 
 python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [-c key=value ...]
 python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...]
-python -m sandbox offline [--port P]      the offline identity provider and docs assets alone
+python -m sandbox offline [--port P] [--users-file F]   the offline identity provider and docs assets alone
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
+from infra import docs_assets
 from sandbox import offline
 from sandbox.assembly import AssemblyError, HttpApi, load_http_api
 from sandbox.gateway import EXECUTE_API_DOMAIN, PublicAddress
@@ -28,7 +29,15 @@ from service.core.identity.local import LocalIssuer
 
 CACHE_DIR = ROOT / ".cache" / "sandbox"
 OFFLINE_KEY_FILE = ROOT / ".local" / "sandbox-idp-key.pem"
-NODE_MODULES = ROOT / "node_modules"
+
+
+def _docs_assets() -> Path:
+    """The docs pages' pinned files (infra/docs_assets.py; the synth has fetched them already)."""
+    try:
+        docs_assets.fetch()
+    except docs_assets.DocsAssetsError as error:
+        emit(f"warning: the docs pages will not load offline: {error}")
+    return docs_assets.CACHE
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,9 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _address(api: HttpApi, *, domain: str | None, key_in_raw_path: bool) -> PublicAddress:
+    if domain is None and api.execute_api_endpoint_disabled and len(api.custom_domains) == 1:
+        # The template leaves the custom domain as the only way in: serve that.
+        domain = api.custom_domains[0].domain_name
     if domain is None:
         return PublicAddress.execute_api(api)
     return PublicAddress.custom_domain(api, api.custom_domain(domain), key_in_raw_path=key_in_raw_path)
@@ -122,7 +134,7 @@ def _serve_assembly(
         return
     extra: dict[socket.socket, ASGIApp] = {}
     if offline_services is not None:
-        extra[offline_services.sock] = offline.offline_app(offline_services.issuer, node_modules=NODE_MODULES)
+        extra[offline_services.sock] = offline.offline_app(offline_services.issuer, docs_assets=_docs_assets())
     _banner(api=api, address=address, origin=origin, prepared=prepared, offline_services=offline_services)
     # On Ctrl-C uvicorn stops cleanly, then hands the signal on.
     with contextlib.suppress(KeyboardInterrupt):
@@ -189,11 +201,11 @@ def serve_command(args: argparse.Namespace) -> None:
 def offline_command(args: argparse.Namespace) -> None:
     import uvicorn
 
-    issuer = offline.offline_issuer(key_file=args.key_file, groups_claim=args.groups_claim)
+    issuer = offline.offline_issuer(key_file=args.key_file, groups_claim=args.groups_claim, users_file=args.users_file)
     sock = _bind_or_fail("127.0.0.1", args.port)
     emit(f"Offline services on http://127.0.0.1:{port_of(sock)}: token {offline.TOKEN_PATH}, keys {offline.JWKS_PATH}")
     config = uvicorn.Config(
-        offline.offline_app(issuer, node_modules=NODE_MODULES), log_level="warning", server_header=False
+        offline.offline_app(issuer, docs_assets=_docs_assets()), log_level="warning", server_header=False
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
@@ -240,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     offline_parser.add_argument("--port", type=int, default=0)
     offline_parser.add_argument("--key-file", type=Path, default=OFFLINE_KEY_FILE)
     offline_parser.add_argument("--groups-claim", default="groups")
+    offline_parser.add_argument(
+        "--users-file", type=Path, help="the issuer's users instead of the demo ones (service/core/identity/local.py)"
+    )
     offline_parser.set_defaults(handler=offline_command)
 
     args = parser.parse_args(argv)

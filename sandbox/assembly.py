@@ -132,6 +132,8 @@ class HttpApi:
     routes: tuple[Route, ...]
     cors: Cors | None
     custom_domains: tuple[CustomDomain, ...] = field(default=())
+    # DisableExecuteApiEndpoint: only the custom domains reach the API.
+    execute_api_endpoint_disabled: bool = False
 
     @property
     def functions(self) -> tuple[Function, ...]:
@@ -292,6 +294,7 @@ def _read_http_api(template: _Template, *, stack_name: str, assembly_dir: Path) 
         custom_domains=_custom_domains(
             template, api_id=api_id, stage_id=stage_id, stage_name=str(stage_properties.get("StageName"))
         ),
+        execute_api_endpoint_disabled=api_properties.get("DisableExecuteApiEndpoint") is True,
     )
 
 

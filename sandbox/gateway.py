@@ -10,8 +10,9 @@ It plays the parts of the gateway a client and the function meet, from the templ
   anything else is the gateway's `404 {"message":"Not Found"}`;
 - a route with the JWT authorizer passes it first (issuer, audiences, identity source and the
   route's scopes from the template; the same checks as `LocalAuthorizer`) and reaches the
-  function with the verdict in `requestContext.authorizer.jwt`; refusals are the gateway's
-  401/403; the stage's throttling refuses with 429; CORS is answered from the API's
+  function with the verdict in `requestContext.authorizer.jwt`, the claims rendered by the
+  sandbox's own `claim_text.gateway_claims` (Go-style ``map[k:v]``, ``[a b]``, nulls left
+  out); refusals are the gateway's 401/403; the stage's throttling refuses with 429; CORS is answered from the API's
   configuration, before any route;
 - each request becomes a payload 2.0 event (headers lower-cased, duplicates joined with
   commas, cookies apart, body base64-encoded unless it is text), 6 MB at most, handed to the
@@ -40,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from sandbox.assembly import DEFAULT_STAGE, Cors, CustomDomain, HttpApi, JwtAuthorizer, Route
+from sandbox.claim_text import gateway_claims
 from sandbox.runtime_api import SANDBOX_ACCOUNT, SANDBOX_REGION, Outcome
 from service.core.access.claims import JwtContext
 from service.core.access.local_authorizer import KeySource, LocalAuthorizer
@@ -245,6 +247,10 @@ class HttpApiGateway:
         return None
 
     async def respond(self, request: Request, log: _RequestLog) -> Response:
+        if self.address.domain_name == EXECUTE_API_DOMAIN and self.api.execute_api_endpoint_disabled:
+            # AWS documents a disabled default endpoint's answer as 403 Forbidden (REST APIs: "Disable
+            # the default endpoint"); HTTP APIs' page says only that it is disabled, for every stage.
+            return _message(403, "Forbidden")
         public_path: str = request.scope["path"]
         raw_public_path = request.scope.get("raw_path", b"").decode("latin-1") or public_path
         route_path = strip_segment_prefix(public_path, self.address.prefix) if self.address.prefix else public_path
@@ -278,7 +284,9 @@ class HttpApiGateway:
                 log.authorizer_error = rejection.description
                 return rejection.to_response()
 
-        body = await request.body()
+        body = await _read_body(request)
+        if body is None:
+            return _message(413, "Request Entity Too Large")
         raw_path = raw_public_path
         if not self.address.prefix_in_raw_path and self.address.prefix:
             raw_path = strip_segment_prefix(raw_public_path, self.address.prefix) or "/"
@@ -452,6 +460,24 @@ class HttpApiGateway:
         self.access_log(_CONTEXT_VARIABLE.sub(substitute, self.api.access_log_format))
 
 
+async def _read_body(request: Request) -> bytes | None:
+    """The request's body, or None once it passes Lambda's 6 MB: read in chunks, never held past the limit.
+
+    API Gateway refuses such a request itself, before the function; the event (the body and the
+    rest) is measured again once built. uvicorn drops what the client still sends once the answer
+    is out.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > PAYLOAD_LIMIT_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > PAYLOAD_LIMIT_BYTES:
+            return None
+    return bytes(body)
+
+
 def _origin_allowed(cors: Cors, origin: str) -> str | None:
     """The `access-control-allow-origin` value for `origin`, or None when it is not allowed."""
     if origin in cors.allow_origins:
@@ -498,7 +524,11 @@ def build_authorizers(
     authorizers = {route.authorizer for route in api.routes if route.authorizer is not None}
     return {
         authorizer: LocalAuthorizer(
-            issuer=authorizer.issuer, audiences=authorizer.audiences, keys=key_sources(authorizer)
+            issuer=authorizer.issuer,
+            audiences=authorizer.audiences,
+            keys=key_sources(authorizer),
+            # The verification is the service's; the rendering handed to the function is the sandbox's own.
+            render=gateway_claims,
         )
         for authorizer in authorizers
     }

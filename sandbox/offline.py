@@ -7,8 +7,10 @@
   (`OIDC_TOKEN_URL`), and the template's JWT authorizer trusts its issuer, whose keys the
   gateway fetches from here. Its tokens name the issuer `https://local-idp.invalid`, since an
   HTTP API's JWT authorizer accepts `https` issuers only.
-- The docs pages load Swagger UI and ReDoc from `DOCS_ASSETS_URL`; here the pinned npm packages
-  in node_modules, laid out as jsDelivr serves them, so the docs work offline too.
+- The docs pages load Swagger UI and ReDoc from `DOCS_ASSETS_URL`; here the pinned packages'
+  files (`infra/docs_assets.py`: checked against package-lock.json), laid out as jsDelivr serves
+  them, at the exact versions and with the integrity the template names, so the docs work
+  offline too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -32,8 +35,6 @@ CLIENT_ID = "fastapi-lambda-sandbox"
 TOKEN_PATH = "/token"  # noqa: S105 - a path, not a password
 JWKS_PATH = "/.well-known/jwks.json"
 DOCS_ASSETS_PATH = "/npm"
-# node_modules package -> the path jsDelivr serves it under, as the docs pages ask for it.
-DOCS_ASSET_PACKAGES = {"swagger-ui-dist": "swagger-ui-dist@5", "redoc": "redoc@2"}
 # The demo users' passwords, for the banner (LocalIssuer knows only their bcrypt hashes).
 DEMO_PASSWORDS = {"admin@example.com": "admin-password", "user@example.com": "user-password"}
 
@@ -58,7 +59,7 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
     )
 
 
-def offline_app(issuer: LocalIssuer, *, node_modules: Path) -> Starlette:
+def offline_app(issuer: LocalIssuer, *, docs_assets: Path) -> Starlette:
     """The token endpoint, the key set and the docs' assets."""
 
     async def token(request: Request) -> Response:
@@ -94,8 +95,10 @@ def offline_app(issuer: LocalIssuer, *, node_modules: Path) -> Starlette:
         Route(TOKEN_PATH, token, methods=["POST"]),
         Route(JWKS_PATH, jwks, methods=["GET"]),
     ]
-    for package, served_as in DOCS_ASSET_PACKAGES.items():
-        directory = node_modules / package
-        if directory.is_dir():
-            routes.append(Mount(f"{DOCS_ASSETS_PATH}/{served_as}", StaticFiles(directory=directory)))
+    if docs_assets.is_dir():
+        # The pages load each asset with `integrity` and `crossorigin="anonymous"`, a CORS request:
+        # like jsDelivr, which answers them with `Access-Control-Allow-Origin: *`, any origin may read
+        # (jsDelivr's maintainers: https://github.com/jsdelivr/jsdelivr/issues/18038).
+        files = CORSMiddleware(StaticFiles(directory=docs_assets), allow_origins=["*"], allow_methods=["GET"])
+        routes.append(Mount(DOCS_ASSETS_PATH, files))
     return Starlette(routes=routes)

@@ -19,9 +19,15 @@ def hermetic_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def offline_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def offline_services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the offline services keep their signing key (`OFFLINE_KEY_FILE`) and log."""
+    return tmp_path_factory.mktemp("offline-services")
+
+
+@pytest.fixture(scope="session")
+def offline_services(offline_services_dir: Path) -> Iterator[str]:
     """The sandbox's offline identity provider and docs assets, for the whole session (the template names them)."""
-    with running_offline_services(tmp_path_factory.mktemp("offline-services")) as base_url:
+    with running_offline_services(offline_services_dir) as base_url:
         yield base_url
 
 

@@ -28,19 +28,41 @@ CUSTOM_DOMAIN = "api.example.com"
 MAPPING_KEY = "shop"
 STACK_TEMPLATE = f"{STACK_NAME}.template.json"
 PROBE_MODULE = Path(__file__).parent / "sandbox" / "probe_handler.py"
+# The offline issuer's signing key, in the directory its services run in.
+OFFLINE_KEY_FILE = "key.pem"
 
 
 def synthesize_sandbox_assembly(outdir: Path, *, offline_url: str) -> Path:
-    context = sandbox_context(offline_url=offline_url, given={}, domain_name=CUSTOM_DOMAIN, mapping_key=MAPPING_KEY)
+    # The tests play both addresses of this one template: the context key keeps the execute-api endpoint.
+    context = sandbox_context(
+        offline_url=offline_url,
+        given={"keep_execute_api_endpoint": "true"},
+        domain_name=CUSTOM_DOMAIN,
+        mapping_key=MAPPING_KEY,
+    )
     synthesize(context, outdir=outdir)
     return outdir
 
 
 @contextmanager
-def running_offline_services(workdir: Path) -> Iterator[str]:
-    """`python -m sandbox offline`: the identity provider and docs assets, as `make sandbox` serves them."""
+def running_offline_services(workdir: Path, *, users_file: Path | None = None) -> Iterator[str]:
+    """`python -m sandbox offline`: the identity provider and docs assets, as `make sandbox` serves them.
+
+    With `users_file`, the issuer knows those users instead of the demo ones.
+    """
     port = free_port()
-    command = [sys.executable, "-m", "sandbox", "offline", "--port", str(port), "--key-file", str(workdir / "key.pem")]
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "offline",
+        "--port",
+        str(port),
+        "--key-file",
+        str(workdir / OFFLINE_KEY_FILE),
+    ]
+    if users_file is not None:
+        command += ["--users-file", str(users_file)]
     with running_server(
         command, port=port, ready_path=offline.JWKS_PATH, env=server_env(), log_path=workdir / "offline.log"
     ) as base_url:

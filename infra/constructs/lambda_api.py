@@ -22,11 +22,13 @@ from aws_cdk.aws_apigatewayv2_authorizers import HttpJwtAuthorizer
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
+from infra import docs_assets
 from infra.checkov import skip_check
 from infra.config import ApiConfig, ConfigError
 from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path, token_path
 from infra.service_settings import service_environment, settings_from_environment
 from service.app import create_app
+from service.core.access.claims import IDENTITY_SOURCE
 
 HANDLER = "service.runtime.aws_lambda.handler"
 ALIAS_NAME = "live"
@@ -95,8 +97,12 @@ class LambdaApi(Construct):
         # Chosen once, given to the gateway and to the function's environment alike.
         stage_name = config.stage_name
         mapping_key = config.mapping_key or ""
+        # Where the authorizer reads the token (a single request header): the function reads the
+        # verified token's exact claims from the same header (`JWT_IDENTITY_SOURCE`).
+        identity_source = IDENTITY_SOURCE
         self.environment = service_environment(
             stage_name=stage_name,
+            identity_source=identity_source,
             mapping_key=mapping_key,
             groups_claim=config.jwt_groups_claim,
             identity_provider=config.identity_provider,
@@ -104,6 +110,8 @@ class LambdaApi(Construct):
             jwt_audience=config.jwt_audience,
             docs_enabled=config.docs_enabled,
             docs_assets_url=config.docs_assets_url,
+            # The exact files the docs pages load, with integrity computed from the pinned packages.
+            docs_assets_integrity=docs_assets.fetch() if config.docs_enabled else None,
             provider_timeout_seconds=config.provider_timeout_seconds,
             provider_settings={
                 **config.provider_settings,
@@ -136,6 +144,9 @@ class LambdaApi(Construct):
             description="The FastAPI service; every route is declared by the service.",
             create_default_stage=False,
             cors_preflight=self._cors(config.cors_allow_origins),
+            # Behind a custom domain, the execute-api endpoint would reach the API around the domain and
+            # its mapping key (and whatever fronts the domain); `keep_execute_api_endpoint` keeps it.
+            disable_execute_api_endpoint=self.serves_only_the_custom_domain(config),
         )
         self.access_log_group = logs.LogGroup(self, "AccessLogs", retention=config.log_retention)
         self.stage = self.http_api.add_stage(
@@ -197,9 +208,16 @@ class LambdaApi(Construct):
         self.alias = lambda_.Alias(self, "LiveAlias", alias_name=ALIAS_NAME, version=self.function.current_version)
 
         self.authorizer = HttpJwtAuthorizer(
-            "JwtAuthorizer", jwt_issuer=config.jwt_issuer, jwt_audience=list(config.jwt_audience)
+            "JwtAuthorizer",
+            jwt_issuer=config.jwt_issuer,
+            jwt_audience=list(config.jwt_audience),
+            identity_source=[identity_source],
         )
-        integration = HttpLambdaIntegration("Service", self.alias)
+        # One invoke permission for the whole API (this API's execute-api ARN, the alias), not one per
+        # route: each per-route statement adds about 435 bytes to the function's resource-based policy,
+        # which Lambda caps at 20 KB, so about 47 routes was the most a deploy took (aws/aws-cdk issue
+        # 19535). It grants nothing more: every route of this API invokes the same alias.
+        integration = HttpLambdaIntegration("Service", self.alias, scope_permission_to_route=False)
         self.routes: dict[str, apigwv2.HttpRoute] = {}
         for route in self.gateway_routes:
             (self.routes[route.key],) = self.http_api.add_routes(
@@ -213,6 +231,11 @@ class LambdaApi(Construct):
         self._throttle_the_token_route(config)
         self._acknowledge_design_choices()
         self._acknowledge_checkov_findings(config)
+
+    @staticmethod
+    def serves_only_the_custom_domain(config: ApiConfig) -> bool:
+        """With a custom domain, the execute-api endpoint is switched off unless the context keeps it."""
+        return bool(config.domain_name) and not config.keep_execute_api_endpoint
 
     def _secrets_extension(self, config: ApiConfig) -> lambda_.ParamsAndSecretsLayerVersion | None:
         """The layer that reads the client secrets for the function, where there are any."""

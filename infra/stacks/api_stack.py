@@ -13,6 +13,7 @@ from infra.bytecode import CompilerSearch, find_bytecode_compiler
 from infra.config import ApiConfig, BuildConfig
 from infra.constructs.canary_deployment import CanaryDeployment
 from infra.constructs.lambda_api import LambdaApi, python_runtime
+from infra.limits import add_limit_checks
 
 NO_BYTECODE_WARNING = "fastapi-lambda:no-bytecode"
 
@@ -43,6 +44,7 @@ class ApiStack(Stack):
             cache_dir=bundle_cache_dir,
         )
         self.api = LambdaApi(self, "Api", config=config, code=bundle.code)
+        add_limit_checks(self, max_routes=config.http_api_max_routes)
         self.rollout: CanaryDeployment | None = None
         if config.canary:
             self.rollout = CanaryDeployment(self, "Rollout", alias=self.api.alias, stage=self.api.stage)
@@ -57,24 +59,31 @@ class ApiStack(Stack):
             Annotations.of(self).add_warning_v2(
                 "fastapi-lambda:placeholder-identity",
                 "jwt_issuer is cdk.json's placeholder Firebase demo project: set identity_provider, jwt_issuer, "
-                "jwt_audience and the provider's settings (README, 'Deploying to AWS') before deploying.",
+                "jwt_audience and the provider's settings (docs/deploying.md) before deploying.",
             )
 
+        custom_domain_url = f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}"
+        # With the execute-api endpoint disabled, the custom domain is the only way in (the pipeline's
+        # health check included).
+        api_url = custom_domain_url.rstrip("/") if LambdaApi.serves_only_the_custom_domain(config) else None
         self.api_url_output = CfnOutput(
-            self, "ApiUrl", value=self.api.stage.url, description="The API's base URL, stage included"
+            self,
+            "ApiUrl",
+            value=api_url or self.api.stage.url,
+            description="The API's base URL, the custom domain's where the execute-api endpoint is disabled",
         )
         if self.api.docs_path:
             CfnOutput(
                 self,
                 "DocsUrl",
-                value=self.api.stage.url + self.api.docs_path,
+                value=(api_url or self.api.stage.url) + self.api.docs_path,
                 description="Swagger UI",
             )
         if self.api.domain is not None:
             CfnOutput(
                 self,
                 "CustomDomainUrl",
-                value=f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}",
+                value=custom_domain_url,
                 description="The API's base URL on the custom domain",
             )
             CfnOutput(

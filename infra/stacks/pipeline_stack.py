@@ -4,7 +4,7 @@ CDK Pipelines builds it: the source is the GitHub repository through a CodeStar 
 the synth step installs from the lock files, runs `make test` and synthesizes this very app;
 the pipeline then updates itself (self-mutation), publishes the function's bundle, and deploys
 each environment's `ApiStage` in order, a person approving first where the environment asks
-for it, and calling the deployed health route after each. Runs, failures and pending
+for it, and smoke-testing each deployed API (smoke/) before the next environment. Runs, failures and pending
 approvals are announced on an SNS topic, and in Slack through AWS Chatbot when configured.
 """
 
@@ -26,7 +26,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, IConstruct
 
 from infra.checkov import skip_check
-from infra.config import BuildConfig, PipelineConfig
+from infra.config import BuildConfig, EnvironmentConfig, PipelineConfig
 from infra.stages import ApiStage
 
 # CodeBuild's Ubuntu 24.04 image: its `runtime-versions` offer Python 3.10 to 3.14 (and pyenv
@@ -59,19 +59,18 @@ ARTIFACT_ACTION_WILDCARDS = (
 # How long an overwritten or deleted artifact's old version is kept, in days.
 ARTIFACT_VERSION_DAYS = 30
 
-# The health check after each deployment: up to six tries over about a minute for a cold
-# start or a slow DNS, then the answer must be 200.
-HEALTH_CHECK_ATTEMPTS = 6
+# The smoke test after each deployment reads its test user from this variable (smoke/__main__.py).
+SMOKE_USER_VARIABLE = "SMOKE_USER"
+# What the smoke step installs: the script's own requirements, at the versions the lock pins.
+SMOKE_INSTALL = (
+    "python3 -m pip install --quiet --disable-pip-version-check -r smoke/requirements.txt -c constraints.txt"
+)
 
 
-def health_check_command(path: str) -> str:
-    """A shell line that fails unless GET $API_URL<path> answers 200."""
-    url = f'"$API_URL"{shlex.quote(path)}'
-    curl = (
-        f"curl --silent --show-error --max-time 10 --retry {HEALTH_CHECK_ATTEMPTS - 1} --retry-all-errors "
-        f"--retry-delay 10 --output /dev/null --write-out '%{{http_code}}' {url}"
-    )
-    return f'status=$({curl}); echo "GET {path}: $status"; test "$status" = 200'
+def smoke_command(*, groups_claim: str, docs: bool) -> str:
+    """The shell line that smoke-tests the API at $API_URL as this environment configures it."""
+    docs_option = "--docs" if docs else "--no-docs"
+    return f'python3 -m smoke --base-url "$API_URL" --groups-claim {shlex.quote(groups_claim)} {docs_option}'
 
 
 class PipelineStack(Stack):
@@ -148,12 +147,8 @@ class PipelineStack(Stack):
                 "Approve",
                 comment=f"Promote the build that passed the earlier environments to {environment.name}.",
             )
-            health_check = pipelines.ShellStep(
-                "HealthCheck",
-                env_from_cfn_outputs={"API_URL": stage.api_stack.api_url_output},
-                commands=[health_check_command(stage.api_stack.api.health_path)],
-            )
-            self.pipeline.add_stage(stage, pre=[approval] if environment.manual_approval else None, post=[health_check])
+            smoke_test = self._smoke_test(stage, environment, python_version=config.python_version)
+            self.pipeline.add_stage(stage, pre=[approval] if environment.manual_approval else None, post=[smoke_test])
             self.stages.append(stage)
 
         # Only now does the CodePipeline exist, for the notifications to watch.
@@ -188,6 +183,34 @@ class PipelineStack(Stack):
         self._keep_artifact_versions()
         self._acknowledge_design_choices()
         self._acknowledge_checkov_findings()
+
+    def _smoke_test(
+        self, stage: ApiStage, environment: EnvironmentConfig, *, python_version: str
+    ) -> pipelines.CodeBuildStep:
+        """`python -m smoke` against the stage's API, from the same commit: a failure stops the pipeline here.
+
+        The test user's credentials come from the environment's secret, which CodeBuild reads
+        into SMOKE_USER itself (and masks in the build's log); the step's role may read that
+        one secret and no other. Without a secret, the script runs its unauthenticated checks only.
+        """
+        secret_arn = environment.smoke_user_secret_arn
+        build_spec: dict[str, Any] = {"phases": {"install": {"runtime-versions": {"python": python_version}}}}
+        statements: list[iam.PolicyStatement] = []
+        if secret_arn is not None:
+            # In the buildspec rather than as a SECRETS_MANAGER variable of the project: for those
+            # CDK grants the ARN followed by a wildcard, and this role reads this one secret only.
+            build_spec["env"] = {"secrets-manager": {SMOKE_USER_VARIABLE: secret_arn}}
+            statements.append(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret_arn]))
+        return pipelines.CodeBuildStep(
+            "SmokeTest",
+            input=self.source,
+            env_from_cfn_outputs={"API_URL": stage.api_stack.api_url_output},
+            build_environment=codebuild.BuildEnvironment(build_image=SYNTH_IMAGE),
+            partial_build_spec=codebuild.BuildSpec.from_object(build_spec),
+            install_commands=[SMOKE_INSTALL],
+            commands=[smoke_command(groups_claim=environment.api.jwt_groups_claim, docs=environment.api.docs_enabled)],
+            role_policy_statements=statements,
+        )
 
     def _keep_artifact_versions(self) -> None:
         """Versioning on the artifact bucket and its replicas: an overwritten or deleted artifact can be had back.

@@ -8,6 +8,11 @@ uvicorn's access log writes each request line with its query string, and clients
 credentials there (`?access_token=...`, `?password=...`, an API key), so the log is set up
 through uvicorn's own `log_config` with `QueryStringRedactor` on the access handler: a
 logged query string keeps its parameter names, never a value.
+
+The docs pages load Swagger UI and ReDoc from the app itself, offline: `make dev` first puts
+the pinned files into `.cache/docs-assets/` (`python -m infra.docs_assets`), and the server
+serves that folder under `/_docs-assets`, pointing `DOCS_ASSETS_URL` and
+`DOCS_ASSETS_INTEGRITY` there unless `DOCS_ASSETS_URL` names a mirror.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import copy
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -33,6 +39,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # The package's own directory: what `--reload` watches.
 SERVICE_DIR = Path(__file__).resolve().parents[1]
+# Where `make dev` puts the docs pages' pinned files (infra/docs_assets.py), and where it serves them.
+DOCS_ASSETS_DIR = SERVICE_DIR.parent / ".cache" / "docs-assets"
+DOCS_ASSETS_PATH = "/_docs-assets"
+DOCS_ASSETS_INTEGRITY_FILE = DOCS_ASSETS_DIR / "integrity.json"
 
 
 # What replaces each value of a logged query string.
@@ -112,6 +122,27 @@ def not_loaded_app() -> ASGIApp:
     return app
 
 
+def with_docs_assets(app: ASGIApp, directory: Path) -> ASGIApp:
+    """`app`, with the files under `directory` served at DOCS_ASSETS_PATH (LOCAL only, never in Lambda)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    assets = Starlette(routes=[Mount(DOCS_ASSETS_PATH, StaticFiles(directory=directory))])
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        target = assets if scope["type"] == "http" and path.startswith(DOCS_ASSETS_PATH + "/") else app
+        await target(scope, receive, send)
+
+    return serve
+
+
+def with_local_docs_assets(app: ASGIApp) -> ASGIApp:
+    """`app`, serving the docs pages' files where `make dev` fetched them."""
+    return with_docs_assets(app, DOCS_ASSETS_DIR) if DOCS_ASSETS_INTEGRITY_FILE.is_file() else app
+
+
 def local_app() -> ASGIApp:
     """The app factory uvicorn calls in each (re)started server process.
 
@@ -124,12 +155,27 @@ def local_app() -> ASGIApp:
         # Imported here, not at the top: this module must load even when the app cannot.
         from service.app import create_app
 
-        return create_app(local_settings())
+        app = create_app(local_settings())
     except Exception:  # noqa: BLE001 - whatever a change broke, the server must still answer
         print("error: the app failed to load; serving 500s until the next change", file=sys.stderr)
         traceback.print_exc()
         sys.stderr.flush()
         return not_loaded_app()
+    return with_local_docs_assets(app)
+
+
+def use_local_docs_assets(host: str, port: int) -> bool:
+    """Point the docs pages at the files this server serves, where `make dev` fetched them."""
+    # A mirror named by DOCS_ASSETS_URL is the user's choice, and the integrity goes with it.
+    if "DOCS_ASSETS_URL" in os.environ or not DOCS_ASSETS_INTEGRITY_FILE.is_file():
+        return False
+    # A browser on this machine reaches a server listening on every address through loopback.
+    browser_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
+    if ":" in browser_host:
+        browser_host = f"[{browser_host}]"
+    os.environ["DOCS_ASSETS_URL"] = f"http://{browser_host}:{port}{DOCS_ASSETS_PATH}"
+    os.environ["DOCS_ASSETS_INTEGRITY"] = DOCS_ASSETS_INTEGRITY_FILE.read_text()
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         "--reload", action=argparse.BooleanOptionalAction, default=False, help="restart on changes under service/"
     )
     args = parser.parse_args(argv)
+    offline_docs = use_local_docs_assets(args.host, args.port)
 
     try:
         # Checked here first, so a bad setting stops start-up with its message, reload or not.
@@ -152,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"API:   {base}/v1/manage/hc")
     if settings.docs_enabled:
         print(f"Docs:  {base}/v1/docs  (Authorize with a user below)")
+        if not offline_docs:
+            print(f"       Swagger UI from {settings.docs_assets_url} (make dev serves it offline)")
     print(f"Identity provider: {settings.provider.value}")
     if settings.provider is IdentityProviderName.LOCAL and settings.local_users_file is None:
         print("Demo users: admin@example.com / admin-password (ADMINS, USERS)")
@@ -179,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from service.app import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(with_local_docs_assets(create_app(settings)), **common)
 
 
 if __name__ == "__main__":

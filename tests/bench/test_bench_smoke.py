@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import run
+from bench import report, run
 from bench.interpreters import find_python
 from tests.infra.conftest import HOST_PYTHON
 
@@ -30,7 +30,7 @@ EXPECTED_ROWS = {
     "service whoami, flattened claims",
     "bare handler",
     "whoami, new token each call (RS256, cached keys)",
-    "service whoami (RS256 token)",
+    "service whoami (RS256 token), to the minimal FastAPI whoami",
     "reference: minimal FastAPI whoami",
     "bare ASGI app",
     "with bytecode (as shipped)",
@@ -44,10 +44,12 @@ EXPECTED_ROWS = {
 @pytest.mark.e2e
 def test_the_benchmark_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "latest.json"
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# Performance\n\nprose\n\n{report.BEGIN}\nold figures\n{report.END}\n\nmore prose\n")
     other = find_python(OTHER)
 
     arguments = ["--quick", "--no-powertools", "--out", str(out), "--work-dir", str(tmp_path / "work")]
-    assert run.main([*arguments, "--other-python", OTHER]) == 0
+    assert run.main([*arguments, "--other-python", OTHER, "--doc", str(doc)]) == 0
 
     result = json.loads(out.read_text())
     labels = {row["label"] for row in result["rows"]}
@@ -67,6 +69,11 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFix
         "service + 2 routes",
         "per route, service (1 to 2 routes, ms)",
         "service health",
-        "service whoami (RS256 token)",
+        "service whoami (RS256 token), to the minimal FastAPI whoami",
     ]
     assert result["table"] in capsys.readouterr().out
+    page = doc.read_text()
+    assert result["table"] in page
+    assert "old figures" not in page
+    assert page.startswith("# Performance\n\nprose\n\n")
+    assert page.endswith(f"{report.END}\n\nmore prose\n")

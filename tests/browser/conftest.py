@@ -4,19 +4,17 @@
   Playwright is missing, the browser tests are skipped with the reason, never passed.
 - Every host name but 127.0.0.1 fails to resolve inside the browser, so a page that works
   here needs nothing from the internet; Swagger UI and ReDoc come from the pinned npm
-  packages in node_modules, served under the CDN's layout (`DOCS_ASSETS_URL` points there).
+  packages' files (`infra/docs_assets.py`), served by `make dev`'s server or the sandbox's
+  offline mirror, with the integrity the pages name.
 - When a test fails, its page leaves a screenshot and its console log in `test-artifacts/`.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Generator, Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -38,8 +36,6 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 ARTIFACTS_DIR = ROOT / "test-artifacts"
-# node_modules package -> the path jsDelivr serves it under, as `routes/docs.py` asks for it.
-DOCS_ASSET_PACKAGES = {"swagger-ui-dist": "swagger-ui-dist@5", "redoc": "redoc@2"}
 
 PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -67,31 +63,6 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-class _QuietFiles(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="session")
-def docs_assets_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A loopback mirror of the pinned swagger-ui-dist and redoc packages, laid out as jsDelivr's."""
-    root = tmp_path_factory.mktemp("npm-mirror")
-    for package, served_as in DOCS_ASSET_PACKAGES.items():
-        installed = ROOT / "node_modules" / package
-        if not (installed / "package.json").exists():
-            pytest.fail(f"{installed} is missing: run `make install` (package.json pins it)")
-        (root / served_as).symlink_to(installed, target_is_directory=True)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, name="npm-mirror", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class PageLog:

@@ -9,8 +9,10 @@ The ways the same docs are published, each driven the same way:
   domain `api.example.com` with its API mapping key `/shop`, which reaches `rawPath` or not.
 Behind the gateway the function runs with `IDENTITY_PROVIDER=oidc`, whose token endpoint is
 the sandbox's offline issuer, and the template's JWT authorizer trusts that issuer: sign-in,
-authorizer and function work as they would in AWS. Swagger UI loads from the offline mirror
-the template names (`DOCS_ASSETS_URL`).
+authorizer and function work as they would in AWS. Swagger UI loads offline, with the
+integrity the page names, which the browser checks: locally from the files `make dev` fetched
+and serves itself (`/_docs-assets`), behind the gateway from the offline mirror the template
+names (`DOCS_ASSETS_URL`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from infra import docs_assets
+from service.runtime.local import DOCS_ASSETS_DIR
 from tests.browser.conftest import ARTIFACTS_DIR, PageLog
 from tests.support import running_dev_server
 from tests.support_sandbox import CUSTOM_DOMAIN, running_sandbox
@@ -64,8 +68,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def dev_server(workdir: Path, docs_assets_url: str) -> Iterator[str]:
-    with running_dev_server(workdir, DOCS_ASSETS_URL=docs_assets_url) as base_url:
+def dev_server(workdir: Path) -> Iterator[str]:
+    docs_assets.fetch(DOCS_ASSETS_DIR)  # what `make dev` does before it serves
+    with running_dev_server(workdir) as base_url:
         yield base_url
 
 

@@ -1,6 +1,6 @@
 """Real stand-ins for the identity providers, run on loopback: Google's Firebase Auth emulator
 (npm `firebase-tools`) and moto's server for Cognito. The test fixtures use them, and so can a
-developer who wants `make dev` against either (see README, "Identity providers"):
+developer who wants `make dev` against either (see docs/identity-providers.md):
 
     .venv/bin/python -m tests.identity.standins firebase   # or: cognito
 

@@ -26,7 +26,7 @@ os.environ["PATH"] = os.pathsep.join(
 from aws_cdk import App  # noqa: E402 - jsii starts Node.js on import, with the PATH above
 from aws_cdk.assertions import Template  # noqa: E402
 
-from app import build  # noqa: E402
+from app import build, synth  # noqa: E402
 from infra.bundling import BundleTarget, cached_dependencies  # noqa: E402
 from infra.bytecode import find_bytecode_compiler  # noqa: E402
 from infra.stacks.api_stack import ApiStack  # noqa: E402
@@ -103,7 +103,7 @@ def synthesize(outdir: Path, **overrides: Any) -> Synthesized:
     """What `cdk synth -c key=value ...` would build, in this process."""
     app = App(context={**cdk_json_context(), **overrides}, outdir=str(outdir))
     stack = build(app).api
-    assembly = app.synth()
+    assembly = synth(app)
     template_json: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
     return Synthesized(
         stack=stack, template=Template.from_json(template_json), template_json=template_json, assembly_dir=outdir

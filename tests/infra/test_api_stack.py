@@ -69,6 +69,12 @@ def test_the_stage_is_named_and_the_function_is_told_that_name(
         assert synth.function_environment["AWS_API_GW_STAGE_NAME"] == stage["StageName"]
 
 
+def test_the_function_is_told_the_authorizers_identity_source(default_synth: Synthesized) -> None:
+    """The header the authorizer reads is the one the function reads the verified token from."""
+    authorizer = default_synth.only("AWS::ApiGatewayV2::Authorizer")["Properties"]
+    assert authorizer["IdentitySource"] == [default_synth.function_environment["JWT_IDENTITY_SOURCE"]]
+
+
 def test_the_function_is_told_the_groups_claim(default_synth: Synthesized, custom_synth: Synthesized) -> None:
     assert default_synth.function_environment["JWT_AUTHORIZATION_GROUPS_ATTR_NAME"] == "groups"
     assert custom_synth.function_environment["JWT_AUTHORIZATION_GROUPS_ATTR_NAME"] == "cognito:groups"
@@ -77,10 +83,14 @@ def test_the_function_is_told_the_groups_claim(default_synth: Synthesized, custo
 def test_the_function_runs_the_service_in_lambda_mode_with_the_identity_settings(
     default_synth: Synthesized, custom_synth: Synthesized
 ) -> None:
-    assert default_synth.function_environment == {
+    environment = dict(default_synth.function_environment)
+    # The docs pages' pinned files and their digests: test_docs_assets_integrity.py.
+    assert environment.pop("DOCS_ASSETS_INTEGRITY")
+    assert environment == {
         "RUNTIME": "LAMBDA",
         "AWS_API_GW_STAGE_NAME": "mvp",
         "AWS_API_GW_MAPPING_KEY": "",
+        "JWT_IDENTITY_SOURCE": "$request.header.Authorization",
         "JWT_AUTHORIZATION_GROUPS_ATTR_NAME": "groups",
         "IDENTITY_PROVIDER": "firebase",
         "JWT_ISSUER": "https://securetoken.google.com/demo-project",
@@ -175,6 +185,39 @@ def test_the_api_invokes_the_live_alias_of_a_published_version(default_synth: Sy
     assert {json.dumps(p["Properties"]["FunctionName"]) for p in permissions} == {
         json.dumps(ref_to(default_synth, "AWS::Lambda::Alias"))
     }
+
+
+def test_one_invoke_permission_covers_every_route_of_this_api(default_synth: Synthesized) -> None:
+    """Lambda refuses a resource-based policy over 20 KB at deploy (PolicyLengthExceededException,
+    aws/aws-cdk issue 19535). One permission per route, about 435 bytes each, stopped deploys at
+    about 47 routes; one for the whole API holds for any number, and grants nothing more: every
+    route of this API invokes the same alias."""
+    (permission,) = default_synth.resources("AWS::Lambda::Permission").values()
+    properties = permission["Properties"]
+    api = ref_to(default_synth, "AWS::ApiGatewayV2::Api")["Ref"]
+    source = "".join(
+        part if isinstance(part, str) else f"<{next(iter(part.values()))}>"
+        for part in properties["SourceArn"]["Fn::Join"][1]
+    )
+
+    assert len(default_synth.resources("AWS::ApiGatewayV2::Route")) > 1
+    assert properties["Action"] == "lambda:InvokeFunction"
+    assert properties["Principal"] == "apigateway.amazonaws.com"
+    assert properties["FunctionName"] == ref_to(default_synth, "AWS::Lambda::Alias")
+    # This API only: any stage, any method, any path of it.
+    assert source == f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/*/*/*"
+
+
+def test_behind_a_custom_domain_the_execute_api_endpoint_is_disabled(
+    default_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    """Otherwise a client reaches the API around the domain, its mapping key and whatever fronts it."""
+    api = custom_synth.only("AWS::ApiGatewayV2::Api")["Properties"]
+    assert api["DisableExecuteApiEndpoint"] is True
+    # The custom domain is then the only way in: the URL the stack prints, and the pipeline's health check calls.
+    assert custom_synth.template_json["Outputs"]["ApiUrl"]["Value"] == "https://api.example.com/orders"
+    # Without a custom domain there is no other way in: the endpoint stays.
+    assert not default_synth.only("AWS::ApiGatewayV2::Api")["Properties"].get("DisableExecuteApiEndpoint")
 
 
 def test_no_function_url_and_no_physical_names(default_synth: Synthesized) -> None:

@@ -54,8 +54,9 @@ def test_the_bundle_holds_nothing_else(default_synth: Synthesized, host_synth: S
     for asset in (default_synth.asset_dir, host_synth.asset_dir):
         top_level = {p.name for p in asset.iterdir()}
         assert not {"bin", "pip", "setuptools", "wheel", "_distutils_hack", "pkg_resources", "tests"} & top_level
-        # The sandbox and its runtime client are development tooling: Lambda brings its own.
-        assert not {"sandbox", "awslambdaric", "runtime_client", "simplejson"} & {
+        # The sandbox and its runtime client are development tooling: Lambda brings its own. The
+        # smoke script tests a deployed API from outside, in the pipeline: never from inside it.
+        assert not {"sandbox", "smoke", "awslambdaric", "runtime_client", "simplejson"} & {
             name.split(".")[0] for name in top_level
         }
         # SnapStart's hooks module is the managed runtime's own.

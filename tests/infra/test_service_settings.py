@@ -17,6 +17,7 @@ from tests.support import committed_context
 def environment(**overrides: Any) -> dict[str, str]:
     values: dict[str, Any] = {
         "stage_name": "mvp",
+        "identity_source": "$request.header.Authorization",
         "mapping_key": "",
         "groups_claim": "groups",
         "identity_provider": "firebase",
@@ -35,6 +36,7 @@ def test_environment_carries_the_gateway_values_and_only_set_provider_settings()
         "RUNTIME": "LAMBDA",
         "AWS_API_GW_STAGE_NAME": "mvp",
         "AWS_API_GW_MAPPING_KEY": "",
+        "JWT_IDENTITY_SOURCE": "$request.header.Authorization",
         "JWT_AUTHORIZATION_GROUPS_ATTR_NAME": "groups",
         "IDENTITY_PROVIDER": "firebase",
         "JWT_ISSUER": "https://securetoken.google.com/demo-project",
@@ -67,6 +69,13 @@ def test_a_setting_the_service_would_refuse_fails_synth_naming_the_variable() ->
 
     with pytest.raises(ServiceSettingsError, match="OIDC_CLIENT_ID"):
         settings_from_environment(broken)
+
+
+@pytest.mark.parametrize("identity_source", ["$request.querystring.token", "$request.header.A,$request.header.B"])
+def test_an_identity_source_that_is_not_one_header_fails_synth(identity_source: str) -> None:
+    """The function could not read the verified token: it would refuse to start, so synth refuses first."""
+    with pytest.raises(ServiceSettingsError, match="JWT_IDENTITY_SOURCE: must be a single request header"):
+        settings_from_environment(environment(identity_source=identity_source))
 
 
 def test_the_synthesizing_shell_does_not_leak_into_the_function(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,10 @@ PIPELINE_REGION = "eu-west-1"
 CONNECTION_ARN = (
     f"arn:aws:codeconnections:{PIPELINE_REGION}:{PIPELINE_ACCOUNT}:connection/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 )
+# Staging's smoke test signs in with this secret's user; production has none (unauthenticated checks only).
+STAGING_SMOKE_USER_SECRET_ARN = (
+    f"arn:aws:secretsmanager:{PIPELINE_REGION}:{PIPELINE_ACCOUNT}:secret:orders-api/staging/smoke-user-Xy12Ab"
+)
 
 PIPELINE_CONTEXT: dict[str, Any] = {
     "github_repository": "acme/orders-api",
@@ -45,6 +49,7 @@ PIPELINE_CONTEXT: dict[str, Any] = {
             "canary": True,
             "jwt_issuer": "https://securetoken.google.com/orders-staging",
             "jwt_audience": ["orders-staging"],
+            "smoke_user_secret_arn": STAGING_SMOKE_USER_SECRET_ARN,
         },
         "production": {
             "account": "333333333333",

@@ -4,7 +4,7 @@ Every template of the default context (the stack a laptop deploys) and of the pi
 pipeline stack, each environment's API stack, the support stack in production's region), and
 one with a confidential client's secret and no reserved concurrency. A check that does not fit
 the design is acknowledged on its resource (`infra/checkov.py`), with the reason; checkov reports
-it as skipped, and the README names each.
+it as skipped, and docs/security.md names each.
 """
 
 from __future__ import annotations

@@ -100,6 +100,19 @@ def environments(**production: Any) -> dict[str, Any]:
         ({"environments": environments(region="Europe")}, r"environments\.production\.region: must look like"),
         ({"environments": environments(runtime="python3.13")}, r"environments: all must use one runtime"),
         ({"environments": {"prod env": {}}}, r"environments\.prod env\.name: "),
+        (
+            # A name alone: IAM would match no secret, so the smoke step could not read it.
+            {
+                "environments": environments(
+                    smoke_user_secret_arn="arn:aws:secretsmanager:eu-west-1:111111111111:secret:smoke"
+                )
+            },
+            r"environments\.production\.smoke_user_secret_arn: must be a secret's complete ARN",
+        ),
+        (
+            {"environments": environments(smoke_user_secret_arn="smoke-user")},
+            r"environments\.production\.smoke_user_secret_arn: must be a secret's complete ARN",
+        ),
     ],
 )
 def test_bad_values_stop_synth_naming_the_key(overrides: dict[str, Any], message: str) -> None:

@@ -1,17 +1,22 @@
-"""The pipeline: its source, its build, the order of its stages, the approval and the health checks."""
+"""The pipeline: its source, its build, the order of its stages, the approval and the smoke tests."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from app import NO_PIPELINE
-from infra.stacks.pipeline_stack import health_check_command
-from tests.infra.conftest import ROOT
-from tests.pipeline.conftest import CONNECTION_ARN, PIPELINE_ACCOUNT, PIPELINE_REGION, PipelineSynth
+from infra.config import PipelineConfig
+from infra.stacks.pipeline_stack import SMOKE_INSTALL, SMOKE_USER_VARIABLE, smoke_command
+from tests.infra.conftest import ROOT, cdk_json_context
+from tests.pipeline.conftest import (
+    CONNECTION_ARN,
+    PIPELINE_ACCOUNT,
+    PIPELINE_CONTEXT,
+    PIPELINE_REGION,
+    STAGING_SMOKE_USER_SECRET_ARN,
+    PipelineSynth,
+)
 from tests.support import PIPELINE_STACK_NAME, STACK_NAME
 
 
@@ -130,13 +135,13 @@ def test_staging_deploys_before_production_and_a_person_approves_production_firs
     assert actions_in_order(pipeline_synth, "staging") == [
         (f"{STACK_NAME}.Prepare", "CloudFormation"),
         (f"{STACK_NAME}.Deploy", "CloudFormation"),
-        ("HealthCheck", "CodeBuild"),
+        ("SmokeTest", "CodeBuild"),
     ]
     assert actions_in_order(pipeline_synth, "production") == [
         ("Approve", "Manual"),
         (f"{STACK_NAME}.Prepare", "CloudFormation"),
         (f"{STACK_NAME}.Deploy", "CloudFormation"),
-        ("HealthCheck", "CodeBuild"),
+        ("SmokeTest", "CodeBuild"),
     ]
 
 
@@ -184,49 +189,104 @@ def test_the_stacks_are_named_after_their_environment(pipeline_synth: PipelineSy
     assert names == {"staging": f"staging-{STACK_NAME}", "production": f"production-{STACK_NAME}"}
 
 
-# The health check after each deployment.
+# The smoke test after each deployment.
 
 
-def test_after_each_deployment_the_health_route_is_called_at_the_stacks_url(pipeline_synth: PipelineSynth) -> None:
-    for name, stage in pipeline_synth.stages.items():
-        (action,) = [a for a in pipeline_synth.pipeline_stage(name)["Actions"] if a["Name"] == "HealthCheck"]
+def smoke_action(synth: PipelineSynth, stage_name: str) -> dict[str, Any]:
+    actions: list[dict[str, Any]] = [a for a in synth.pipeline_stage(stage_name)["Actions"] if a["Name"] == "SmokeTest"]
+    (action,) = actions
+    return action
+
+
+def role_statements(synth: PipelineSynth, project_logical_id: str) -> list[dict[str, Any]]:
+    """Every statement of the policies attached to the project's role."""
+    role = synth.pipeline_json["Resources"][project_logical_id]["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def secret_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
+
+
+def test_after_each_deployment_the_smoke_script_runs_against_the_stacks_url(pipeline_synth: PipelineSynth) -> None:
+    context = {**cdk_json_context(), **PIPELINE_CONTEXT}
+    config = PipelineConfig.from_context(context, api_context=context)
+    assert config is not None
+    source_output = pipeline_synth.pipeline_stage("Source")["Actions"][0]["OutputArtifacts"]
+    commands = {}
+    for environment in config.environments:
+        action = smoke_action(pipeline_synth, environment.name)
         variables = json.loads(action["Configuration"]["EnvironmentVariables"])
-        api_stack = stage.stage.api_stack
+        stage = pipeline_synth.stages[environment.name]
         buildspec = pipeline_synth.codebuild_buildspec(action["Configuration"]["ProjectName"]["Ref"])
 
         # The URL is the stack's ApiUrl output, read from the deploy action's variables.
-        assert variables == [{"name": "API_URL", "type": "PLAINTEXT", "value": f"#{{{api_stack.artifact_id}.ApiUrl}}"}]
+        assert variables == [
+            {"name": "API_URL", "type": "PLAINTEXT", "value": f"#{{{stage.stage.api_stack.artifact_id}.ApiUrl}}"}
+        ]
         assert "ApiUrl" in stage.template_json["Outputs"]
-        assert buildspec["phases"]["build"]["commands"] == [health_check_command("/v1/manage/hc")]
-        assert api_stack.api.health_path == "/v1/manage/hc"
-        assert "GET /v1/manage/hc" in {route.key for route in api_stack.api.gateway_routes if not route.authorized}
+        # The script comes from the commit being deployed, its one requirement from the lock.
+        assert action["InputArtifacts"] == source_output
+        assert buildspec["phases"]["install"]["commands"] == [SMOKE_INSTALL]
+        assert buildspec["phases"]["install"]["runtime-versions"] == {"python": config.python_version}
+        # As the environment is configured: its groups claim, its docs served or not.
+        commands[environment.name] = buildspec["phases"]["build"]["commands"]
+        assert commands[environment.name] == [
+            smoke_command(groups_claim=environment.api.jwt_groups_claim, docs=environment.api.docs_enabled)
+        ]
+    assert commands["staging"][0].endswith(" --docs")
+    assert commands["production"][0].endswith(" --no-docs")
 
 
-def run_health_check(tmp_path: Path, *, answers: str, curl_exit: int = 0) -> subprocess.CompletedProcess[str]:
-    """The health check's shell line, with a stand-in curl that prints `answers` as the status code."""
-    fake = tmp_path / "curl"
-    fake.write_text(f'#!/bin/sh\necho "$@" > "{tmp_path}/curl-args"\nprintf "{answers}"\nexit {curl_exit}\n')
-    fake.chmod(0o755)
-    env = {
-        "PATH": f"{tmp_path}:{os.environ['PATH']}",
-        "API_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+def test_the_smoke_step_signs_in_with_its_environments_secret_which_its_role_alone_may_read(
+    pipeline_synth: PipelineSynth,
+) -> None:
+    project = smoke_action(pipeline_synth, "staging")["Configuration"]["ProjectName"]["Ref"]
+    buildspec = pipeline_synth.codebuild_buildspec(project)
+    environment = pipeline_synth.pipeline_json["Resources"][project]["Properties"]["Environment"]
+
+    # CodeBuild reads the secret by its ARN into the variable the script reads, masking it in the log.
+    assert buildspec["env"] == {"secrets-manager": {SMOKE_USER_VARIABLE: STAGING_SMOKE_USER_SECRET_ARN}}
+    assert "EnvironmentVariables" not in environment
+    assert secret_statements(role_statements(pipeline_synth, project)) == [
+        {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": STAGING_SMOKE_USER_SECRET_ARN}
+    ]
+    # No other role of the pipeline may read it.
+    others = [
+        statement
+        for logical_id, resource in pipeline_synth.resources("AWS::CodeBuild::Project").items()
+        if logical_id != project
+        for statement in role_statements(pipeline_synth, logical_id)
+    ]
+    assert STAGING_SMOKE_USER_SECRET_ARN not in json.dumps(others)
+    assert secret_statements(others) == []
+
+
+def test_without_a_secret_the_smoke_step_runs_the_unauthenticated_checks_only(pipeline_synth: PipelineSynth) -> None:
+    project = smoke_action(pipeline_synth, "production")["Configuration"]["ProjectName"]["Ref"]
+    buildspec = pipeline_synth.codebuild_buildspec(project)
+
+    assert "env" not in buildspec
+    assert SMOKE_USER_VARIABLE not in json.dumps(pipeline_synth.pipeline_json["Resources"][project])
+    assert secret_statements(role_statements(pipeline_synth, project)) == []
+
+
+def test_the_smoke_steps_requirements_are_pinned_in_the_lock() -> None:
+    pinned = {
+        line.partition("==")[0].lower(): line.strip()
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line
     }
-    return subprocess.run(
-        ["/bin/sh", "-c", health_check_command("/v1/manage/hc")], env=env, capture_output=True, text=True, check=False
-    )
+    required = [line.strip() for line in (ROOT / "smoke" / "requirements.txt").read_text().splitlines() if "==" in line]
 
-
-def test_the_health_check_passes_on_200_only(tmp_path: Path) -> None:
-    ok = run_health_check(tmp_path, answers="200")
-    args = (tmp_path / "curl-args").read_text()
-
-    assert ok.returncode == 0, ok.stderr
-    assert "GET /v1/manage/hc: 200" in ok.stdout
-    assert "https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1/manage/hc" in args
-    assert "--retry 5" in args
-    for status, curl_exit in (("204", 0), ("404", 0), ("503", 0), ("000", 7)):
-        failed = run_health_check(tmp_path, answers=status, curl_exit=curl_exit)
-        assert failed.returncode != 0, status
+    assert required
+    for requirement in required:
+        assert pinned[requirement.partition("==")[0].lower()] == requirement
 
 
 # Without the context.

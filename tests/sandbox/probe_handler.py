@@ -10,7 +10,8 @@ handler does. It is never part of the bundle.
   `?then=asyncio-run` runs `asyncio.run(...)` again, as code between invocations may.
 - `?probe=imports` answers what the process imported from outside the asset, the runtime
   client and the standard library, and its `sys.path`; `?probe=environment` its environment
-  variables; `?probe=crash` ends the process,
+  variables; `?probe=event` the event it was given (the gateway's rendering of the
+  authorizer's claims, say); `?probe=crash` ends the process,
   `?probe=raise` raises into the runtime, `?probe=huge` answers more than Lambda's 6 MB.
 """
 
@@ -55,6 +56,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "headers": {"content-type": "application/json"},
             "body": json.dumps(dict(os.environ)),
         }
+    if probe == "event":
+        return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
     if probe == "crash":
         os._exit(3)
     if probe == "raise":

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from service.api.deps import CurrentUser, get_identity_provider
 from service.core.access.caller import Principal
-from service.core.access.declaration import KNOWN_SCOPES, Authenticated, describe_routes
+from service.core.access.declaration import KNOWN_SCOPES, MAX_ROUTE_SCOPES, Authenticated, describe_routes
 from service.core.identity.base import TokenGrant
 from tests.declared import a_scope
 from tests.service.conftest import TokenForger
@@ -186,3 +186,13 @@ def test_the_demo_admin_is_granted_a_newly_declared_scope_without_a_users_file(
 
     assert response.status_code == 200, response.text
     assert response.json()["scope"] == "reports:read"
+
+
+def test_more_scopes_than_a_gateway_route_takes_are_refused_where_declared(monkeypatch: pytest.MonkeyPatch) -> None:
+    scopes = [f"orders:{index}" for index in range(MAX_ROUTE_SCOPES + 1)]
+    for scope in scopes:
+        monkeypatch.setitem(KNOWN_SCOPES, scope, "a generated scope")
+
+    with pytest.raises(ValueError, match=r"^11 scopes on one route, over API Gateway's limit of 10 .*; fix: "):
+        Authenticated(scopes=scopes)
+    Authenticated(scopes=scopes[:MAX_ROUTE_SCOPES])

@@ -172,3 +172,40 @@ def test_token_from_jwt_library_with_wrong_typ_header_still_judged_on_claims(
 ) -> None:
     token = jwt.encode(forger.claims(), forger.key, algorithm="RS256", headers={"kid": forger.kid, "typ": "at+jwt"})
     assert client.get("/v1/users/whoami", headers={"Authorization": token}).status_code == 200
+
+
+def signed_payload(forger: TokenForger, payload_json: str) -> str:
+    """A token whose payload is exactly `payload_json`, signed with the issuer's key (PyJWS signs bytes as given)."""
+    return jwt.api_jws.encode(payload_json.encode(), forger.key, algorithm="RS256", headers={"kid": forger.kid})
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ['"\\ud800"', '"a\\udfffb"', "NaN", "Infinity", "-Infinity", "1e400", '{"level": NaN}', '["ok", 1e400]'],
+    ids=[
+        "lone high surrogate",
+        "lone low surrogate",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e400",
+        "nested NaN",
+        "nested 1e400",
+    ],
+)
+def test_a_signed_claim_that_is_not_json_text_is_refused_not_a_500_nor_a_changed_value(
+    client: TestClient, forger: TokenForger, claim: str
+) -> None:
+    """Python reads these; JSON (RFC 8259) has no NaN, no number past a float64, no lone surrogate: refused."""
+    claims = json.dumps(forger.claims())
+    token = signed_payload(forger, f'{claims[:-1]}, "nickname": {claim}}}')
+    assert_unauthorized(client, f"Bearer {token}")
+
+
+def test_the_same_claims_as_json_text_pass(client: TestClient, forger: TokenForger) -> None:
+    claims = json.dumps(forger.claims())
+    token = signed_payload(forger, f'{claims[:-1]}, "nickname": "\\ud83d\\ude00", "level": 1e300}}')
+    response = client.get("/v1/users/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json()["nickname"] == "\N{GRINNING FACE}"
+    assert response.json()["level"] == 1e300

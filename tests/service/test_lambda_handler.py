@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from service.core.access.claims import flatten_claims
 from service.core.access.declaration import RouteAccess
 from service.core.settings import Settings
 from service.runtime.lambda_adapter import LambdaHandler, build_handler
@@ -256,3 +257,103 @@ def test_an_event_that_is_not_an_http_api_event_gets_a_clear_400(handler: Lambda
     status, _, body = invoke(handler, event)
     assert status == 400
     assert json.loads(body)["code"] == "unsupported_event"
+
+
+def admin_event_for(verified_claims: dict[str, Any], *, identity_header: str = "authorization") -> dict[str, Any]:
+    """The admin route's event for a token the authorizer verified, found in `identity_header`."""
+    event = load_event("admin_user_without_group.json")
+    del event["headers"]["authorization"]
+    event["headers"][identity_header] = f"Bearer {unsigned_token(verified_claims)}"
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = flatten_claims(verified_claims)
+    return event
+
+
+def fixture_claims(name: str) -> dict[str, Any]:
+    token = load_event(name)["headers"]["authorization"].split()[-1].split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    return claims
+
+
+USER_CLAIMS = fixture_claims("admin_user_without_group.json")
+# Issue 21's forgeries, each an unsigned token against the claims of a user the authorizer verified.
+FORGERIES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "every-claim-null": (USER_CLAIMS, {name: None for name in USER_CLAIMS}),
+    "groups-ADMINS-and-null": (USER_CLAIMS, {**USER_CLAIMS, "groups": ["ADMINS", None]}),
+    "groups-ADMINS-and-an-object": (USER_CLAIMS, {**USER_CLAIMS, "groups": ["ADMINS", {}]}),
+    "groups-ADMINS-and-a-list": (USER_CLAIMS, {**USER_CLAIMS, "groups": ["ADMINS", ["USERS"]]}),
+    "groups-Not-ADMINS-split": (
+        {**USER_CLAIMS, "groups": ["Not ADMINS"]},
+        {**USER_CLAIMS, "groups": ["Not", "ADMINS"]},
+    ),
+    "groups-list-for-the-string-[ADMINS]": (
+        {**USER_CLAIMS, "groups": "[ADMINS]"},
+        {**USER_CLAIMS, "groups": ["ADMINS"]},
+    ),
+}
+
+
+@pytest.mark.parametrize(("verified", "forged"), FORGERIES.values(), ids=FORGERIES.keys())
+def test_a_forged_token_beside_the_identity_sources_is_never_read(
+    make_handler: Callable[..., LambdaHandler], verified: dict[str, Any], forged: dict[str, Any]
+) -> None:
+    """The authorizer reads `x-id-token`; a forgery in `Authorization` is not what the function reads."""
+    handler = make_handler(jwt_identity_source="$request.header.X-Id-Token")
+    event = admin_event_for(verified, identity_header="x-id-token")
+    event["headers"]["authorization"] = f"Bearer {unsigned_token(forged)}"
+    status, _, body = invoke(handler, event)
+    assert status == 403, body
+    assert json.loads(body)["code"] == "missing_group"
+
+
+@pytest.mark.parametrize(
+    ("verified", "forged"),
+    [
+        FORGERIES[name]
+        for name in (
+            "every-claim-null",
+            "groups-ADMINS-and-null",
+            "groups-ADMINS-and-an-object",
+            "groups-ADMINS-and-a-list",
+        )
+    ],
+    ids=["every-claim-null", "groups-ADMINS-and-null", "groups-ADMINS-and-an-object", "groups-ADMINS-and-a-list"],
+)
+def test_a_forged_token_in_place_of_the_verified_one_is_refused(
+    handler: LambdaHandler, verified: dict[str, Any], forged: dict[str, Any]
+) -> None:
+    """Where the forgery sits in the header the function reads, its claims do not render to the authorizer's."""
+    event = admin_event_for(verified)
+    event["headers"]["authorization"] = f"Bearer {unsigned_token(forged)}"
+    status, _, body = invoke(handler, event)
+    assert status == 401, body
+    assert json.loads(body) == {"message": "Unauthorized"}
+
+
+def test_the_function_reads_the_token_from_the_identity_sources_header(
+    make_handler: Callable[..., LambdaHandler],
+) -> None:
+    admin = {**USER_CLAIMS, "groups": ["ADMINS"]}
+    handler = make_handler(jwt_identity_source="$request.header.X-Id-Token")
+    status, _, _ = invoke(handler, admin_event_for(admin, identity_header="x-id-token"))
+    assert status == 200
+    # The same event with the token only in `Authorization`, which this authorizer does not read.
+    status, _, body = invoke(handler, admin_event_for(admin))
+    assert status == 401
+    assert json.loads(body) == {"message": "Unauthorized"}
+
+
+@pytest.mark.parametrize(("fields", "status"), [(1001, 400), (1000, 400)])
+def test_a_token_request_over_starlettes_field_limit_is_invalid_request_in_lambda(
+    handler: LambdaHandler, fields: int, status: int
+) -> None:
+    """1,001 fields: Starlette's limit, said as `invalid_request`; 1,000 (no password among them): read, refused so."""
+    event = load_event("token_password_grant.json")
+    body = "&".join(f"f{n}=x" for n in range(fields))
+    event["body"] = base64.b64encode(body.encode()).decode()
+    event["headers"]["content-length"] = str(len(body))
+    status_code, _, answer = invoke(handler, event)
+    assert status_code == status
+    error = json.loads(answer)
+    assert error["error"] == "invalid_request"
+    expected = "too many fields" if fields > 1000 else "needs username and password"
+    assert expected in error["error_description"]

@@ -154,6 +154,38 @@ def test_users_file_replaces_the_demo_users(make_local_app: Callable[..., FastAP
         assert_oauth_error(demo, error="invalid_grant", code="invalid_credentials")
 
 
+def test_a_users_file_entry_can_shape_its_tokens_like_another_providers(
+    make_local_app: Callable[..., FastAPI], tmp_path: Path
+) -> None:
+    users_file = tmp_path / "users.json"
+    hashed = bcrypt.hashpw(b"s3cret-pass", bcrypt.gensalt(rounds=4)).decode()
+    firebase = {"identities": {"email": ["fb@example.com"]}, "sign_in_provider": "password"}
+    entry = {
+        "username": "fb@example.com",
+        "password_hash": hashed,
+        "groups": ["USERS"],
+        "subject": "k3xV9mQ2ZtWcR8pLs4NfYh7Ja1Bd",
+        # A claim the issuer sets itself cannot be taken over.
+        "claims": {"user_id": "k3xV9mQ2ZtWcR8pLs4NfYh7Ja1Bd", "email_verified": True, "firebase": firebase, "iss": "x"},
+    }
+    users_file.write_text(json.dumps({"users": [entry]}))
+    with TestClient(make_local_app(local_users_file=users_file)) as client:
+        grant = password_grant(client, "fb@example.com", "s3cret-pass")
+        claims = client.get("/v1/users/whoami", headers=auth(grant["access_token"])).json()
+        refreshed = client.post(
+            "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]}
+        )
+
+    assert claims["sub"] == claims["user_id"] == "k3xV9mQ2ZtWcR8pLs4NfYh7Ja1Bd"
+    assert claims["email"] == "fb@example.com"
+    assert claims["email_verified"] is True
+    assert claims["groups"] == ["USERS"]
+    assert claims["iss"] != "x"
+    assert "firebase" in claims
+    # The refresh grant still finds the user behind the subject.
+    assert refreshed.status_code == 200
+
+
 def test_disabled_user_in_users_file_is_refused_as_an_invalid_grant(
     make_local_app: Callable[..., FastAPI], tmp_path: Path
 ) -> None:

@@ -62,6 +62,12 @@ def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
         ({"JWT_AUTHORIZATION_GROUPS_ATTR_NAME": ""}, "JWT_AUTHORIZATION_GROUPS_ATTR_NAME"),
         ({"IDENTITY_PROVIDER": "firebase", "JWT_ISSUER": "https://securetoken.google.com/p"}, "JWT_AUDIENCE"),
         ({"IDENTITY_PROVIDER": "firebase", "JWT_AUDIENCE": "p"}, "JWT_ISSUER"),
+        # The app reads the verified token from one request header: nothing else will do.
+        ({"JWT_IDENTITY_SOURCE": "$request.querystring.token"}, "JWT_IDENTITY_SOURCE"),
+        ({"JWT_IDENTITY_SOURCE": "$request.header.Authorization,$request.header.X-Id"}, "JWT_IDENTITY_SOURCE"),
+        ({"JWT_IDENTITY_SOURCE": "$context.authorizer.token"}, "JWT_IDENTITY_SOURCE"),
+        ({"JWT_IDENTITY_SOURCE": "Authorization"}, "JWT_IDENTITY_SOURCE"),
+        ({"JWT_IDENTITY_SOURCE": "$request.header."}, "JWT_IDENTITY_SOURCE"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str) -> None:
@@ -69,6 +75,12 @@ def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: di
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=variable):
         build_settings()
+
+
+@pytest.mark.parametrize("source", ["$request.header.Authorization", "$request.header.X-Id-Token"])
+def test_the_identity_source_names_one_request_header(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    monkeypatch.setenv("JWT_IDENTITY_SOURCE", source)
+    assert build_settings().jwt_identity_source == source
 
 
 def test_the_message_never_echoes_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.exceptions import HTTPException
 
 from service.api.deps import IdentityProviderDep
 from service.core.errors import AppError, OAuthError, OAuthErrorBody
@@ -53,7 +54,14 @@ async def read_token_request(request: Request) -> TokenRequest:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != FORM_MEDIA_TYPE:
         raise InvalidTokenRequest(f"Send the parameters form-encoded, as {FORM_MEDIA_TYPE}.")
-    form = await request.form()
+    try:
+        form = await request.form()
+    except HTTPException as refused:
+        if refused.status_code != 400:
+            raise
+        # Starlette's own limits (more than 1,000 fields, a field over 1 MB) refuse the form
+        # with a 400 of its own; it is a malformed request here, said in OAuth's terms.
+        raise InvalidTokenRequest("The form has too many fields, or a field too large.") from None
     known = TokenRequest.model_fields.keys()
     # Only the names we define are ever echoed back, so the description stays ours.
     repeated = [name for name in known if len(form.getlist(name)) > 1]

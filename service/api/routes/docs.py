@@ -5,14 +5,21 @@ root path). The document is rendered per request so that both its server URL and
 password flow's token URL carry that prefix: Swagger UI resolves the token URL against the
 server, so an unprefixed one would post credentials to the wrong place.
 
-Swagger UI and ReDoc load their scripts from `DOCS_ASSETS_URL` (jsDelivr's npm mirror by
-default, the same URLs FastAPI uses), so a network without the CDN can serve the same npm
-packages itself.
+Swagger UI and ReDoc load their scripts, style sheet and favicon from `DOCS_ASSETS_URL`
+(jsDelivr's npm mirror by default), so a network without the CDN can serve the same npm
+packages itself; `make dev` serves them from the app. With `DOCS_ASSETS_INTEGRITY` (set by
+the CDK construct from the pinned packages) each URL names the exact version and carries its
+subresource integrity, so a changed file on the CDN is refused by the browser instead of run
+with the user's token in reach. An integrity check needs a CORS request (`crossorigin`), which
+jsDelivr answers with `Access-Control-Allow-Origin: *`
+(https://github.com/jsdelivr/jsdelivr/issues/18038); a mirror must too. ReDoc's Google Fonts
+stay off: a style sheet from a third party that no integrity can pin.
 """
 
 from __future__ import annotations
 
 import copy
+import html
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,7 +27,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from service.core.access.declaration import TOKEN_PATH
-from service.core.settings import get_settings
+from service.core.settings import Settings, get_settings
 
 OPENAPI_PATH = "/v1/openapi.json"
 router = APIRouter(include_in_schema=False)
@@ -47,22 +54,60 @@ async def openapi_document(request: Request) -> JSONResponse:
     return JSONResponse(openapi_for_prefix(request.app.openapi(), _prefix(request)))
 
 
+# Each asset: its package, its major version where no exact one is configured, its file.
+SWAGGER_JS = ("swagger-ui-dist", "5", "swagger-ui-bundle.js")
+SWAGGER_CSS = ("swagger-ui-dist", "5", "swagger-ui.css")
+FAVICON = ("swagger-ui-dist", "5", "favicon-32x32.png")
+REDOC_JS = ("redoc", "2", "bundles/redoc.standalone.js")
+
+
+def asset(settings: Settings, package: str, major: str, file: str) -> tuple[str, str | None]:
+    """The asset's URL and integrity: the configured exact version, or the major one without."""
+    for path, integrity in settings.docs_assets_integrity.items():
+        served_as, _, name = path.partition("/")
+        if name == file and served_as.rpartition("@")[0] == package:
+            return f"{settings.docs_assets_url}/{path}", integrity
+    return f"{settings.docs_assets_url}/{package}@{major}/{file}", None
+
+
+def with_integrity(page: HTMLResponse, assets: list[tuple[str, str | None]]) -> HTMLResponse:
+    """`page` with `integrity` and `crossorigin` on each element that loads one of `assets`.
+
+    The favicon has none: browsers check integrity on scripts and style sheets only; it comes
+    from the same pinned version all the same.
+    """
+    text = bytes(page.body).decode()
+    for url, integrity in assets:
+        if integrity is not None:
+            quoted = f'="{url}"'
+            text = text.replace(quoted, f'{quoted} integrity="{html.escape(integrity)}" crossorigin="anonymous"')
+    return HTMLResponse(text)
+
+
 @router.get("/v1/docs")
 async def swagger_ui(request: Request) -> HTMLResponse:
-    assets = get_settings(request).docs_assets_url
-    return get_swagger_ui_html(
+    settings = get_settings(request)
+    js, css, favicon = (asset(settings, *which) for which in (SWAGGER_JS, SWAGGER_CSS, FAVICON))
+    page = get_swagger_ui_html(
         openapi_url=_prefix(request) + OPENAPI_PATH,
         title=f"{request.app.title} - Swagger UI",
-        swagger_js_url=f"{assets}/swagger-ui-dist@5/swagger-ui-bundle.js",
-        swagger_css_url=f"{assets}/swagger-ui-dist@5/swagger-ui.css",
+        swagger_js_url=js[0],
+        swagger_css_url=css[0],
+        swagger_favicon_url=favicon[0],
         swagger_ui_parameters={"persistAuthorization": False, "displayRequestDuration": True},
     )
+    return with_integrity(page, [js, css])
 
 
 @router.get("/v1/redoc")
 async def redoc(request: Request) -> HTMLResponse:
-    return get_redoc_html(
+    settings = get_settings(request)
+    js, favicon = asset(settings, *REDOC_JS), asset(settings, *FAVICON)
+    page = get_redoc_html(
         openapi_url=_prefix(request) + OPENAPI_PATH,
         title=f"{request.app.title} - ReDoc",
-        redoc_js_url=f"{get_settings(request).docs_assets_url}/redoc@2/bundles/redoc.standalone.js",
+        redoc_js_url=js[0],
+        redoc_favicon_url=favicon[0],
+        with_google_fonts=False,
     )
+    return with_integrity(page, [js])

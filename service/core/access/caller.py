@@ -7,9 +7,10 @@
   token exactly as the authorizer would and produces the same context, claims flattened to
   strings as the gateway renders them.
 From there one code path checks the route's scopes again, reads the exact claims from the
-token in the ``Authorization`` header, accepted only where they render to the authorizer's
-(`claims.verified_token_claims`: the rendering cannot tell ``["Not ADMINS"]`` from
-``["Not", "ADMINS"]``), and hands the route a `Principal`.
+token in the header the authorizer reads (its identity source, `JWT_IDENTITY_SOURCE`),
+accepted only where they render to the authorizer's (`claims.verified_token_claims`: the
+rendering cannot tell ``["Not ADMINS"]`` from ``["Not", "ADMINS"]``), and hands the route a
+`Principal`.
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ class Principal:
 
 
 def principal_from_jwt_context(
-    context: JwtContext, *, authorization: str | None, required_scopes: Sequence[str], groups_claim: str
+    context: JwtContext, *, token_header: str | None, required_scopes: Sequence[str], groups_claim: str
 ) -> Principal:
     """The common path: re-check scopes, take the verified token's exact claims, read groups."""
     token_scopes = context["scopes"] or []
     if required_scopes and not set(required_scopes).intersection(token_scopes):
         raise GatewayRejection.forbidden(required_scopes)
-    claims = verified_token_claims(authorization, context["claims"])
+    claims = verified_token_claims(token_header, context["claims"], groups_claim=groups_claim)
     return Principal(claims=claims, scopes=tuple(token_scopes), groups=groups_from_claim(claims.get(groups_claim)))
 
 
@@ -70,17 +71,18 @@ def local_authorizer(request: Request) -> LocalAuthorizer:
 async def authenticate_caller(request: Request, required_scopes: Sequence[str]) -> Principal:
     """The gateway's step for a protected route, then the shared re-check."""
     settings = get_settings(request)
-    authorization = request.headers.get("authorization")
+    # Validated at start-up to be `$request.header.<name>`.
+    token_header = request.headers.get(settings.jwt_identity_source.removeprefix("$request.header."))
     context: JwtContext | None
     if settings.runtime is Runtime.LOCAL:
-        context = await local_authorizer(request).authorize(authorization, required_scopes)
+        context = await local_authorizer(request).authorize(token_header, required_scopes)
     else:
         context = jwt_context_from_event(request.scope.get("aws.event"))
         if context is None:
             raise GatewayRejection.unauthorized("no authorizer context for a protected route")
     return principal_from_jwt_context(
         context,
-        authorization=authorization,
+        token_header=token_header,
         required_scopes=required_scopes,
         groups_claim=settings.jwt_authorization_groups_attr_name,
     )

@@ -32,7 +32,8 @@ from service.core.errors import AppError
 TOKEN_PATH = "/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 # The password flow's name in the OpenAPI document (FastAPI's default for OAuth2PasswordBearer).
 SECURITY_SCHEME_NAME = "OAuth2PasswordBearer"
-# API Gateway accepts at most this many authorization scopes on a route.
+# API Gateway accepts at most this many authorization scopes on a route ("Scopes per route: 10",
+# not adjustable: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
 MAX_ROUTE_SCOPES = 10
 
 # Every scope the service's routes may ask for, with what it grants: the one place a scope is
@@ -60,7 +61,10 @@ class RequireAccess(OAuth2PasswordBearer):
                 f"to KNOWN_SCOPES in {REGISTRY_FILE}"
             )
         if len(scopes) > MAX_ROUTE_SCOPES:
-            raise ValueError(f"API Gateway allows at most {MAX_ROUTE_SCOPES} scopes on a route")
+            raise ValueError(
+                f"{len(scopes)} scopes on one route, over API Gateway's limit of {MAX_ROUTE_SCOPES} scopes per "
+                f"route (HTTP API quotas); fix: declare at most {MAX_ROUTE_SCOPES} (a token needs only one of them)"
+            )
         # The token itself is read by the gateway step, which, like API Gateway, also accepts a bare token.
         super().__init__(tokenUrl=TOKEN_PATH, scopes=KNOWN_SCOPES, scheme_name=SECURITY_SCHEME_NAME, auto_error=False)
         self.scopes = tuple(scopes)

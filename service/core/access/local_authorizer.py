@@ -5,7 +5,8 @@ It checks what the authorizer checks, in the same way (see BRIEF: "Facts about A
 from the issuer's JWKS; `iss` equal to the configured issuer; `aud` one of the audiences or,
 only where `aud` is absent, `client_id`; `exp` in the future, `nbf` and `iat` in the past;
 and for a route with scopes, at least one of them in the token's `scope` or `scp`. Its answer
-is the `requestContext.authorizer.jwt` the gateway would build, claims flattened to strings.
+is the `requestContext.authorizer.jwt` the gateway would build, claims rendered to strings as
+the gateway renders them (`claims.flatten_claims`: Go-style, nulls left out).
 
 A client sends the same token with every request until it expires, and verifying it costs
 ~120 µs (PyJWT, RS256): a token that passed is remembered by its exact text, signature
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from service.core.access.claims import JwtContext, bearer_token, flatten_claims, scopes_from_claims
+from service.core.access.claims import JwtContext, bearer_token, flatten_claims, is_json_text, scopes_from_claims
 from service.core.errors import GatewayRejection
 from service.core.http import SharedHttpClient
 from service.core.identity.base import IdentityProvider
@@ -59,6 +60,7 @@ class LocalAuthorizer:
         keys: KeySource,
         accept_unsigned: bool = False,
         clock: Callable[[], float] = time.time,
+        render: Callable[[dict[str, Any]], dict[str, str]] = flatten_claims,
     ) -> None:
         self.issuer = issuer
         self.audiences = frozenset(audiences)
@@ -66,6 +68,9 @@ class LocalAuthorizer:
         # Only for the Firebase Auth emulator, whose tokens carry no signature.
         self.accept_unsigned = accept_unsigned
         self._clock = clock
+        # How verified claims become the authorizer's strings: the service's `flatten_claims`,
+        # or (the sandbox's gateway, which shares no rendering with the function) its own.
+        self._render = render
         self._verified: dict[str, _VerifiedToken] = {}
 
     async def authorize(self, authorization: str | None, route_scopes: Sequence[str]) -> JwtContext:
@@ -81,7 +86,8 @@ class LocalAuthorizer:
             raise GatewayRejection.unauthorized("the token has expired")
         if route_scopes and not set(route_scopes).intersection(verified.scopes):
             raise GatewayRejection.forbidden(route_scopes)
-        # The gateway passes the token's scopes only on routes that ask for scopes.
+        # The gateway passes the token's whole scope list only on routes that ask for scopes, and
+        # null on the others (floci-io/floci PR 2011, matched to measured HTTP APIs).
         return JwtContext(
             claims=dict(verified.flattened_claims), scopes=list(verified.scopes) if route_scopes else None
         )
@@ -89,7 +95,7 @@ class LocalAuthorizer:
     async def _verify(self, token: str) -> _VerifiedToken:
         claims = await self.verify_bearer_token(token)
         verified = _VerifiedToken(
-            expires_at=_expiry(claims), flattened_claims=flatten_claims(claims), scopes=scopes_from_claims(claims)
+            expires_at=_expiry(claims), flattened_claims=self._render(claims), scopes=scopes_from_claims(claims)
         )
         if verified.expires_at > 0:
             if len(self._verified) >= VERIFIED_TOKENS_KEPT:
@@ -113,6 +119,9 @@ class LocalAuthorizer:
             if key is None:
                 raise GatewayRejection.unauthorized("no key in the issuer's key set matches the token's kid")
             claims = self._decode(token, key=key, algorithm=algorithm)
+        if not is_json_text(claims):
+            # NaN, a number out of range or a lone surrogate: not JSON the gateway's decoder reads as such.
+            raise GatewayRejection.unauthorized("the token's claims are not valid JSON")
         self._check_audience(claims)
         return claims
 

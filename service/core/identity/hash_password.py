@@ -12,7 +12,7 @@ import sys
 
 import bcrypt
 
-from service.core.identity.local import BCRYPT_MAX_PASSWORD_BYTES
+from service.core.identity.local import BCRYPT_MAX_PASSWORD_BYTES, BCRYPT_ROUNDS
 
 
 def main() -> None:
@@ -24,7 +24,8 @@ def main() -> None:
         raise SystemExit(
             f"the password is {len(secret)} bytes long (UTF-8); bcrypt takes at most {BCRYPT_MAX_PASSWORD_BYTES}"
         )
-    print(bcrypt.hashpw(secret, bcrypt.gensalt()).decode())
+    # The embedded issuer's cost, that of the hash it checks an unknown user against (bcrypt's default is 12).
+    print(bcrypt.hashpw(secret, bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode())
 
 
 if __name__ == "__main__":
