@@ -19,7 +19,7 @@ RELOAD ?= 1
 # make sandbox listens on PORT when one is given, else on 8001 (make dev's 8000 stays free).
 SANDBOX_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8001)
 # A custom domain to play (DOMAIN=api.example.com MAPPING_KEY=shop), rawPath without the key
-# (KEY_IN_RAW_PATH=0), more CDK context (CONTEXT="memory_mb=1024 runtime=python3.12"), the
+# (KEY_IN_RAW_PATH=0), more CDK context (CONTEXT="memory_mb=1024 runtime=python3.12", make synth too), the
 # interpreter of the function's Python where it is not on PATH (SANDBOX_PYTHON=...).
 DOMAIN ?=
 MAPPING_KEY ?=
@@ -29,7 +29,7 @@ SANDBOX_PYTHON ?=
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock clean
+.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock lock-service clean
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider (reloads; RELOAD=0: no)"
@@ -38,7 +38,7 @@ help:
 	@echo "make install  install what is missing for every target (idempotent; make dev installs only what it serves with)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
 	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
-	@echo "make lock     refresh constraints.txt (every package's version) from the venv"
+	@echo "make lock     resolve service/requirements.in into the bundle's pins, then refresh constraints.txt from the venv"
 	@echo "make bench    cold start, latency and load against a hello-world floor (minutes; not part of make test)"
 
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
@@ -103,17 +103,30 @@ fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/service/test_contract_fuzz.py -s -q
 
 # Offline once the wheel cache (.cache/) is warm: no notices, no version check, no telemetry (cdk.json).
+# CONTEXT="stack_name=alice-api memory_mb=1024" as for make sandbox.
 synth: install
-	CDK_DISABLE_VERSION_CHECK=1 node_modules/.bin/cdk synth --quiet --no-notices
+	CDK_DISABLE_VERSION_CHECK=1 node_modules/.bin/cdk synth --quiet --no-notices $(foreach entry,$(CONTEXT),-c $(entry))
 
 # The Lambda asset for this machine's Python against its floor; writes bench/results/latest.json.
 bench: install
 	$(PY) -m bench.run
 
-# The venv's every package, transitive ones included, as constraints for the next install.
-# Installs the requirements files first without the old constraints, so a changed pin wins.
-lock:
+# The Lambda bundle's pins: service/requirements.in resolved by uv, with everything it depends
+# on, for every platform Lambda runs (--universal: both architectures, Python 3.11 and newer),
+# keeping the versions already pinned where they still fit. SERVICE_LOCK names another pair.
+SERVICE_LOCK ?= service/requirements
+SERVICE_LOCK_HEADER := \# What the Lambda bundle ships, and nothing else: service/requirements.in, resolved by make lock.
+lock-service:
 	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --no-header --no-annotate \
+		$(SERVICE_LOCK).in -o $(SERVICE_LOCK).txt
+	{ echo "$(SERVICE_LOCK_HEADER)"; grep -v '^#' $(SERVICE_LOCK).txt; } > $(SERVICE_LOCK).txt.new
+	mv $(SERVICE_LOCK).txt.new $(SERVICE_LOCK).txt
+
+# Then the venv's every package, transitive ones included, as constraints for the next install.
+# Installs the requirements files first without the old constraints, so a changed pin wins.
+lock: lock-service
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt

@@ -12,15 +12,14 @@ from typing import Any
 
 from aws_cdk import App, Environment, cx_api
 
-from infra.config import ApiConfig, BuildConfig, PipelineConfig
+from infra.config import ApiConfig, AppConfig, BuildConfig, ConfigError, PipelineConfig, check_context_keys
 from infra.limits import LimitExceeded, check_assembly
 from infra.nag import add_nag_checks
+from infra.service_settings import ServiceSettingsError
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.pipeline_stack import PipelineStack
 
 ROOT = Path(__file__).resolve().parent
-STACK_NAME = "FastApiLambda"
-PIPELINE_STACK_NAME = "FastApiLambdaPipeline"
 DESCRIPTION = "FastAPI on AWS Lambda behind an HTTP API with a JWT authorizer"
 NO_PIPELINE = (
     "No pipeline: set github_repository, github_branch and codestar_connection_arn to add one (docs/pipeline.md)."
@@ -35,11 +34,13 @@ class Stacks:
 
 def build(app: App) -> Stacks:
     """The app's stacks, configured from the app's context, with the nag checks attached."""
+    check_context_keys(app.node.get_all_context(), CONTEXT_KEYS)
+    names = AppConfig.from_context(_context(app, AppConfig.model_fields))
     api_context = _context(app, ApiConfig.model_fields)
     build_config = BuildConfig.from_context(_context(app, BuildConfig.model_fields))
     api = ApiStack(
         app,
-        STACK_NAME,
+        names.stack_name,
         config=ApiConfig.from_context(api_context),
         service_dir=ROOT / "service",
         bundle_cache_dir=ROOT / ".cache" / "lambda-bundle",
@@ -55,11 +56,11 @@ def build(app: App) -> Stacks:
     else:
         pipeline = PipelineStack(
             app,
-            PIPELINE_STACK_NAME,
+            names.pipeline_stack_name,
             config=pipeline_config,
             synth_context=_given_on_the_command_line(pipeline_context),
             cli_version=_pinned_cdk_cli(),
-            api_stack_id=STACK_NAME,
+            api_stack_id=names.stack_name,
             api_description=DESCRIPTION,
             service_dir=ROOT / "service",
             bundle_cache_dir=ROOT / ".cache" / "lambda-bundle",
@@ -69,6 +70,12 @@ def build(app: App) -> Stacks:
         )
     add_nag_checks(app)
     return Stacks(api=api, pipeline=pipeline)
+
+
+# Every key the app reads; any other (but the CDK's own) is a mistake.
+CONTEXT_KEYS = frozenset(
+    [*AppConfig.model_fields, *ApiConfig.model_fields, *BuildConfig.model_fields, *PipelineConfig.model_fields]
+)
 
 
 def _context(app: App, names: Iterable[str]) -> dict[str, Any]:
@@ -107,10 +114,11 @@ def synth(app: App) -> cx_api.CloudAssembly:
 
 def main() -> None:
     app = App()
-    build(app)
     try:
+        build(app)
         synth(app)
-    except LimitExceeded as error:
+    except (ConfigError, ServiceSettingsError, LimitExceeded) as error:
+        # One line, no traceback: the message names the key or the limit, and what it accepts.
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
 

@@ -1,47 +1,19 @@
-"""Other Pythons on this machine, for bundles built here for another runtime: where `cdk synth` looks, then pyenv's.
+"""Other Pythons on this machine, for bundles built here for another runtime: where `cdk synth` looks.
 
-A synth finds an interpreter of the runtime's version as `infra/bytecode.py` says (PATH, uv).
-A developer machine often has more versions than PATH shows: pyenv installs each under
-`$PYENV_ROOT/versions/` and its shims run only the selected ones. The benchmark and the tests
-look there too, then hand the interpreter to the synth the way a user would (on PATH, or as
+A synth finds an interpreter of the runtime's version as `infra/bytecode.py` says: PATH,
+pyenv's installs, uv. The benchmark and the tests use the same search, without installing
+anything, then hand the interpreter to the synth the way a user would (on PATH, or as
 `bytecode_python`).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from infra.bytecode import RUNTIME_MAGIC_NUMBERS, BytecodeCompiler, BytecodeError, find_bytecode_compiler
-
-
-def _pyenv_candidates(version: str) -> list[Path]:
-    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    # Newest patch release first: 3.13.10 before 3.13.9.
-    installs = sorted(
-        (root / "versions").glob(f"{version}.*"),
-        key=lambda path: [int(part) if part.isdigit() else -1 for part in path.name.split(".")],
-        reverse=True,
-    )
-    return [install / "bin" / f"python{version}" for install in installs]
+from infra.bytecode import RUNTIME_MAGIC_NUMBERS, BytecodeCompiler, find_bytecode_compiler
 
 
 def find_python(version: str) -> BytecodeCompiler | None:
-    """A CPython `version` (final release) installed here: as a synth finds one, else among pyenv's versions.
-
-    Nothing is installed to find it (no `uv python install`).
-    """
-    found = find_bytecode_compiler(version, provision=False).compiler
-    if found is not None:
-        return found
-    for candidate in _pyenv_candidates(version):
-        if not candidate.is_file():
-            continue
-        try:
-            return find_bytecode_compiler(version, explicit=str(candidate)).compiler
-        except BytecodeError:
-            continue
-    return None
+    """A CPython `version` (final release) installed here, as a synth finds one; nothing is installed to find it."""
+    return find_bytecode_compiler(version, provision=False).compiler
 
 
 def other_runtime_pythons(host_version: str) -> list[BytecodeCompiler]:

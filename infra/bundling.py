@@ -39,7 +39,8 @@ SERVICE_PACKAGE = "service"
 REQUIREMENTS_FILE = "requirements.txt"
 
 # What never ships from the service's sources.
-_EXCLUDED_NAMES = frozenset({"__pycache__", "tests", REQUIREMENTS_FILE, ".DS_Store"})
+# requirements.in: what `make lock` resolves into REQUIREMENTS_FILE; neither runs in Lambda.
+_EXCLUDED_NAMES = frozenset({"__pycache__", "tests", REQUIREMENTS_FILE, "requirements.in", ".DS_Store"})
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 # What a wheel's .dist-info keeps: the metadata importlib.metadata reads (version lookups,
@@ -230,7 +231,7 @@ def _docker_command(target: BundleTarget, *, bytecode: bool) -> list[str]:
         "rm -rf /asset-output/bin " + " ".join(f"/asset-output/{sub}" for sub in _UNUSED_SUBPACKAGES),
         f"mkdir -p /asset-output/{SERVICE_PACKAGE}",
         f"cp -R . /asset-output/{SERVICE_PACKAGE}/",
-        f"rm -f /asset-output/{SERVICE_PACKAGE}/{REQUIREMENTS_FILE}",
+        f"rm -f /asset-output/{SERVICE_PACKAGE}/{REQUIREMENTS_FILE} /asset-output/{SERVICE_PACKAGE}/requirements.in",
         "find /asset-output -name __pycache__ -prune -exec rm -rf {} +",
     ]
     if bytecode:

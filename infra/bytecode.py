@@ -8,7 +8,9 @@ bills init. `find_bytecode_compiler` looks for such an interpreter, in this orde
 1. the one the `bytecode_python` context key names (a mistake there stops the synth);
 2. the interpreter running the synth, when it is the runtime's version;
 3. `python3.X` on PATH, run to see that it really is one (a pyenv shim of a version that is
-   installed but not selected is on PATH and fails);
+   installed but not selected is on PATH and fails: "pyenv: python3.12: command not found"),
+   then pyenv's installs of 3.X under `$PYENV_ROOT/versions/`, newest first, which run anyway
+   (`installed_interpreters`: the list `make sandbox` and the benchmark look through too);
 4. `uv python find 3.X`, then `uv python install 3.X` and look again, where uv is installed
    (the download needs the network; without it, uv says so and the search goes on).
 
@@ -200,6 +202,27 @@ def _search_uv(version: str, attempts: list[str], *, provision: bool) -> Bytecod
     return None
 
 
+def installed_interpreters(version: str) -> list[tuple[Path, str]]:
+    """Where this machine keeps a Python `version`, each with how it was found: PATH's, then pyenv's, newest first."""
+    found = []
+    name = f"python{version}"
+    on_path = shutil.which(name)
+    if on_path is not None:
+        found.append((Path(on_path), f"{name} on PATH"))
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    installs = sorted(
+        (root / "versions").glob(f"{version}.*"),
+        key=lambda path: [int(part) if part.isdigit() else -1 for part in path.name.split(".")],
+        reverse=True,
+    )
+    found += [
+        (install / "bin" / name, f"pyenv's {install.name}")
+        for install in installs
+        if (install / "bin" / name).is_file()
+    ]
+    return found
+
+
 def find_bytecode_compiler(
     python_version: str, *, explicit: str | None = None, provision: bool = True
 ) -> CompilerSearch:
@@ -209,11 +232,11 @@ def find_bytecode_compiler(
     BytecodeError when `explicit` (the `bytecode_python` setting) is not one: the user asked
     for that interpreter. Searches once per process for the same question and PATH.
     """
-    return _search(python_version, explicit, provision, os.environ.get("PATH", ""))
+    return _search(python_version, explicit, provision, os.environ.get("PATH", ""), os.environ.get("PYENV_ROOT", ""))
 
 
 @functools.cache
-def _search(version: str, explicit: str | None, provision: bool, _path: str) -> CompilerSearch:
+def _search(version: str, explicit: str | None, provision: bool, _path: str, _pyenv_root: str) -> CompilerSearch:
     attempts: list[str] = []
 
     def done(compiler: BytecodeCompiler | None) -> CompilerSearch:
@@ -231,15 +254,14 @@ def _search(version: str, explicit: str | None, provision: bool, _path: str) -> 
         return done(host)
     attempts.append(f"this synth's Python ({sys.executable}) {host}")
 
-    name = f"python{version}"
-    on_path = shutil.which(name)
-    if on_path is None:
-        attempts.append(f"{name} on PATH: none")
-    else:
-        outcome = _probe(on_path, version, f"{name} on PATH")
+    installed = installed_interpreters(version)
+    if not installed:
+        attempts.append(f"python{version} on PATH or in pyenv's versions: none")
+    for candidate, found_by in installed:
+        outcome = _probe(str(candidate), version, found_by)
         if isinstance(outcome, BytecodeCompiler):
             return done(outcome)
-        attempts.append(f"{name} on PATH ({on_path}) {outcome}")
+        attempts.append(f"{found_by} ({candidate}) {outcome}")
 
     return done(_search_uv(version, attempts, provision=provision))
 

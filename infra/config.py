@@ -11,10 +11,12 @@ synth with a message naming the context key.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, Self
 
+import annotated_types
 from aws_cdk import aws_logs as logs
 from pydantic import (
     AfterValidator,
@@ -61,7 +63,56 @@ LOG_RETENTION = {
 
 
 class ConfigError(Exception):
-    """A context value is missing or wrong. The message names the context key."""
+    """A context value is missing or wrong. The message, one line, names the context key."""
+
+
+# CloudFormation's rule for a stack name: a letter, then letters, digits and hyphens, 128 at
+# most (AWS CloudFormation User Guide, "Stack name"); the pipeline prefixes an environment's.
+STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,99}$"
+
+
+class AppConfig(BaseModel):
+    """The app's own keys: what its stacks are called."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The API stack's name, so two people can each deploy their own copy into one account
+    # (`cdk deploy -c stack_name=alice-api`); the pipeline stack is named after it.
+    stack_name: str = Field(pattern=STACK_NAME_PATTERN)
+
+    @property
+    def pipeline_stack_name(self) -> str:
+        return f"{self.stack_name}Pipeline"
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Self:
+        values = {name: context[name] for name in cls.model_fields if name in context}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(describe_config_error(error, model=cls)) from None
+
+
+# Context keys the CDK itself owns: feature flags (`@aws-cdk/...`), the CLI's own
+# (`aws:cdk:...`, `cli-telemetry`, `acknowledged-issue-numbers`) and cached lookups
+# (`availability-zones:account=...`). Only the app's own keys are checked for spelling.
+CDK_PLAIN_KEYS = frozenset({"cli-telemetry", "acknowledged-issue-numbers"})
+
+
+def _is_cdk_key(name: str) -> bool:
+    return name.startswith("@") or ":" in name or name in CDK_PLAIN_KEYS
+
+
+def check_context_keys(context: Iterable[str], known: Iterable[str]) -> None:
+    """ConfigError for the first key that is neither the app's nor the CDK's, with the closest known key."""
+    known = sorted(known)
+    unknown = sorted(name for name in context if name not in known and not _is_cdk_key(name))
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]}?" if close else "the keys are those in cdk.json's context"
+    raise ConfigError(f"invalid CDK context: {name}: not a context key of this app; {hint}")
 
 
 def _comma_list(value: object) -> object:
@@ -113,7 +164,35 @@ def _matches_url() -> AfterValidator:
     return AfterValidator(check)
 
 
+def _name_value_pairs(value: object) -> object:
+    """`-c function_environment=A=1,B=2` gives a string; cdk.json gives an object. Values become strings."""
+    if isinstance(value, str):
+        pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+        if any(not separator for _, separator, _ in pairs):
+            raise ValueError("must be NAME=value pairs separated by commas, or an object in cdk.json")
+        return {name.strip(): text for name, _, text in pairs}
+    if isinstance(value, Mapping):
+        return {name: ("true" if v else "false") if isinstance(v, bool) else str(v) for name, v in value.items()}
+    return value
+
+
+# Lambda reserves these names for its own variables (AWS Lambda Developer Guide, "Defined
+# runtime environment variables"): _HANDLER, AWS_REGION, AWS_LAMBDA_*, LAMBDA_TASK_ROOT...
+RESERVED_VARIABLE_PREFIXES = ("_", "AWS_", "LAMBDA_")
+
+
+def _are_service_variables(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+            raise ValueError(f"{name!r} is not a variable name (capital letters, digits and _)")
+        if name.startswith(RESERVED_VARIABLE_PREFIXES):
+            raise ValueError(f"{name}: Lambda reserves names starting with {', '.join(RESERVED_VARIABLE_PREFIXES)}")
+    return value
+
+
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
+# More of the service's settings, passed to the function as its environment variables.
+ServiceVariables = Annotated[dict[str, str], BeforeValidator(_name_value_pairs), AfterValidator(_are_service_variables)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
 # A client secret stays in Secrets Manager: context names it, the template only refers to it.
 SecretArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_secret_arn)]
@@ -182,6 +261,11 @@ class ApiConfig(BaseModel):
 
     # How a new version reaches the alias: shifted by CodeDeploy as a canary, rolled back on alarm.
     canary: bool
+
+    # The service's own settings that no key above sets, as its environment variables
+    # ({"ORDERS_PAGE_SIZE": "100"}; docs/recipes.md, "Add a setting"). The service validates
+    # them at synth, as it will at cold start.
+    function_environment: ServiceVariables = Field(default_factory=dict)
 
     @field_validator("runtime")
     @classmethod
@@ -280,7 +364,7 @@ class ApiConfig(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            raise ConfigError(describe_config_error(error, key_prefix=key_prefix)) from None
+            raise ConfigError(describe_config_error(error, key_prefix=key_prefix, model=cls)) from None
 
 
 class BuildConfig(BaseModel):
@@ -305,7 +389,7 @@ class BuildConfig(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            raise ConfigError(describe_config_error(error)) from None
+            raise ConfigError(describe_config_error(error, model=cls)) from None
 
 
 # The pipeline exists when all three are set, and not at all when none is.
@@ -461,7 +545,7 @@ class PipelineConfig(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            raise ConfigError(describe_config_error(error)) from None
+            raise ConfigError(describe_config_error(error, model=cls)) from None
 
 
 def _environments(entries: object, api_context: Mapping[str, Any]) -> tuple[EnvironmentConfig, ...]:
@@ -484,16 +568,85 @@ def _environments(entries: object, api_context: Mapping[str, Any]) -> tuple[Envi
         try:
             environments.append(EnvironmentConfig.model_validate({"name": name, "api": api, **own}))
         except ValidationError as error:
-            raise ConfigError(describe_config_error(error, key_prefix=where)) from None
+            raise ConfigError(describe_config_error(error, key_prefix=where, model=EnvironmentConfig)) from None
     return tuple(environments)
 
 
-def describe_config_error(error: ValidationError, *, key_prefix: str = "") -> str:
+# The accepted values of the keys whose rule is a pattern or a union, in plain words; the
+# others' are read from their declaration (a range, a set of choices).
+ACCEPTED = {
+    "stack_name": "a letter, then letters, digits and hyphens, 100 at most (a CloudFormation stack name)",
+    "runtime": "a Lambda Python runtime such as python3.13",
+    "stage_name": "letters, digits, - and _, 128 at most",
+    "jwt_issuer": "an https:// URL",
+    "reserved_concurrency": "a whole number of at least 1, or off for none: 0 would refuse every call",
+    "github_repository": "owner/name",
+    "name": "a letter, then letters, digits and hyphens, 64 at most",
+}
+
+# Pydantic's error types, in plain words. `{...}` are the error's own details.
+PLAIN_PROBLEMS = {
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "float_parsing": "not a number",
+    "bool_parsing": "not true or false",
+    "literal_error": "not one of the accepted values",
+    "string_pattern_mismatch": "not in the accepted form",
+    "greater_than_equal": "less than {ge}",
+    "greater_than": "not more than {gt}",
+    "less_than_equal": "more than {le}",
+    "less_than": "not less than {lt}",
+    "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
+    "string_type": "not text",
+}
+
+
+def _declared_range(model: type[BaseModel] | None, name: str) -> str | None:
+    """`from 128 to 10240` for a field declared with bounds, else None."""
+    field = model.model_fields.get(name) if model is not None else None
+    if field is None:
+        return None
+    bounds = {}
+    for constraint in field.metadata:
+        for kind in ("ge", "gt", "le", "lt"):
+            if isinstance(constraint, getattr(annotated_types, kind.capitalize())):
+                bounds[kind] = getattr(constraint, kind)
+    low = f"{bounds['ge']:g}" if "ge" in bounds else f"more than {bounds['gt']:g}" if "gt" in bounds else None
+    high = f"{bounds['le']:g}" if "le" in bounds else f"below {bounds['lt']:g}" if "lt" in bounds else None
+    if low and high:
+        return f"from {low} to {high}"
+    return f"at least {low}" if low else f"at most {high}" if high else None
+
+
+def _accepted(problem: Mapping[str, Any], model: type[BaseModel] | None, name: str) -> str | None:
+    if name in ACCEPTED:
+        return ACCEPTED[name]
+    if problem["type"] == "literal_error":
+        return str(problem["ctx"]["expected"])
+    if problem["type"] == "bool_parsing":
+        return "true or false"
+    return _declared_range(model, name)
+
+
+def describe_config_error(error: ValidationError, *, key_prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """One line: each bad key with its value, what is wrong with it in plain words, and the accepted values."""
     lines = []
     for problem in error.errors(include_url=False):
-        key = (key_prefix + ".".join(str(part) for part in problem["loc"])).rstrip(".")
-        message = problem["msg"].removeprefix("Value error, ")
+        name = ".".join(str(part) for part in problem["loc"])
+        key = (key_prefix + name).rstrip(".")
         if problem["type"] == "missing":
-            message = "missing: set it in cdk.json's context or with -c"
-        lines.append(f"{key}: {message}" if key else message)
+            lines.append(f"{key}: missing: set it in cdk.json's context or with -c")
+            continue
+        if problem["type"] == "value_error":
+            # Our own validators' messages, already in plain words.
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            lines.append(f"{key}: {message}" if key else message)
+            continue
+        plain = PLAIN_PROBLEMS.get(problem["type"])
+        words = plain.format(**problem.get("ctx", {})) if plain else str(problem["msg"])
+        accepted = _accepted(problem, model, name)
+        value = problem.get("input")
+        stated = f"{value!r} is {words}" if isinstance(value, str | int | float) else words
+        lines.append(f"{key}: {stated}" + (f" (accepted: {accepted})" if accepted else ""))
     return "invalid CDK context: " + "; ".join(lines)

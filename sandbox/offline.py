@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from service.core.access.declaration import KNOWN_SCOPES
 from service.core.errors import OAuthError
 from service.core.identity.local import LocalIssuer, load_or_create_signing_key, load_users
 from service.core.settings import LOCAL_AUDIENCE, LOCAL_ISSUER
@@ -44,7 +45,8 @@ def offline_issuer(*, key_file: Path, groups_claim: str = "groups", users_file: 
         audience=AUDIENCE,
         groups_claim=groups_claim,
         signing_key=load_or_create_signing_key(key_file),
-        users=load_users(users_file),
+        # The demo admin gets every scope the service declares, as under make dev.
+        users=load_users(users_file, demo_admin_scopes=tuple(KNOWN_SCOPES)),
         token_ttl_seconds=3600,
     )
 

@@ -11,13 +11,13 @@ runtime directory comes after the task root.
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from infra.bytecode import installed_interpreters
 from infra.wheels import WheelInstallError, cached_tree, install_wheels
 
 REQUIREMENTS = Path(__file__).with_name("requirements.txt")
@@ -71,12 +71,8 @@ def _candidates(python_version: str) -> list[Path]:
     if host_python_version() == python_version:
         # The base interpreter, not the venv's: the asset process sees no site-packages.
         found.append(Path(sys.base_prefix) / "bin" / f"python{python_version}")
-    on_path = shutil.which(f"python{python_version}")
-    if on_path:
-        found.append(Path(on_path))
-    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    for version_dir in sorted((pyenv_root / "versions").glob(f"{python_version}.*"), reverse=True):
-        found.append(version_dir / "bin" / f"python{python_version}")
+    # The same places the bytecode search looks (infra/bytecode.py): PATH's, then pyenv's.
+    found += [executable for executable, _ in installed_interpreters(python_version)]
     return found
 
 

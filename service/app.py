@@ -7,6 +7,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from service.api.main import API_PREFIX, include_api
 from service.api.openapi import install_openapi
+from service.core.access.declaration import KNOWN_SCOPES
 from service.core.errors import install_error_handlers
 from service.core.http import SharedHttpClient
 from service.core.middleware import ApiEdge
@@ -32,6 +33,8 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry=None if settings.fastapi_telemetry_enabled else _TELEMETRY_OFF,
     )
     app.state.settings = settings
+    # Every scope a route may ask for: the embedded issuer's demo admin is granted them all.
+    app.state.declared_scopes = tuple(KNOWN_SCOPES)
     app.state.http = SharedHttpClient(timeout_seconds=settings.provider_timeout_seconds)
     install_error_handlers(app)
     app.add_middleware(ApiEdge, max_bytes=settings.max_request_body_bytes)

@@ -23,6 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = Path(__file__).parent / "events"
 
 
+def committed_context() -> dict[str, Any]:
+    """cdk.json's context: what `cdk synth` reads when no `-c` is given."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+# The stack names as cdk.json sets them, so renaming the stack (docs/recipes.md) keeps the suite green.
+STACK_NAME: str = committed_context()["stack_name"]
+PIPELINE_STACK_NAME = f"{STACK_NAME}Pipeline"
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A Lambda event kept as a JSON fixture under tests/events/."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())

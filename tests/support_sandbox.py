@@ -21,12 +21,12 @@ from typing import Any
 
 from sandbox import offline
 from sandbox.synth import sandbox_context, synthesize
-from tests.support import free_port, running_server, server_env
+from tests.support import STACK_NAME, free_port, running_server, server_env
 
 STAGE = "mvp"
 CUSTOM_DOMAIN = "api.example.com"
 MAPPING_KEY = "shop"
-STACK_TEMPLATE = "FastApiLambda.template.json"
+STACK_TEMPLATE = f"{STACK_NAME}.template.json"
 PROBE_MODULE = Path(__file__).parent / "sandbox" / "probe_handler.py"
 # The offline issuer's signing key, in the directory its services run in.
 OFFLINE_KEY_FILE = "key.pem"

@@ -125,6 +125,10 @@ class LambdaApi(Construct):
                 ),
             },
         )
+        taken = sorted(config.function_environment.keys() & self.environment.keys())
+        if taken:
+            raise ConfigError(f"invalid CDK context: function_environment: {taken[0]} is set from another context key")
+        self.environment = {**self.environment, **config.function_environment}
         # The app the function will build at cold start, built here from the same environment.
         service_app = create_app(settings_from_environment(self.environment))
         self.gateway_routes: tuple[GatewayRoute, ...] = gateway_routes(service_app)

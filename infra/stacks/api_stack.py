@@ -92,7 +92,24 @@ class ApiStack(Stack):
                 value=self.api.domain.regional_domain_name,
                 description="Point the custom domain's DNS record (CNAME or alias) here",
             )
-        CfnOutput(self, "FunctionName", value=self.api.function.function_name)
+        CfnOutput(
+            self,
+            "FunctionName",
+            value=self.api.function.function_name,
+            description="The function: aws lambda get-function --function-name <this>",
+        )
+        CfnOutput(
+            self,
+            "FunctionLogGroup",
+            value=self.api.function_log_group.log_group_name,
+            description="The function's logs: aws logs tail <this> --follow",
+        )
+        CfnOutput(
+            self,
+            "AccessLogGroup",
+            value=self.api.access_log_group.log_group_name,
+            description="The HTTP API's access log, a line a request: aws logs tail <this> --follow",
+        )
         CfnOutput(self, "AliasName", value=self.api.alias.alias_name, description="The alias the API invokes")
         if self.rollout is not None:
             group = self.rollout.deployment_group

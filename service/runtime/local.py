@@ -19,16 +19,23 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import os
 import sys
+import traceback
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from service.app import create_app
 from service.core.settings import IdentityProviderName, Runtime, Settings, SettingsError, load_settings
+
+# ASGI's types, spelled out: this module must not need the app's own imports to load.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # The package's own directory: what `--reload` watches.
 SERVICE_DIR = Path(__file__).resolve().parents[1]
@@ -83,6 +90,38 @@ def local_settings() -> Settings:
     return settings
 
 
+# What every request gets while the app cannot be loaded: RFC 9457 problem details, as the
+# app's own errors are, saying where the cause is. The traceback goes to the terminal only.
+NOT_LOADED = {
+    "type": "about:blank",
+    "title": "Internal Server Error",
+    "status": 500,
+    "detail": "The app failed to load after the last change; the terminal running make dev shows why. "
+    "Fix it and save: the server reloads.",
+    "code": "app_not_loaded",
+}
+
+
+def not_loaded_app() -> ASGIApp:
+    """An ASGI app answering every request with NOT_LOADED, so none hangs while the code is broken."""
+    body = json.dumps(NOT_LOADED).encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await receive()  # lifespan.startup
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 500, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 def with_docs_assets(app: ASGIApp, directory: Path) -> ASGIApp:
     """`app`, with the files under `directory` served at DOCS_ASSETS_PATH (LOCAL only, never in Lambda)."""
     from starlette.applications import Starlette
@@ -99,10 +138,30 @@ def with_docs_assets(app: ASGIApp, directory: Path) -> ASGIApp:
     return serve
 
 
-def local_app() -> ASGIApp:
-    """The app factory uvicorn calls in each (re)started server process."""
-    app = create_app(local_settings())
+def with_local_docs_assets(app: ASGIApp) -> ASGIApp:
+    """`app`, serving the docs pages' files where `make dev` fetched them."""
     return with_docs_assets(app, DOCS_ASSETS_DIR) if DOCS_ASSETS_INTEGRITY_FILE.is_file() else app
+
+
+def local_app() -> ASGIApp:
+    """The app factory uvicorn calls in each (re)started server process.
+
+    A change that breaks the app (an import error, an undeclared scope, a bad setting) would
+    leave the reloaded process without an app: uvicorn's child exits while the parent keeps
+    the socket, so requests would hang. The error is printed and every request answered 500
+    instead, until the next save reloads.
+    """
+    try:
+        # Imported here, not at the top: this module must load even when the app cannot.
+        from service.app import create_app
+
+        app = create_app(local_settings())
+    except Exception:  # noqa: BLE001 - whatever a change broke, the server must still answer
+        print("error: the app failed to load; serving 500s until the next change", file=sys.stderr)
+        traceback.print_exc()
+        sys.stderr.flush()
+        return not_loaded_app()
+    return with_local_docs_assets(app)
 
 
 def use_local_docs_assets(host: str, port: int) -> bool:
@@ -167,7 +226,9 @@ def main(argv: list[str] | None = None) -> None:
             "service.runtime.local:local_app", factory=True, reload=True, reload_dirs=[str(SERVICE_DIR)], **common
         )
     else:
-        uvicorn.run(local_app(), **common)
+        from service.app import create_app
+
+        uvicorn.run(with_local_docs_assets(create_app(settings)), **common)
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def test_a_user_who_must_choose_a_new_password_gets_an_error_naming_the_challeng
 def test_only_cognitos_own_scope_may_be_asked_for(cognito_client: TestClient) -> None:
     assert token_request(cognito_client, ADMIN, scope="aws.cognito.signin.user.admin").status_code == 200
 
-    response = token_request(cognito_client, ADMIN, scope="items:read")
+    response = token_request(cognito_client, ADMIN, scope="reports:read")
 
     assert_oauth_error(response, error="invalid_scope", code="invalid_scope")
 

@@ -9,6 +9,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.declared import scoped_route
 from tests.identity.conftest import (
     ADMIN,
     API_KEY,
@@ -60,7 +61,7 @@ def test_a_user_outside_admins_is_refused_the_admin_route(firebase_client: TestC
 def test_firebase_tokens_have_no_scope_so_scoped_routes_refuse_them(firebase_client: TestClient) -> None:
     token = token_request(firebase_client, ADMIN).json()["access_token"]
 
-    response = firebase_client.get("/v1/items", headers=bearer(token))
+    response = firebase_client.get(scoped_route().path, headers=bearer(token))
 
     assert response.status_code == 403
     assert response.json() == {"message": "Forbidden"}
@@ -93,7 +94,7 @@ def test_a_username_that_is_not_an_email_is_invalid_request(firebase_client: Tes
 
 
 def test_any_scope_is_invalid_scope_because_firebase_tokens_carry_none(firebase_client: TestClient) -> None:
-    response = token_request(firebase_client, ADMIN, scope="items:read")
+    response = token_request(firebase_client, ADMIN, scope="reports:read")
 
     assert_oauth_error(response, error="invalid_scope", code="invalid_scope")
 

@@ -106,7 +106,7 @@ def users_file(workdir: Path) -> Path:
         return {"username": account.username, "password_hash": hashed, **extra}
 
     users = [
-        user(ADMIN, groups=["ADMINS", "USERS"], scopes=["items:read"]),
+        user(ADMIN, groups=["ADMINS", "USERS"], scopes=["reports:read"]),
         user(USER, groups=["USERS"]),
         user(DISABLED, groups=["ADMINS"], disabled=True),
     ]
@@ -339,7 +339,7 @@ REFUSALS = {
     "authorization_code grant": Refusal("unsupported_grant_type", lambda lib, url: lib.authorization_code(url)),
     "no password": Refusal("invalid_request", lambda lib, url: lib.sign_in(url, Account(ADMIN.username, ""))),
     "a scope the user may not have": Refusal(
-        "invalid_scope", lambda lib, url: lib.sign_in(url, USER, scope="items:read")
+        "invalid_scope", lambda lib, url: lib.sign_in(url, USER, scope="reports:read")
     ),
 }
 REFUSAL_CASES = [

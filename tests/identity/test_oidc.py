@@ -21,8 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from service.core.access.declaration import KNOWN_SCOPES
 from service.core.http import SharedHttpClient
 from service.core.identity.local import public_jwk
+from tests.declared import SCOPE, scoped_route
 from tests.identity.conftest import ADMIN, DISABLED, USER, Account, bearer, build_app, refresh_request, token_request
 from tests.support import assert_oauth_error
 
@@ -33,7 +35,9 @@ CLIENT_SECRET = "s3cret:with/odd+chars"
 AUDIENCE = "https://api.example.test"
 MFA = Account("mfa@example.com", "Mfa-password1")
 # The scopes the fake server grants; it refuses any other with invalid_scope, as Keycloak does.
-GRANTABLE_SCOPES = {"openid", "email", "items:read"}
+# A scope the service declares where it has one (a name the provider passes on, whatever it is).
+ANY_SCOPE = SCOPE or "reports:read"
+GRANTABLE_SCOPES = {"openid", "email", ANY_SCOPE, *KNOWN_SCOPES}
 
 
 @pytest.fixture(scope="module")
@@ -203,12 +207,12 @@ def test_the_client_authenticates_with_http_basic_and_sends_audience_and_default
 def test_client_secret_post_sends_the_credentials_in_the_form_and_the_callers_scope_wins(
     make_client: Callable[..., TestClient], server: FakeOAuthServer
 ) -> None:
-    token_request(make_client(oidc_token_auth_method="client_secret_post"), ADMIN, scope="items:read")
+    token_request(make_client(oidc_token_auth_method="client_secret_post"), ADMIN, scope=ANY_SCOPE)
 
     assert "authorization" not in server.token_requests[-1].headers
     form = server.last_form()
     assert (form["client_id"], form["client_secret"]) == (CLIENT_ID, CLIENT_SECRET)
-    assert form["scope"] == "items:read"
+    assert form["scope"] == ANY_SCOPE
 
 
 def test_a_public_client_sends_only_its_id(make_client: Callable[..., TestClient], server: FakeOAuthServer) -> None:
@@ -221,13 +225,14 @@ def test_a_public_client_sends_only_its_id(make_client: Callable[..., TestClient
 
 
 def test_scopes_granted_by_the_provider_reach_scoped_routes(make_client: Callable[..., TestClient]) -> None:
+    route = scoped_route()
     client = make_client()
 
-    with_scope = token_request(client, ADMIN, scope="items:read").json()["access_token"]
+    with_scope = token_request(client, ADMIN, scope=" ".join(route.scopes)).json()["access_token"]
     without = token_request(client, ADMIN, scope="openid").json()["access_token"]
 
-    assert client.get("/v1/items", headers=bearer(with_scope)).status_code == 200
-    assert client.get("/v1/items", headers=bearer(without)).status_code == 403
+    assert client.get(route.path, headers=bearer(with_scope)).status_code == 200
+    assert client.get(route.path, headers=bearer(without)).status_code == 403
 
 
 def test_refresh_grant_returns_a_working_access_token(make_client: Callable[..., TestClient]) -> None:
@@ -267,7 +272,7 @@ def test_an_inactive_refresh_token_is_invalid_grant(make_client: Callable[..., T
 
 
 def test_a_scope_the_server_refuses_is_invalid_scope(make_client: Callable[..., TestClient]) -> None:
-    response = token_request(make_client(), ADMIN, scope="items:read admin:everything")
+    response = token_request(make_client(), ADMIN, scope=f"{ANY_SCOPE} admin:everything")
 
     assert_oauth_error(response, error="invalid_scope", code="invalid_scope")
     assert "admin:everything" not in response.text
@@ -282,7 +287,7 @@ def test_a_narrower_grant_by_the_server_is_passed_on_with_its_scope(server: Fake
         return answer
 
     with TestClient(with_transport(build_app(**oidc_settings()), narrow)) as client:
-        response = token_request(client, ADMIN, scope="openid items:read")
+        response = token_request(client, ADMIN, scope=f"openid {ANY_SCOPE}")
 
     assert response.status_code == 200
     assert response.json()["scope"] == "openid"

@@ -26,10 +26,11 @@ os.environ["PATH"] = os.pathsep.join(
 from aws_cdk import App  # noqa: E402 - jsii starts Node.js on import, with the PATH above
 from aws_cdk.assertions import Template  # noqa: E402
 
-from app import STACK_NAME, build, synth  # noqa: E402
+from app import build, synth  # noqa: E402
 from infra.bundling import BundleTarget, cached_dependencies  # noqa: E402
 from infra.bytecode import find_bytecode_compiler  # noqa: E402
 from infra.stacks.api_stack import ApiStack  # noqa: E402
+from tests.support import STACK_NAME, committed_context  # noqa: E402
 
 STACK = STACK_NAME
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -64,8 +65,7 @@ CUSTOM_CONTEXT = {
 
 
 def cdk_json_context() -> dict[str, Any]:
-    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return context
+    return committed_context()
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def code_asset_dir(assembly_dir: Path) -> Path:
     return assembly_dir / str(path)
 
 
-def synthesize(outdir: Path, **overrides: str) -> Synthesized:
+def synthesize(outdir: Path, **overrides: Any) -> Synthesized:
     """What `cdk synth -c key=value ...` would build, in this process."""
     app = App(context={**cdk_json_context(), **overrides}, outdir=str(outdir))
     stack = build(app).api

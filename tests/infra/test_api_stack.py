@@ -10,6 +10,7 @@ from aws_cdk.assertions import Annotations, Match
 from infra.bytecode import find_bytecode_compiler
 from service.core.access.claims import IDENTITY_SOURCE
 from tests.infra.conftest import CUSTOM_CONTEXT, HOST_PYTHON, Synthesized
+from tests.support import STACK_NAME
 
 
 def ref_to(synth: Synthesized, resource_type: str) -> dict[str, str]:
@@ -283,15 +284,24 @@ def test_a_custom_domain_maps_the_stage_under_the_mapping_key(
 # Outputs and warnings.
 
 
-def test_outputs_name_the_urls_the_function_and_the_alias(
+def test_outputs_name_the_urls_the_function_its_logs_and_the_alias(
     default_synth: Synthesized, custom_synth: Synthesized
 ) -> None:
     outputs: dict[str, Any] = default_synth.template_json["Outputs"]
     api = ref_to(default_synth, "AWS::ApiGatewayV2::Api")["Ref"]
+    stage = default_synth.stack.api.stage.stage_name
 
-    assert output_url(default_synth, "ApiUrl") == f"https://<{api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/mvp"
-    assert output_url(default_synth, "DocsUrl").endswith("/mvp/v1/docs")
+    assert output_url(default_synth, "ApiUrl") == f"https://<{api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/{stage}"
+    assert output_url(default_synth, "DocsUrl").endswith(f"/{stage}/v1/docs")
     assert outputs["FunctionName"]["Value"] == ref_to(default_synth, "AWS::Lambda::Function")
+    # The group the function logs to (its Ref is the group's name, what `aws logs tail` takes).
+    function = default_synth.only("AWS::Lambda::Function")
+    assert outputs["FunctionLogGroup"]["Value"] == function["Properties"]["LoggingConfig"]["LogGroup"]
+    assert outputs["FunctionLogGroup"]["Value"]["Ref"] in default_synth.resources("AWS::Logs::LogGroup")
+    # And the gateway's access log: the other group, the one the stage writes to.
+    stage_properties = default_synth.only("AWS::ApiGatewayV2::Stage")["Properties"]
+    access_log_group = outputs["AccessLogGroup"]["Value"]["Ref"]
+    assert stage_properties["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [access_log_group, "Arn"]}
     assert outputs["AliasName"]["Value"] == "live"
     custom_outputs = custom_synth.template_json["Outputs"]
     assert "DocsUrl" not in custom_outputs
@@ -300,7 +310,7 @@ def test_outputs_name_the_urls_the_function_and_the_alias(
 
 def test_a_bundle_without_bytecode_says_so_and_names_the_fix(default_synth: Synthesized) -> None:
     warnings = Annotations.from_stack(default_synth.stack).find_warning(
-        "/FastApiLambda/Api/Function", Match.string_like_regexp("WITHOUT BYTECODE")
+        f"/{STACK_NAME}/Api/Function", Match.string_like_regexp("WITHOUT BYTECODE")
     )
 
     # The default runtime is python3.14: warned about where this machine has no Python 3.14.

@@ -62,6 +62,7 @@ def test_the_bundle_holds_nothing_else(default_synth: Synthesized, host_synth: S
         # SnapStart's hooks module is the managed runtime's own.
         assert not {"snapshot_restore_py.py", "snapshot_restore_py"} & top_level
         assert not (asset / "service" / "requirements.txt").exists()
+        assert not (asset / "service" / "requirements.in").exists()
         assert not [p for p in asset.rglob("tests") if p.is_dir()]
         # Pydantic 1's compatibility API: FastAPI imports it only to reject v1 models.
         assert (asset / "pydantic").is_dir()

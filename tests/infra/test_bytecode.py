@@ -19,6 +19,7 @@ import pytest
 
 from bench.interpreters import find_python
 from infra.bytecode import (
+    RUNTIME_MAGIC_NUMBERS,
     BytecodeCompiler,
     BytecodeError,
     check_bytecode,
@@ -61,10 +62,11 @@ def script(directory: Path, name: str, body: str) -> Path:
 
 @pytest.fixture
 def path_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The only directory on PATH: what a test puts there is all the search can find."""
+    """The only directory on PATH, and an empty pyenv: what a test puts there is all the search can find."""
     directory = tmp_path / "bin"
     directory.mkdir()
     monkeypatch.setenv("PATH", str(directory))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
     return directory
 
 
@@ -107,6 +109,31 @@ def test_a_shim_that_does_not_run_is_passed_over_and_the_fix_is_named(path_dir: 
     )
     assert search.attempts[-1] == "uv: not on PATH"
     assert f"`uv python install {ABSENT}`" in search.fix()
+
+
+def test_pyenvs_install_of_a_version_it_has_not_selected_is_found_past_its_failing_shim(
+    path_dir: Path, tmp_path: Path
+) -> None:
+    # `make synth` used to stop at the shim where `make sandbox` looked in pyenv's versions too.
+    script(path_dir, f"python{ABSENT}", f'echo "pyenv: python{ABSENT}: command not found" >&2; exit 127\n')
+    install = tmp_path / "pyenv" / "versions" / f"{ABSENT}.2" / "bin"
+    install.mkdir(parents=True)
+    (tmp_path / "pyenv" / "versions" / f"{ABSENT}.10" / "bin").mkdir(parents=True)  # newer, but not installed fully
+    description = {
+        "version": ABSENT,
+        "release": "final",
+        "implementation": "cpython",
+        "cache_tag": "cpython-" + ABSENT.replace(".", ""),
+        "magic": RUNTIME_MAGIC_NUMBERS[ABSENT].to_bytes(2, "little").hex() + "0d0a",
+        "executable": str(install / f"python{ABSENT}"),
+    }
+    script(install, f"python{ABSENT}", f"echo '{json.dumps(description)}'\n")
+
+    search = find_bytecode_compiler(ABSENT, provision=False)
+
+    assert search.compiler is not None
+    assert search.compiler.found_by == f"pyenv's {ABSENT}.2"
+    assert search.attempts[1].startswith(f"python{ABSENT} on PATH ({path_dir}/python{ABSENT}) did not run")
 
 
 @pytest.mark.parametrize(

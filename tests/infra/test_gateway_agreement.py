@@ -8,15 +8,15 @@ security, `describe_routes` the routes served outside the document.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
 
 from service.app import create_app
-from service.core.access.caller import Principal
 from service.core.access.declaration import Authenticated, describe_routes
 from service.core.settings import build_settings
+from tests.declared import UNDECLARED_SCOPE, a_scope, declared_routes, scoped_route
 from tests.infra.conftest import Synthesized
 
 Access = tuple[str, tuple[str, ...] | None]  # (authorization type, scopes)
@@ -78,10 +78,13 @@ def test_every_service_operation_has_its_route_with_its_access(
 
 
 def test_scoped_operations_carry_their_scopes_to_the_gateway(default_synth: Synthesized) -> None:
-    scoped = {key: access for key, access in gateway_access(default_synth).items() if access[1]}
+    scoped_route()  # skipped where the app declares none
+    gateway = gateway_access(default_synth)
 
-    # The service's demonstration of a scoped route; its scopes must reach the gateway.
-    assert scoped.get("GET /v1/items") == ("JWT", ("items:read",))
+    # Each route's scopes, as the route declares them, reach the gateway.
+    for route in declared_routes():
+        if route.scopes:
+            assert gateway[route_key(route.method, route.path)] == ("JWT", route.scopes)
 
 
 def test_docs_routes_follow_docs_enabled(default_synth: Synthesized, custom_synth: Synthesized) -> None:
@@ -110,8 +113,8 @@ def test_a_disagreement_is_reported(default_synth: Synthesized) -> None:
     app = service_app(default_synth)
     extra = APIRouter()
 
-    @extra.get("/v1/reports", operation_id="list_reports")
-    async def list_reports(_: Annotated[Principal, Authenticated(scopes=["items:read"])]) -> list[Any]:
+    @extra.get("/v1/reports", operation_id="list_reports", dependencies=[Authenticated(scopes=[a_scope()])])
+    async def list_reports() -> list[Any]:
         return []
 
     app.include_router(extra)
@@ -120,8 +123,10 @@ def test_a_disagreement_is_reported(default_synth: Synthesized) -> None:
     assert disagreements(gateway_access(default_synth), expected_access(app)) == [
         "GET /v1/reports: the service serves it, the gateway has no route"
     ]
-    drifted = {**gateway_access(default_synth), "GET /v1/items": ("JWT", ("items:write",))}
-    assert "GET /v1/items: gateway ('JWT', ('items:write',)), service declares ('JWT', ('items:read',))" in (
+    route = scoped_route()
+    key = route_key(route.method, route.path)
+    drifted = {**gateway_access(default_synth), key: ("JWT", (UNDECLARED_SCOPE,))}
+    assert f"{key}: gateway ('JWT', ('{UNDECLARED_SCOPE}',)), service declares ('JWT', {route.scopes})" in (
         disagreements(drifted, expected_access(service_app(default_synth)))
     )
 

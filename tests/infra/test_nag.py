@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from infra.constructs.lambda_api import LambdaApi
 from infra.nag import add_nag_checks
 from tests.infra.conftest import Synthesized, synthesize
+from tests.support import STACK_NAME
 
 
 def nag_violations(assembly_dir: Path) -> list[dict[str, Any]]:
@@ -65,7 +66,7 @@ def test_the_wildcard_acknowledgement_covers_only_the_tracing_policy(default_syn
     acknowledged = acknowledgements(default_synth)["AwsSolutions-IAM5[Resource::*]"]
     statements = default_synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
 
-    assert list(acknowledged) == ["FastApiLambda/Api/FunctionRole/DefaultPolicy"]
+    assert list(acknowledged) == [f"{STACK_NAME}/Api/FunctionRole/DefaultPolicy"]
     assert [s["Action"] for s in statements if s["Resource"] == "*"] == [
         ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     ]

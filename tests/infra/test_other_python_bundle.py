@@ -149,7 +149,7 @@ def test_require_bytecode_fails_the_synth_and_names_the_fix(required_but_absent:
 
     assert required_but_absent.returncode != 0
     assert "ERROR The bundle ships WITHOUT BYTECODE" in output
-    assert "FastApiLambda/Api/Function aws-cdk-lib.aws_lambda.Function" in output
+    assert f"{STACK}/Api/Function aws-cdk-lib.aws_lambda.Function" in output
     assert "Fix: `uv python install 3.14`" in output
     assert "(require_bytecode is set)" in output
     assert "Synthesis finished with errors" in output

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from infra.routes import GatewayRoute, RouteDerivationError, docs_path, gateway_routes, http_api_path
 from service.core.access.caller import Principal
 from service.core.access.declaration import Authenticated
+from tests.declared import a_scope
 
 
 def app_with(router: APIRouter) -> FastAPI:
@@ -37,6 +38,7 @@ def test_a_greedy_parameter_before_the_end_cannot_be_expressed() -> None:
 
 
 def test_each_operation_gets_a_route_with_its_declared_access() -> None:
+    scope = a_scope()
     router = APIRouter()
 
     @router.get("/open")
@@ -45,11 +47,12 @@ def test_each_operation_gets_a_route_with_its_declared_access() -> None:
     @router.get("/any-token")
     async def any_token(_: Annotated[Principal, Authenticated()]) -> None: ...
 
-    @router.put("/scoped/{item_id}")
-    async def put_scoped(item_id: int, _: Annotated[Principal, Authenticated(scopes=["items:read"])]) -> None: ...
+    # In the decorator, the other place a declaration goes (an annotation could not name this local `scope`).
+    @router.put("/scoped/{item_id}", dependencies=[Authenticated(scopes=[scope])])
+    async def put_scoped(item_id: int) -> None: ...
 
-    @router.delete("/scoped/{item_id}")
-    async def delete_scoped(item_id: int, _: Annotated[Principal, Authenticated(scopes=["items:read"])]) -> None: ...
+    @router.delete("/scoped/{item_id}", dependencies=[Authenticated(scopes=[scope])])
+    async def delete_scoped(item_id: int) -> None: ...
 
     @router.get("/grouped")
     async def grouped(_: Annotated[Principal, Authenticated(groups=["ADMINS"])]) -> None: ...
@@ -59,10 +62,8 @@ def test_each_operation_gets_a_route_with_its_declared_access() -> None:
     assert routes == {
         "GET /open": GatewayRoute("GET", "/open", authorized=False),
         "GET /any-token": GatewayRoute("GET", "/any-token", authorized=True),
-        "DELETE /scoped/{item_id}": GatewayRoute(
-            "DELETE", "/scoped/{item_id}", authorized=True, scopes=("items:read",)
-        ),
-        "PUT /scoped/{item_id}": GatewayRoute("PUT", "/scoped/{item_id}", authorized=True, scopes=("items:read",)),
+        "DELETE /scoped/{item_id}": GatewayRoute("DELETE", "/scoped/{item_id}", authorized=True, scopes=(scope,)),
+        "PUT /scoped/{item_id}": GatewayRoute("PUT", "/scoped/{item_id}", authorized=True, scopes=(scope,)),
         # Groups are the app's to enforce; at the gateway this is "any valid token".
         "GET /grouped": GatewayRoute("GET", "/grouped", authorized=True),
     }

@@ -130,7 +130,7 @@ def test_reserved_concurrency_off(off: str) -> None:
 
 
 def test_zero_reserved_concurrency_is_refused_as_the_outage_it_would_be() -> None:
-    with pytest.raises(ConfigError, match="reserved_concurrency: Input should be greater than or equal to 1"):
+    with pytest.raises(ConfigError, match=r"reserved_concurrency: '0' is less than 1 \(accepted: .*or off for none"):
         ApiConfig.from_context({**cdk_json_context(), "reserved_concurrency": "0"})
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from infra.config import ApiConfig, ConfigError
 from infra.service_settings import ServiceSettingsError, service_environment, settings_from_environment
 from service.core.settings import Runtime
+from tests.infra.conftest import synthesize
+from tests.support import committed_context
 
 
 def environment(**overrides: Any) -> dict[str, str]:
@@ -83,3 +87,34 @@ def test_the_synthesizing_shell_does_not_leak_into_the_function(monkeypatch: pyt
 
     assert settings.docs_enabled is True
     assert settings.aws_api_gw_stage_name == "mvp"
+
+
+# A setting of the service's own (docs/recipes.md, "Add a setting"): context key `function_environment`.
+
+
+def test_a_service_setting_from_context_reaches_the_function(tmp_path: Path) -> None:
+    synth = synthesize(tmp_path, function_environment={"JWKS_REFRESH_INTERVAL_SECONDS": 60})
+
+    assert synth.function_environment["JWKS_REFRESH_INTERVAL_SECONDS"] == "60"
+
+
+def test_a_service_setting_from_the_command_line_is_name_value_pairs() -> None:
+    config = ApiConfig.from_context({**committed_context(), "function_environment": "A_B=1,DEBUG_SQL=true"})
+
+    assert config.function_environment == {"A_B": "1", "DEBUG_SQL": "true"}
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"JWKS_REFRESH_INTERVAL_SECONDS": "0"}, r"JWKS_REFRESH_INTERVAL_SECONDS"),
+        ({"JWT_ISSUER": "https://elsewhere.example.com"}, r"function_environment: JWT_ISSUER is set from another"),
+        ({"AWS_REGION": "eu-west-1"}, r"function_environment: AWS_REGION: Lambda reserves names"),
+        ({"lower": "1"}, r"function_environment: 'lower' is not a variable name"),
+    ],
+)
+def test_a_service_setting_the_service_or_lambda_would_refuse_fails_synth(
+    tmp_path: Path, variables: dict[str, str], message: str
+) -> None:
+    with pytest.raises((ConfigError, ServiceSettingsError), match=message):
+        synthesize(tmp_path, function_environment=variables)

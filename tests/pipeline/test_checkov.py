@@ -21,6 +21,7 @@ import pytest
 from tests.infra.conftest import ROOT, synthesize
 from tests.infra.test_secrets_and_limits import OIDC_CONTEXT
 from tests.pipeline.conftest import PipelineSynth
+from tests.support import PIPELINE_STACK_NAME, STACK_NAME
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
@@ -59,8 +60,8 @@ def checkov(*templates: Path) -> dict[Path, Findings]:
 def pipeline_templates(synth: PipelineSynth) -> list[Path]:
     out = synth.assembly_dir
     return [
-        out / "FastApiLambdaPipeline.template.json",
-        *sorted(out.glob("assembly-FastApiLambdaPipeline-*/*.template.json")),
+        out / f"{PIPELINE_STACK_NAME}.template.json",
+        *sorted(out.glob(f"assembly-{PIPELINE_STACK_NAME}-*/*.template.json")),
         *sorted(out.glob("cross-region-stack-*.template.json")),
     ]
 
@@ -69,7 +70,7 @@ def pipeline_templates(synth: PipelineSynth) -> list[Path]:
 def confidential_client_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("checkov-oidc")
     synthesize(out, **OIDC_CONTEXT)
-    return out / "FastApiLambda.template.json"
+    return out / f"{STACK_NAME}.template.json"
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def findings(
     no_pipeline_synth: PipelineSynth, pipeline_synth: PipelineSynth, confidential_client_template: Path
 ) -> dict[str, dict[str, Findings]]:
     """Findings by context, then by template."""
-    default = no_pipeline_synth.assembly_dir / "FastApiLambda.template.json"
+    default = no_pipeline_synth.assembly_dir / f"{STACK_NAME}.template.json"
     templates = pipeline_templates(pipeline_synth)
     assert len(templates) == 4
     scanned = checkov(default, *templates, confidential_client_template)
@@ -127,7 +128,7 @@ def test_the_api_stack_acknowledges_only_what_does_not_fit_a_synchronous_functio
 def test_the_pipeline_versions_its_artifacts_and_acknowledges_the_rest(
     findings: dict[str, dict[str, Findings]],
 ) -> None:
-    pipeline = findings["pipeline"]["FastApiLambdaPipeline.template.json"]
+    pipeline = findings["pipeline"][f"{PIPELINE_STACK_NAME}.template.json"]
     (support,) = [f for name, f in findings["pipeline"].items() if name.startswith("cross-region-stack-")]
 
     assert pipeline.passed.count("CKV_AWS_21") == 1  # the artifact bucket keeps versions

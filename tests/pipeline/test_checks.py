@@ -16,6 +16,7 @@ from tests.infra.conftest import cdk_json_context
 from tests.infra.test_cli_synth import cfn_lint
 from tests.infra.test_nag import nag_violations
 from tests.pipeline.conftest import PIPELINE_CONTEXT, PipelineSynth, synthesize
+from tests.support import PIPELINE_STACK_NAME, STACK_NAME
 
 
 def acknowledgements(root: IConstruct) -> dict[str, dict[str, str]]:
@@ -62,7 +63,7 @@ def test_the_checks_cover_the_pipeline_and_each_environments_stack(
         (violation["ruleName"], construct["constructPath"].split("/")[1])
         for violation in nag_violations(tmp_path)
         for construct in violation["violatingConstructs"]
-        if construct["constructPath"].startswith("FastApiLambdaPipeline/")
+        if construct["constructPath"].startswith(f"{PIPELINE_STACK_NAME}/")
     }
     assert ("AwsSolutions-S1", "Pipeline") in flagged
     assert ("AwsSolutions-APIG4", "staging") in flagged
@@ -87,14 +88,14 @@ def test_wildcard_resources_are_acknowledged_only_on_the_roles_cdk_pipelines_bui
     found = pipeline_acknowledgements(pipeline_synth)
 
     assert sorted(found["AwsSolutions-IAM5[Resource::*]"]) == [
-        "FastApiLambdaPipeline/Pipeline/Assets/FileRole",
-        "FastApiLambdaPipeline/Pipeline/Pipeline/Role",  # only because of the cross-region replica
-        "FastApiLambdaPipeline/Pipeline/UpdatePipeline/SelfMutation",
+        f"{PIPELINE_STACK_NAME}/Pipeline/Assets/FileRole",
+        f"{PIPELINE_STACK_NAME}/Pipeline/Pipeline/Role",  # only because of the cross-region replica
+        f"{PIPELINE_STACK_NAME}/Pipeline/UpdatePipeline/SelfMutation",
     ]
-    assert sorted(found["AwsSolutions-S1"]) == [
-        "FastApiLambdaPipeline/Pipeline/Pipeline/ArtifactsBucket",
+    assert set(found["AwsSolutions-S1"]) == {
+        f"{PIPELINE_STACK_NAME}/Pipeline/Pipeline/ArtifactsBucket",
         f"cross-region-stack-{pipeline.account}:eu-central-1/Default/CrossRegionCodePipelineReplicationBucket",
-    ]
+    }
 
 
 def test_the_canary_role_uses_codedeploys_managed_policy_knowingly(pipeline_synth: PipelineSynth) -> None:
@@ -102,7 +103,7 @@ def test_the_canary_role_uses_codedeploys_managed_policy_knowingly(pipeline_synt
         found = acknowledgements(stage.stage.api_stack)
         (rule,) = [rule for rule in found if rule.startswith("AwsSolutions-IAM4")]
         assert rule.endswith("service-role/AWSCodeDeployRoleForLambdaLimited]")
-        assert list(found[rule]) == [f"FastApiLambdaPipeline/{name}/FastApiLambda/Rollout/DeploymentGroup/ServiceRole"]
+        assert list(found[rule]) == [f"{PIPELINE_STACK_NAME}/{name}/{STACK_NAME}/Rollout/DeploymentGroup/ServiceRole"]
 
 
 def lint_errors(*templates: Path) -> list[dict[str, Any]]:
@@ -125,9 +126,9 @@ def lint_errors(*templates: Path) -> list[dict[str, Any]]:
 def test_cfn_lint_finds_no_errors_in_the_pipeline_or_the_environments(pipeline_synth: PipelineSynth) -> None:
     out = pipeline_synth.assembly_dir
     templates = [
-        out / "FastApiLambdaPipeline.template.json",
+        out / f"{PIPELINE_STACK_NAME}.template.json",
         *out.glob("cross-region-stack-*.template.json"),
-        *out.glob("assembly-FastApiLambdaPipeline-*/*.template.json"),
+        *out.glob(f"assembly-{PIPELINE_STACK_NAME}-*/*.template.json"),
     ]
 
     assert len(templates) == 4

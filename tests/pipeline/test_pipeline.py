@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app import NO_PIPELINE, PIPELINE_STACK_NAME
+from app import NO_PIPELINE
 from infra.config import PipelineConfig
 from infra.stacks.pipeline_stack import SMOKE_INSTALL, SMOKE_USER_VARIABLE, smoke_command
 from tests.infra.conftest import ROOT, cdk_json_context
@@ -17,6 +17,7 @@ from tests.pipeline.conftest import (
     STAGING_SMOKE_USER_SECRET_ARN,
     PipelineSynth,
 )
+from tests.support import PIPELINE_STACK_NAME, STACK_NAME
 
 
 def stage_names(synth: PipelineSynth) -> list[str]:
@@ -132,14 +133,14 @@ def test_staging_deploys_before_production_and_a_person_approves_production_firs
 
     assert names[-2:] == ["staging", "production"]
     assert actions_in_order(pipeline_synth, "staging") == [
-        ("FastApiLambda.Prepare", "CloudFormation"),
-        ("FastApiLambda.Deploy", "CloudFormation"),
+        (f"{STACK_NAME}.Prepare", "CloudFormation"),
+        (f"{STACK_NAME}.Deploy", "CloudFormation"),
         ("SmokeTest", "CodeBuild"),
     ]
     assert actions_in_order(pipeline_synth, "production") == [
         ("Approve", "Manual"),
-        ("FastApiLambda.Prepare", "CloudFormation"),
-        ("FastApiLambda.Deploy", "CloudFormation"),
+        (f"{STACK_NAME}.Prepare", "CloudFormation"),
+        (f"{STACK_NAME}.Deploy", "CloudFormation"),
         ("SmokeTest", "CodeBuild"),
     ]
 
@@ -185,7 +186,7 @@ def test_each_environment_has_its_own_configuration(pipeline_synth: PipelineSynt
 def test_the_stacks_are_named_after_their_environment(pipeline_synth: PipelineSynth) -> None:
     names = {name: stage.stage.api_stack.stack_name for name, stage in pipeline_synth.stages.items()}
 
-    assert names == {"staging": "staging-FastApiLambda", "production": "production-FastApiLambda"}
+    assert names == {"staging": f"staging-{STACK_NAME}", "production": f"production-{STACK_NAME}"}
 
 
 # The smoke test after each deployment.
@@ -304,5 +305,5 @@ def test_without_the_context_synth_succeeds_without_a_pipeline(no_pipeline_synth
 def test_with_the_context_the_laptops_stack_is_still_there(pipeline_synth: PipelineSynth) -> None:
     manifest = json.loads((pipeline_synth.assembly_dir / "manifest.json").read_text())
 
-    assert {"FastApiLambda", PIPELINE_STACK_NAME} <= set(manifest["artifacts"])
+    assert {STACK_NAME, PIPELINE_STACK_NAME} <= set(manifest["artifacts"])
     assert NO_PIPELINE not in pipeline_synth.stderr

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match
 
 from tests.infra.conftest import cdk_json_context
 from tests.pipeline.conftest import PipelineSynth, StageSynth
+from tests.support import STACK_NAME
 
 ENVIRONMENTS = ("staging", "production")
 
@@ -137,7 +138,7 @@ def test_the_api_alarm_is_on_the_share_of_5xx_answers_at_the_stage(pipeline_synt
 
 
 def test_a_laptop_deploy_goes_all_at_once_as_cdk_json_says(no_pipeline_synth: PipelineSynth) -> None:
-    template = json.loads((no_pipeline_synth.assembly_dir / "FastApiLambda.template.json").read_text())
+    template = json.loads((no_pipeline_synth.assembly_dir / f"{STACK_NAME}.template.json").read_text())
     types = {resource["Type"] for resource in template["Resources"].values()}
     (alias,) = [resource for resource in template["Resources"].values() if resource["Type"] == "AWS::Lambda::Alias"]
 

@@ -18,7 +18,7 @@ from sandbox.runtime_client import (
     host_python_version,
 )
 from sandbox.synth import deploy_runtime, sandbox_runtime
-from tests.support import ROOT, server_env
+from tests.support import ROOT, STACK_NAME, server_env
 from tests.support_sandbox import CUSTOM_DOMAIN, MAPPING_KEY, changed_assembly, function_properties
 
 
@@ -36,7 +36,7 @@ def test_the_function_is_the_templates(sandbox_assembly: Path) -> None:
     # The API invokes the alias of a published version.
     assert (function.qualifier, function.version) == ("live", "1")
     assert (function.asset_dir / "service" / "runtime" / "aws_lambda.py").is_file()
-    assert function.name.startswith("FastApiLambda-")
+    assert function.name.startswith(f"{STACK_NAME}-")
 
 
 def test_the_custom_domain_and_its_mapping_key_are_the_templates(sandbox_assembly: Path) -> None:

@@ -18,14 +18,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from infra.routes import http_api_path
 from sandbox.assembly import Cors, HttpApi, Throttle, load_http_api
 from sandbox.gateway import EXECUTE_API_DOMAIN, HttpApiGateway, PublicAddress, TokenBucket, build_authorizers
 from sandbox.runtime_api import Outcome
-from service.core.identity.local import DEMO_USERS, LocalIssuer, LocalUser
+from service.core.access.declaration import KNOWN_SCOPES
+from service.core.identity.local import LocalIssuer, LocalUser, demo_users
 from service.core.settings import Settings
+from tests.declared import declared_routes, scoped_route
 from tests.support_sandbox import CUSTOM_DOMAIN
 
-ADMIN, USER = DEMO_USERS
+# As the sandbox's issuer holds them: the admin with every scope the app declares.
+ADMIN, USER = demo_users(admin_scopes=tuple(KNOWN_SCOPES))
 OK_ANSWER: dict[str, Any] = {
     "statusCode": 200,
     "headers": {"content-type": "application/json"},
@@ -109,9 +113,11 @@ def client(api: HttpApi, issuer: LocalIssuer, function: RecordingFunction) -> It
 def test_the_routes_are_the_templates(api: HttpApi) -> None:
     keys = {route.route_key: route for route in api.routes}
 
-    assert set(keys) >= {"GET /v1/manage/hc", "POST /v1/auth/token", "GET /v1/users/whoami", "GET /v1/items"}
-    assert keys["GET /v1/manage/hc"].authorizer is None
-    assert keys["GET /v1/items"].scopes == ("items:read",)
+    for route in declared_routes():
+        key = f"{route.method} {http_api_path(route.path)}"
+        assert key in keys
+        assert (keys[key].authorizer is None) is route.public, key
+        assert keys[key].scopes == route.scopes, key
     assert api.stage_name == "mvp"
 
 
@@ -200,7 +206,7 @@ def test_the_authorizer_refuses_a_missing_or_bad_token_before_the_function(
 def test_a_token_without_the_routes_scope_is_the_gateways_403(
     client: TestClient, function: RecordingFunction, issuer: LocalIssuer
 ) -> None:
-    response = client.get("/mvp/v1/items", headers=bearer(issuer, USER))
+    response = client.get("/mvp" + scoped_route().path, headers=bearer(issuer, USER))
 
     assert response.status_code == 403
     assert response.json() == {"message": "Forbidden"}
@@ -210,14 +216,15 @@ def test_a_token_without_the_routes_scope_is_the_gateways_403(
 def test_the_authorizers_verdict_reaches_the_function_as_strings(
     client: TestClient, function: RecordingFunction, issuer: LocalIssuer
 ) -> None:
+    route = scoped_route()
     client.get("/mvp/v1/users/whoami", headers=bearer(issuer, ADMIN))
-    client.get("/mvp/v1/items", headers=bearer(issuer, ADMIN))
+    client.get("/mvp" + route.path, headers=bearer(issuer, ADMIN))
 
-    whoami, items = (event["requestContext"]["authorizer"]["jwt"] for event in function.events)
+    whoami, scoped = (event["requestContext"]["authorizer"]["jwt"] for event in function.events)
     assert whoami["claims"]["groups"] == "[ADMINS USERS]"
     assert whoami["claims"]["sub"] == ADMIN.username
     assert whoami["scopes"] is None  # a route without scopes gets none
-    assert items["scopes"] == ["items:read"]
+    assert scoped["scopes"] == list(route.scopes)
 
 
 @pytest.mark.parametrize(("key_in_raw_path", "raw_path"), [(True, "/shop/v1/manage/hc"), (False, "/v1/manage/hc")])

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.declared import scoped_route
+from tests.support import STACK_NAME
 from tests.support_sandbox import (
     RunningSandbox,
     changed_assembly,
@@ -50,6 +52,7 @@ def sandbox(
 
 
 def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(sandbox: RunningSandbox) -> None:
+    route = scoped_route()
     with httpx.Client(base_url=sandbox.base_url, timeout=30) as client:
         first = client.get("/v1/manage/hc")
         assert first.status_code == 200
@@ -63,7 +66,7 @@ def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(sa
             ("GET", "/v1/users/whoami", bearer(user), None, 200),
             ("GET", "/v1/admin/endpoints", bearer(admin), None, 200),
             ("GET", "/v1/admin/endpoints", bearer(user), None, 403),
-            ("GET", "/v1/items", bearer(admin), None, 200),
+            ("GET", route.path, bearer(admin), None, 200),
             ("GET", "/v1/docs", {}, None, 200),
             ("GET", "/v1/redoc", {}, None, 200),
             ("GET", "/v1/openapi.json", {}, None, 200),
@@ -83,7 +86,7 @@ def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(sa
                 assert response.status_code == status, (path, response.text)
                 invoked += 1
         # Refused by the gateway, never invoked.
-        assert client.get("/v1/items", headers=bearer(user)).json() == {"message": "Forbidden"}
+        assert client.get(route.path, headers=bearer(user)).json() == {"message": "Forbidden"}
         assert client.get("/v1/users/whoami").json() == {"message": "Unauthorized"}
         assert client.get("/v1/no-such-route").json() == {"message": "Not Found"}
 
@@ -152,7 +155,7 @@ def test_the_process_has_the_templates_environment_and_the_variables_lambda_sets
     assert environment["IDENTITY_PROVIDER"] == "oidc"
     # Lambda's.
     assert environment["_HANDLER"] == "sandbox_probe.handler"
-    assert environment["AWS_LAMBDA_FUNCTION_NAME"].startswith("FastApiLambda-")
+    assert environment["AWS_LAMBDA_FUNCTION_NAME"].startswith(f"{STACK_NAME}-")
     assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
     assert environment["AWS_LAMBDA_FUNCTION_VERSION"] == "1"
     assert environment["AWS_LAMBDA_LOG_FORMAT"] == "JSON"

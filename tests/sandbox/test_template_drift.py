@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.declared import UNDECLARED_SCOPE, scoped_route
 from tests.support_sandbox import (
     STAGE,
     RunningSandbox,
@@ -92,15 +93,17 @@ def test_a_protected_route_that_lost_its_authorizer_reaches_the_function_unverif
 def test_a_route_whose_scopes_changed_refuses_the_tokens_it_accepted(
     unchanged: RunningSandbox, served_copy: ServedCopy
 ) -> None:
+    route = scoped_route()
+
     def other_scope(template: dict[str, Any]) -> None:
-        route_properties(template, "GET /v1/items")["AuthorizationScopes"] = ["items:write"]
+        route_properties(template, f"{route.method} {route.path}")["AuthorizationScopes"] = [UNDECLARED_SCOPE]
 
     changed = served_copy(other_scope)
     with httpx.Client(base_url=unchanged.base_url, timeout=30) as before:
         token = admin_token(before)
-        allowed = before.get("/v1/items", headers=token)
+        allowed = before.get(route.path, headers=token)
     with httpx.Client(base_url=changed.base_url, timeout=30) as after:
-        refused = after.get("/v1/items", headers=token)
+        refused = after.get(route.path, headers=token)
 
     assert allowed.status_code == 200
     assert refused.status_code == 403

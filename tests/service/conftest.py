@@ -15,8 +15,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.local import load_or_create_signing_key, public_jwk
 from service.core.settings import LOCAL_AUDIENCE, LOCAL_ISSUER, Settings
+from tests.declared import DEMO_ADMIN_GROUPS
 
 ADMIN = ("admin@example.com", "admin-password")
 USER = ("user@example.com", "user-password")
@@ -69,8 +71,8 @@ class TokenForger:
             "iat": now,
             "nbf": now,
             "exp": now + 600,
-            "scope": "items:read",
-            "groups": ["ADMINS"],
+            "scope": " ".join(KNOWN_SCOPES),  # every scope the app declares
+            "groups": sorted(DEMO_ADMIN_GROUPS),  # the demo admin's, so the app's scoped route lets it in
         }
         claims.update(overrides)
         return {name: value for name, value in claims.items() if value is not None}

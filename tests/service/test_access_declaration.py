@@ -19,10 +19,13 @@ from service.api.deps import CurrentUser, get_identity_provider
 from service.core.access.caller import Principal
 from service.core.access.declaration import KNOWN_SCOPES, MAX_ROUTE_SCOPES, Authenticated, describe_routes
 from service.core.identity.base import TokenGrant
+from tests.declared import a_scope
 from tests.service.conftest import TokenForger
+from tests.support import ROOT
 
 Admin = Annotated[Principal, Authenticated(groups=["ADMINS"])]
-ItemsReader = Annotated[Principal, Authenticated(scopes=["items:read"])]
+SCOPE = a_scope()
+ScopeReader = Annotated[Principal, Authenticated(scopes=[SCOPE])]
 UNAUTHORIZED = {"message": "Unauthorized"}
 FORBIDDEN = {"message": "Forbidden"}
 
@@ -41,7 +44,7 @@ def _declare(router: APIRouter) -> APIRouter:
         return {"sub": caller.subject}
 
     @router.get("/scoped")
-    async def scoped(caller: ItemsReader, limit: int = 10) -> dict[str, Any]:
+    async def scoped(caller: ScopeReader, limit: int = 10) -> dict[str, Any]:
         return {"sub": caller.subject, "limit": limit}
 
     @router.post("/notes")
@@ -74,13 +77,16 @@ def test_each_request_gets_the_answer_its_declaration_gives(team_app: FastAPI, f
         ("GET", "/whoami", {"Authorization": "Bearer not-a-jwt"}, {}, 401, UNAUTHORIZED),
         ("GET", "/whoami", _bearer(forger, exp=1), {}, 401, UNAUTHORIZED),
         ("GET", "/whoami", _bearer(forger, aud="someone-else"), {}, 401, UNAUTHORIZED),
-        ("GET", "/whoami", _bearer(forger), {}, 200, {**subject, "groups": ["ADMINS"], "scopes": []}),
+        ("GET", "/whoami", _bearer(forger), {}, 200, {**subject, "groups": ["ADMINS", "USERS"], "scopes": []}),
         ("GET", "/admin", _bearer(forger, groups=["USERS"]), {}, 403, "missing_group"),
         ("GET", "/admin", _bearer(forger, groups=None), {}, 403, "missing_group"),
         ("GET", "/admin", _bearer(forger, groups="ADMINS"), {}, 200, subject),
         ("GET", "/scoped", _bearer(forger, scope="openid"), {}, 403, FORBIDDEN),
         ("GET", "/scoped", _bearer(forger, scope=None), {}, 403, FORBIDDEN),
         ("GET", "/scoped?limit=3", _bearer(forger), {}, 200, {**subject, "limit": 3}),
+        # A client-credentials token of another service: scopes, no groups (docs/recipes.md).
+        ("GET", "/scoped?limit=3", _bearer(forger, groups=None), {}, 200, {**subject, "limit": 3}),
+        ("GET", "/whoami", _bearer(forger, groups=None), {}, 200, {**subject, "groups": [], "scopes": []}),
         ("GET", "/scoped?limit=many", _bearer(forger), {}, 422, "validation_error"),
         ("GET", "/scoped?limit=many", {}, {}, 401, UNAUTHORIZED),
         ("POST", "/notes", _bearer(forger), {"json": {"text": "hello"}}, 200, {**subject, "text": "hello"}),
@@ -104,12 +110,12 @@ def test_the_openapi_document_carries_each_declaration(team_app: FastAPI) -> Non
     paths = schema["paths"]
     assert paths["/team/whoami"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
     assert paths["/team/admin"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
-    assert paths["/team/scoped"]["get"]["security"] == [{"OAuth2PasswordBearer": ["items:read"]}]
+    assert paths["/team/scoped"]["get"]["security"] == [{"OAuth2PasswordBearer": [SCOPE]}]
     assert paths["/team/sync"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
     assert "security" not in paths["/v1/manage/hc"]["get"]
     password_flow = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]
     assert password_flow["tokenUrl"] == "/v1/auth/token"
-    assert password_flow["scopes"] == {"items:read": "Read the demonstration items"}
+    assert password_flow["scopes"] == KNOWN_SCOPES
     # The refusals that come with a declaration are documented from it.
     assert {"401", "403"} <= paths["/team/whoami"]["get"]["responses"].keys()
     assert "401" not in paths["/v1/manage/hc"]["get"]["responses"]
@@ -119,7 +125,7 @@ def test_the_listing_reads_the_same_declarations(team_app: FastAPI) -> None:
     listed = {(r.method, r.path): (r.public, r.scopes, r.groups) for r in describe_routes(team_app)}
     assert listed[("GET", "/team/whoami")] == (False, (), ())
     assert listed[("GET", "/team/admin")] == (False, (), ("ADMINS",))
-    assert listed[("GET", "/team/scoped")] == (False, ("items:read",), ())
+    assert listed[("GET", "/team/scoped")] == (False, (SCOPE,), ())
     assert listed[("POST", "/team/notes")] == (False, (), ())
     assert listed[("GET", "/team/sync")] == (False, (), ())
     assert listed[("GET", "/v1/manage/hc")] == (True, (), ())
@@ -129,11 +135,11 @@ def test_a_router_requirement_beside_the_routes_own_counts_in_every_enforcer(
     make_local_app: Callable[..., FastAPI], forger: TokenForger
 ) -> None:
     app = make_local_app()
-    app.include_router(_declare(APIRouter()), prefix="/team", dependencies=[Authenticated(scopes=["items:read"])])
+    app.include_router(_declare(APIRouter()), prefix="/team", dependencies=[Authenticated(scopes=[SCOPE])])
     paths = app.openapi()["paths"]
-    assert paths["/team/whoami"]["get"]["security"] == [{"OAuth2PasswordBearer": ["items:read"]}]
+    assert paths["/team/whoami"]["get"]["security"] == [{"OAuth2PasswordBearer": [SCOPE]}]
     listed = {(r.method, r.path): (r.scopes, r.groups) for r in describe_routes(app)}
-    assert listed[("GET", "/team/admin")] == (("items:read",), ("ADMINS",))
+    assert listed[("GET", "/team/admin")] == ((SCOPE,), ("ADMINS",))
     with TestClient(app) as client:
         assert client.get("/team/whoami", headers=_bearer(forger, scope="openid")).json() == FORBIDDEN
         assert client.get("/team/admin", headers=_bearer(forger, groups=["USERS"])).json()["code"] == "missing_group"
@@ -154,6 +160,32 @@ def test_dependency_overrides_reach_the_api_routes(make_local_app: Callable[...,
         response = client.post("/v1/auth/token", data={"username": "anyone", "password": "anything"})
     assert response.status_code == 200
     assert response.json()["access_token"] == "token-for-anyone"
+
+
+def test_an_undeclared_scope_stops_the_app_naming_the_file_that_declares_scopes() -> None:
+    with pytest.raises(ValueError, match=r"undeclared scopes \['reports:read'\]: add each") as refused:
+        Authenticated(scopes=["reports:read"])
+
+    registry = str(refused.value).rsplit(" in ", 1)[-1]
+    assert (ROOT / registry).is_file()
+    assert "KNOWN_SCOPES: dict[str, str] = {" in (ROOT / registry).read_text()
+
+
+def test_the_demo_admin_is_granted_a_newly_declared_scope_without_a_users_file(
+    make_local_app: Callable[..., FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(KNOWN_SCOPES, "reports:read", "Read the reports")
+    app = make_local_app()
+    app.include_router(APIRouter(prefix="/reports"), dependencies=[Authenticated(scopes=["reports:read"])])
+
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/auth/token",
+            data={"username": "admin@example.com", "password": "admin-password", "scope": "reports:read"},
+        )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "reports:read"
 
 
 def test_more_scopes_than_a_gateway_route_takes_are_refused_where_declared(monkeypatch: pytest.MonkeyPatch) -> None:

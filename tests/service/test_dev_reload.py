@@ -50,6 +50,45 @@ def test_a_changed_route_is_served_after_the_reload(tmp_path: Path) -> None:
     assert "RELOAD=0 turns it off" in log
 
 
+def _wait_for(base_url: str, status: int) -> httpx.Response | None:
+    """The health route's answer once it has `status` (30 s at most); every request answered within 5 s."""
+    deadline = time.monotonic() + 30
+    seen = None
+    while time.monotonic() < deadline:
+        try:
+            seen = httpx.get(f"{base_url}/v1/manage/hc", timeout=5)
+        except httpx.ConnectError:
+            seen = None  # between the old process stopping and the new one listening
+        if seen is not None and seen.status_code == status:
+            break
+        time.sleep(0.2)
+    return seen
+
+
+def test_a_change_that_breaks_the_import_is_answered_500_until_fixed(tmp_path: Path) -> None:
+    checkout = _copy_of_the_service(tmp_path / "checkout")
+    route = checkout / "service" / "api" / "routes" / "manage.py"
+    working = route.read_text()
+    with running_dev_server(tmp_path, reload=True, cwd=checkout) as base_url:
+        route.write_text(working + "\nimport a_module_that_does_not_exist  # noqa\n")
+
+        # An answer, never a hang (httpx.ReadTimeout would fail the test): a 500 that says where to look.
+        broken = _wait_for(base_url, 500)
+        assert broken is not None
+        assert broken.status_code == 500
+        assert broken.headers["content-type"] == "application/problem+json"
+        assert broken.json()["code"] == "app_not_loaded"
+        assert "a_module_that_does_not_exist" not in broken.text  # the cause goes to the terminal, not to clients
+
+        route.write_text(working)
+        fixed = _wait_for(base_url, 200)
+        assert fixed is not None
+        assert fixed.json() == {"status": "ok"}
+    log = (tmp_path / "dev-server.log").read_text()
+    assert "the app failed to load" in log
+    assert "ModuleNotFoundError: No module named 'a_module_that_does_not_exist'" in log
+
+
 def test_without_reload_the_server_says_so_and_keeps_serving_what_it_loaded(tmp_path: Path) -> None:
     checkout = _copy_of_the_service(tmp_path / "checkout")
     route = checkout / "service" / "api" / "routes" / "manage.py"

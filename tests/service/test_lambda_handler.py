@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
 from collections.abc import Callable
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 
 from service.core.access.claims import flatten_claims
+from service.core.access.declaration import RouteAccess
 from service.core.settings import Settings
 from service.runtime.lambda_adapter import LambdaHandler, build_handler
+from tests.declared import scoped_route
 from tests.support import load_event
 
 
@@ -191,10 +194,24 @@ def test_claims_are_read_only_from_the_token_the_authorizer_verified(
     assert "Traceback" not in caplog.text
 
 
+def for_route(event: dict[str, Any], route: RouteAccess) -> dict[str, Any]:
+    """A captured event of a scoped route, retargeted at `route`: its path, and its scopes where granted."""
+    event = copy.deepcopy(event)
+    context = event["requestContext"]
+    event["routeKey"] = context["routeKey"] = f"{route.method} {route.path}"
+    event["rawPath"] = context["http"]["path"] = f"/{context['stage']}{route.path}"
+    # The scopes of the route the gateway found in the token; the claims stay the signed token's.
+    jwt = context["authorizer"]["jwt"]
+    if jwt["scopes"] is not None:
+        jwt["scopes"] = list(route.scopes)
+    return event
+
+
 def test_scopes_are_checked_again_in_lambda(handler: LambdaHandler) -> None:
-    status, _, _ = invoke(handler, load_event("items_with_scope.json"))
+    route = scoped_route()
+    status, _, _ = invoke(handler, for_route(load_event("items_with_scope.json"), route))
     assert status == 200
-    status, _, body = invoke(handler, load_event("items_scopes_null.json"))
+    status, _, body = invoke(handler, for_route(load_event("items_scopes_null.json"), route))
     assert status == 403
     assert json.loads(body) == {"message": "Forbidden"}
 

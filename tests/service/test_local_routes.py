@@ -10,6 +10,8 @@ import bcrypt
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from service.core.access.declaration import KNOWN_SCOPES
+from tests.declared import declared_routes, scoped_route
 from tests.service.conftest import ADMIN, USER, password_grant
 from tests.support import assert_oauth_error
 
@@ -32,7 +34,7 @@ def test_password_grant_returns_bearer_tokens_that_are_never_cached(client: Test
     assert body["expires_in"] == 3600
     assert body["access_token"].count(".") == 2
     assert body["refresh_token"]
-    assert body["scope"] == "items:read"
+    assert body.get("scope", "") == " ".join(KNOWN_SCOPES)  # the demo admin's: every declared scope
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["pragma"] == "no-cache"
 
@@ -68,7 +70,13 @@ def test_admin_lists_every_route_with_its_access(client: TestClient) -> None:
         "groups": [],
     }
     assert routes[("GET", "/v1/admin/endpoints")]["groups"] == ["ADMINS"]
-    assert routes[("GET", "/v1/items")]["scopes"] == ["items:read"]
+    for declared in declared_routes():
+        listed = routes[(declared.method, declared.path)]
+        assert (listed["public"], listed["scopes"], listed["groups"]) == (
+            declared.public,
+            list(declared.scopes),
+            list(declared.groups),
+        )
     assert routes[("GET", "/v1/docs")]["public"] is True
 
 
@@ -81,10 +89,13 @@ def test_admin_route_refuses_a_user_outside_the_group_with_a_problem(client: Tes
 
 
 def test_scoped_route_serves_a_token_with_the_scope(client: TestClient) -> None:
+    route = scoped_route()
     token = password_grant(client, *ADMIN)["access_token"]
-    response = client.get("/v1/items", headers=auth(token))
+    response = client.get(route.path, headers=auth(token))
     assert response.status_code == 200
-    assert [item["id"] for item in response.json()] == [1, 2]
+    # The demo user, without the scope, is refused as the gateway refuses.
+    user_token = password_grant(client, *USER)["access_token"]
+    assert client.get(route.path, headers=auth(user_token)).json() == {"message": "Forbidden"}
 
 
 def test_refresh_grant_issues_a_new_access_token_with_the_same_scopes(client: TestClient) -> None:
@@ -95,7 +106,7 @@ def test_refresh_grant_issues_a_new_access_token_with_the_same_scopes(client: Te
     assert response.status_code == 200
     refreshed = response.json()
     assert refreshed["access_token"] != first["access_token"]
-    assert client.get("/v1/items", headers=auth(refreshed["access_token"])).status_code == 200
+    assert client.get(scoped_route().path, headers=auth(refreshed["access_token"])).status_code == 200
 
 
 def test_a_refresh_token_is_not_an_access_token(client: TestClient) -> None:

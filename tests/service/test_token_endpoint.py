@@ -13,11 +13,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from service.api.deps import get_identity_provider
+from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.base import TokenGrant
+from tests.declared import SCOPE, UNDECLARED_SCOPE, a_scope
 from tests.service.conftest import ADMIN, USER
 from tests.support import assert_oauth_error
 
 FORM = "application/x-www-form-urlencoded"
+# A declared scope where there is one: the demo user has none, the demo admin each.
+ANY_SCOPE = SCOPE or UNDECLARED_SCOPE
 
 
 def post_form(client: TestClient, body: str, **headers: str) -> Any:
@@ -125,19 +129,21 @@ def test_an_empty_scope_is_no_scope_so_the_user_gets_their_own(client: TestClien
     response = post_form(client, f"grant_type=password&username={ADMIN[0]}&password={ADMIN[1]}&scope=")
 
     assert response.status_code == 200, response.text
-    assert response.json()["scope"] == "items:read"
+    # The demo admin's own: every scope the app declares.
+    assert response.json().get("scope", "") == " ".join(KNOWN_SCOPES)
 
 
 def test_a_scope_the_user_may_have_is_granted(client: TestClient) -> None:
-    response = client.post("/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1], "scope": "items:read"})
+    scope = a_scope()
+    response = client.post("/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1], "scope": scope})
 
     assert response.status_code == 200
-    assert response.json()["scope"] == "items:read"
+    assert response.json()["scope"] == scope
 
 
 @pytest.mark.parametrize(
     ("account", "scope"),
-    [(USER, "items:read"), (ADMIN, "items:read items:write"), (ADMIN, "openid")],
+    [(USER, ANY_SCOPE), (ADMIN, f"{ANY_SCOPE} {UNDECLARED_SCOPE}"), (ADMIN, "openid")],
     ids=["a scope the user lacks", "one of two the user lacks", "a scope nobody has"],
 )
 def test_a_scope_the_user_may_not_have_is_invalid_scope_not_a_narrower_grant(
@@ -149,7 +155,7 @@ def test_a_scope_the_user_may_not_have_is_invalid_scope_not_a_narrower_grant(
 
 
 def test_a_wrong_password_says_nothing_of_scopes(client: TestClient) -> None:
-    response = client.post("/v1/auth/token", data={"username": USER[0], "password": "wrong", "scope": "items:read"})
+    response = client.post("/v1/auth/token", data={"username": USER[0], "password": "wrong", "scope": ANY_SCOPE})
 
     assert_oauth_error(response, error="invalid_grant", code="invalid_credentials")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Security
@@ -35,10 +36,18 @@ SECURITY_SCHEME_NAME = "OAuth2PasswordBearer"
 # not adjustable: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
 MAX_ROUTE_SCOPES = 10
 
-# Scopes the service's routes may ask for; Swagger UI offers them in its Authorize dialog.
+# Every scope the service's routes may ask for, with what it grants: the one place a scope is
+# declared. Swagger UI offers them in its Authorize dialog, and `make dev`'s demo admin is
+# granted each (docs/recipes.md, "Add a route").
 KNOWN_SCOPES: dict[str, str] = {
+    # The demo's (routes/items.py): docs/recipes.md, "Remove a demo route", takes it out.
     "items:read": "Read the demonstration items",
+    # Yours: "resource:action": "what it grants",
 }
+
+
+# This file, as the repository names it, for the message that sends a developer here.
+REGISTRY_FILE = "/".join(Path(__file__).parts[-4:])
 
 
 class RequireAccess(OAuth2PasswordBearer):
@@ -47,7 +56,10 @@ class RequireAccess(OAuth2PasswordBearer):
     def __init__(self, *, scopes: Sequence[str], groups: Sequence[str]) -> None:
         unknown = set(scopes) - KNOWN_SCOPES.keys()
         if unknown:
-            raise ValueError(f"undeclared scopes {sorted(unknown)}: add them to KNOWN_SCOPES")
+            raise ValueError(
+                f"undeclared scopes {sorted(unknown)}: add each, with what it grants, "
+                f"to KNOWN_SCOPES in {REGISTRY_FILE}"
+            )
         if len(scopes) > MAX_ROUTE_SCOPES:
             raise ValueError(
                 f"{len(scopes)} scopes on one route, over API Gateway's limit of {MAX_ROUTE_SCOPES} scopes per "

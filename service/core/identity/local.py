@@ -47,13 +47,13 @@ class LocalUsersFile(BaseModel):
     users: list[LocalUser]
 
 
-# Demo users from the README; the hashes are of "admin-password" and "user-password".
+# Demo users from the README; the hashes are of "admin-password" and "user-password". The
+# admin's scopes are every scope the app declares, given when the issuer is built (`demo_users`).
 DEMO_USERS = (
     LocalUser(
         username="admin@example.com",
         password_hash="$2b$10$6CI/o.XAYK1SltyZEz/6B.OT/1oeeHTTwWDtJszpuVBqdGPOnVqCq",  # noqa: S106 - public demo
         groups=["ADMINS", "USERS"],
-        scopes=["items:read"],
     ),
     LocalUser(
         username="user@example.com",
@@ -77,9 +77,18 @@ _DUMMY_HASH = b"$2b$10$6CI/o.XAYK1SltyZEz/6B.Oa4AqpIBgmAKBtaRLAbIkbDfxEg3p0m"
 REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 
 
-def load_users(path: Path | None) -> dict[str, LocalUser]:
+def demo_users(*, admin_scopes: Sequence[str]) -> tuple[LocalUser, ...]:
+    """The demo users, the admin granted `admin_scopes` (the app's declared scopes: a new one works at once)."""
+    return tuple(
+        user.model_copy(update={"scopes": list(admin_scopes)}) if "ADMINS" in user.groups else user
+        for user in DEMO_USERS
+    )
+
+
+def load_users(path: Path | None, *, demo_admin_scopes: Sequence[str] = ()) -> dict[str, LocalUser]:
+    """The users file's users; without one, the demo users, the admin granted `demo_admin_scopes`."""
     if path is None:
-        users: Sequence[LocalUser] = DEMO_USERS
+        users: Sequence[LocalUser] = demo_users(admin_scopes=demo_admin_scopes)
     else:
         users = LocalUsersFile.model_validate_json(path.read_bytes()).users
     return {user.username: user for user in users}
@@ -162,13 +171,13 @@ class LocalIssuer:
         self._verification_key = jwt.PyJWK(self._jwk)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalIssuer:
+    def from_settings(cls, settings: Settings, *, declared_scopes: Sequence[str] = ()) -> LocalIssuer:
         return cls(
             issuer=settings.issuer,
             audience=settings.jwt_audience[0],
             groups_claim=settings.jwt_authorization_groups_attr_name,
             signing_key=load_or_create_signing_key(settings.local_idp_key_file),
-            users=load_users(settings.local_users_file),
+            users=load_users(settings.local_users_file, demo_admin_scopes=declared_scopes),
             token_ttl_seconds=settings.local_token_ttl_seconds,
         )
 
