@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from service.api.deps import IdentityProviderDep
+from service.api.openapi import document_only
 from service.core.errors import AppError, OAuthError, OAuthErrorBody
 from service.core.identity.base import InvalidTokenRequest, TokenEndpointFailed, TokenGrant, UnsupportedGrantType
 
@@ -83,7 +84,7 @@ async def answer_in_oauth_errors(request: Request) -> AsyncIterator[None]:
 
 
 def _oauth_error(description: str) -> dict[str, Any]:
-    return {"model": OAuthErrorBody, "description": description}
+    return {"description": description, "content": {"application/json": {"schema": document_only(OAuthErrorBody)}}}
 
 
 TOKEN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -100,7 +101,7 @@ TOKEN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 # The form is read by `read_token_request`, so FastAPI is told what to document.
 TOKEN_REQUEST_BODY = {
-    "requestBody": {"required": True, "content": {FORM_MEDIA_TYPE: {"schema": TokenRequest.model_json_schema()}}}
+    "requestBody": {"required": True, "content": {FORM_MEDIA_TYPE: {"schema": document_only(TokenRequest)}}}
 }
 
 
