@@ -5,7 +5,8 @@ authorization server does: the form is read as section 3 asks, and every failure
 raised it, is a section 5.2 error (`OAuthError`), never problem details and never a 422.
 """
 
-from __future__ import annotations
+# Annotations are evaluated as the module runs (no postponed annotations): pydantic and FastAPI
+# read them at import, and evaluating their text instead costs every cold start (issue 23).
 
 import logging
 from collections.abc import AsyncIterator
