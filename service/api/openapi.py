@@ -3,6 +3,9 @@
 A route declares its access once (`Authenticated(...)`), from which FastAPI writes the
 operation's `security`; the 401 and 403 that come with it are documented here, from that
 same `security`, rather than declared a second time on each route.
+
+Models that only the document reads (`document_only`) get their schemas here too, when the
+document is first built, rather than when their routes are declared.
 """
 
 from __future__ import annotations
@@ -11,11 +14,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import OpenAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from service.core.errors import PROBLEM_JSON, GatewayMessage, Problem
 
 _REF = "#/components/schemas/"
+
+# Registered by `document_only`, by name: filled into the document where it refers to them.
+_DOCUMENT_ONLY: dict[str, type[BaseModel]] = {}
 
 
 def _json(ref: str) -> dict[str, Any]:
@@ -25,6 +34,51 @@ def _json(ref: str) -> dict[str, Any]:
 def _operations(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for operations in schema.get("paths", {}).values():
         yield from operations.values()
+
+
+def document_only(model: type[BaseModel]) -> dict[str, Any]:
+    """A schema reference to `model` for a route's `responses` content or `openapi_extra`.
+
+    The document gets `model`'s schema when it is first built: in a request body inline, as
+    FastAPI writes a body's, in a response as a component. Declared with `"model": ...`, a
+    response would build a validator per status when the route is declared, and a model's
+    schema costs as much again: work that only the document needs, paid by every cold start
+    (issue 23: about 13 million instructions for the token route's alone).
+    """
+    _DOCUMENT_ONLY.setdefault(model.__name__, model)
+    if _DOCUMENT_ONLY[model.__name__] is not model:
+        raise ValueError(f"two document-only models named {model.__name__}")
+    return {"$ref": _REF + model.__name__}
+
+
+def _document_only_model(schema: Any) -> type[BaseModel] | None:
+    ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+    return _DOCUMENT_ONLY.get(ref.removeprefix(_REF)) if ref.startswith(_REF) else None
+
+
+def _fill_document_only_schemas(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for operation in _operations(schema):
+        for content in operation.get("requestBody", {}).get("content", {}).values():
+            model = _document_only_model(content.get("schema"))
+            if model is not None:
+                content["schema"] = model.model_json_schema()
+        for response in operation.get("responses", {}).values():
+            for content in response.get("content", {}).values():
+                model = _document_only_model(content.get("schema"))
+                if model is not None and model.__name__ not in components:
+                    # Serialized, as FastAPI documents a response model.
+                    generated = model.model_json_schema(ref_template=_REF + "{model}", mode="serialization")
+                    components.update(generated.pop("$defs", {}))
+                    components[model.__name__] = generated
+    # In name order, as FastAPI writes its own.
+    schema["components"]["schemas"] = dict(sorted(components.items()))
+
+
+def _as_fastapi_writes_it(schema: dict[str, Any]) -> dict[str, Any]:
+    """The document through the model and encoding `get_openapi` ends with, now with the filled-in schemas."""
+    document: dict[str, Any] = jsonable_encoder(OpenAPI(**schema), by_alias=True, exclude_none=True)
+    return document
 
 
 def _document_access_refusals(schema: dict[str, Any]) -> None:
@@ -61,6 +115,8 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _fill_document_only_schemas(schema)
+            schema = _as_fastapi_writes_it(schema)
             _problems_as_problem_json(schema)
             _document_access_refusals(schema)
             app.openapi_schema = schema

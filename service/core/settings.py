@@ -6,8 +6,8 @@ one instance an entry point uses; tests build their own `Settings(...)` and hand
 and routes reach them through `get_settings`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic would evaluate the text of some 40
+# annotations when the class is built, about 4 million instructions of every cold start.
 import json
 import os
 import re
@@ -72,6 +72,10 @@ class Settings(BaseModel):
 
     # validate_default: defaults pass the validators too, as BaseSettings had them.
     model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+    # The empty list and dict defaults are plain values rather than `default_factory=list`:
+    # pydantic copies a mutable default for each instance all the same, while a builtin as a
+    # factory makes it read the builtin's text signature, which compiles `tokenize`'s regular
+    # expressions: about 15 million instructions (3 ms) of every cold start (issue 23).
 
     runtime: Runtime = Runtime.LOCAL
     aws_api_gw_stage_name: str = "$default"
@@ -83,7 +87,7 @@ class Settings(BaseModel):
 
     identity_provider: IdentityProviderName | None = None
     jwt_issuer: str | None = None
-    jwt_audience: list[str] = Field(default_factory=list)
+    jwt_audience: list[str] = []
     jwt_issuer_jwks_uri: str | None = None
     # How often an unknown `kid` may trigger a fresh fetch of the issuer's key set.
     jwks_refresh_interval_seconds: float = Field(default=300.0, ge=1.0)
@@ -129,12 +133,12 @@ class Settings(BaseModel):
     # DOCS_ASSETS_URL. The CDK construct computes it at synth from the pinned packages
     # (infra/docs_assets.py), so the browser runs only those bytes. Empty: the major versions
     # FastAPI names (`swagger-ui-dist@5`, `redoc@2`), without integrity.
-    docs_assets_integrity: dict[str, str] = Field(default_factory=dict)
+    docs_assets_integrity: dict[str, str] = {}
     # The largest request body the app reads; larger ones get 413 before any route runs.
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=0, le=LAMBDA_PAYLOAD_LIMIT_BYTES)
     # Origins allowed by CORS. In Lambda the HTTP API answers CORS (the CDK construct
     # configures it); in LOCAL the app plays the gateway and answers it itself.
-    cors_allow_origins: list[str] = Field(default_factory=list)
+    cors_allow_origins: list[str] = []
     # FastAPI's native OpenTelemetry spans and metrics, for a function that ships an
     # OpenTelemetry SDK (the ADOT layer, say). Off, FastAPI skips asking the global
     # providers whether one is configured on every request (about 10 µs in Lambda); the
@@ -335,7 +339,7 @@ def aws_session_token() -> str | None:
     return os.environ.get("AWS_SESSION_TOKEN")
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: "Request") -> Settings:
     """The settings of the app serving `request` (a dependency: `SettingsDep`)."""
     settings: Settings = request.app.state.settings
     return settings

@@ -15,8 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from mangum import Mangum
@@ -26,6 +25,9 @@ from service.app import create_app
 from service.core.errors import PROBLEM_JSON
 from service.core.settings import LAMBDA_PAYLOAD_LIMIT_BYTES, Settings
 from service.runtime.gateway_paths import GatewayPathPrefix
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger("service.lambda")
 
@@ -164,6 +166,10 @@ class _MangumOnItsOwnLoop:
             except RuntimeError:
                 return self._invoke(event, context)
             if self._thread is None:
+                # Imported here: only a call from a running loop needs it, and its modules
+                # (threads, queues) cost every cold start some 2 million instructions otherwise.
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-invocation")
             return self._thread.submit(self._invoke, event, context).result()
         except Exception as error:  # noqa: BLE001 - the runtime would fail the invocation: the gateway's bare 500

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from service.api.routes.auth import TokenRequest
 from service.core.access.declaration import KNOWN_SCOPES
 from tests.declared import declared_routes
 
@@ -43,6 +44,10 @@ def test_token_route_is_documented_as_a_form(client: TestClient) -> None:
     spec = client.get("/v1/openapi.json").json()
     body = operation(spec, "post", "/v1/auth/token")["requestBody"]["content"]
     assert list(body) == ["application/x-www-form-urlencoded"]
+    # Filled in when the document is built (`document_only`): inline, every field of the form's model.
+    form = body["application/x-www-form-urlencoded"]["schema"]
+    assert "$ref" not in form
+    assert set(form["properties"]) == set(TokenRequest.model_fields)
 
 
 def test_swagger_ui_page_loads_the_spec_from_the_app(client: TestClient) -> None:

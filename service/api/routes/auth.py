@@ -5,7 +5,8 @@ authorization server does: the form is read as section 3 asks, and every failure
 raised it, is a section 5.2 error (`OAuthError`), never problem details and never a 422.
 """
 
-from __future__ import annotations
+# Annotations are evaluated as the module runs (no postponed annotations): pydantic and FastAPI
+# read them at import, and evaluating their text instead costs every cold start (issue 23).
 
 import logging
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.exceptions import HTTPException
 
 from service.api.deps import IdentityProviderDep
+from service.api.openapi import document_only
 from service.core.errors import AppError, OAuthError, OAuthErrorBody
 from service.core.identity.base import InvalidTokenRequest, TokenEndpointFailed, TokenGrant, UnsupportedGrantType
 
@@ -91,7 +93,7 @@ async def answer_in_oauth_errors(request: Request) -> AsyncIterator[None]:
 
 
 def _oauth_error(description: str) -> dict[str, Any]:
-    return {"model": OAuthErrorBody, "description": description}
+    return {"description": description, "content": {"application/json": {"schema": document_only(OAuthErrorBody)}}}
 
 
 TOKEN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -108,7 +110,7 @@ TOKEN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 # The form is read by `read_token_request`, so FastAPI is told what to document.
 TOKEN_REQUEST_BODY = {
-    "requestBody": {"required": True, "content": {FORM_MEDIA_TYPE: {"schema": TokenRequest.model_json_schema()}}}
+    "requestBody": {"required": True, "content": {FORM_MEDIA_TYPE: {"schema": document_only(TokenRequest)}}}
 }
 
 

@@ -16,7 +16,8 @@ jsDelivr answers with `Access-Control-Allow-Origin: *`
 stay off: a style sheet from a third party that no integrity can pin.
 """
 
-from __future__ import annotations
+# Annotations are evaluated as the module runs (no postponed annotations): pydantic and FastAPI
+# read them at import, and evaluating their text instead costs every cold start (issue 23).
 
 import copy
 import html

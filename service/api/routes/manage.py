@@ -1,4 +1,5 @@
-from __future__ import annotations
+# Annotations are evaluated as the module runs (no postponed annotations): pydantic and FastAPI
+# read them at import, and evaluating their text instead costs every cold start (issue 23).
 
 from fastapi import APIRouter
 from pydantic import BaseModel

@@ -5,7 +5,8 @@ provider's raw body, so nothing of it can leak to a client. The token route rais
 same errors for what it refuses itself (a malformed request, a grant it does not offer).
 """
 
-from __future__ import annotations
+# Annotations are evaluated as the module runs (no postponed annotations): pydantic and FastAPI
+# read them at import, and evaluating their text instead costs every cold start (issue 23).
 
 from typing import Protocol
 
