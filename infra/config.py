@@ -71,10 +71,23 @@ class ConfigError(Exception):
 STACK_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,99}$"
 
 
-class AppConfig(BaseModel):
-    """The app's own keys: what its stacks are called."""
+class ContextConfig(BaseModel):
+    """Keys read from the CDK context, each a field of the same name; frozen, and no other key."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any], *, key_prefix: str = "") -> Self:
+        """The configuration from context values, or ConfigError naming each bad key (after `key_prefix`)."""
+        values = {name: context[name] for name in cls.model_fields if name in context}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigError(describe_config_error(error, key_prefix=key_prefix, model=cls)) from None
+
+
+class AppConfig(ContextConfig):
+    """The app's own keys: what its stacks are called."""
 
     # The API stack's name, so two people can each deploy their own copy into one account
     # (`cdk deploy -c stack_name=alice-api`); the pipeline stack is named after it.
@@ -83,14 +96,6 @@ class AppConfig(BaseModel):
     @property
     def pipeline_stack_name(self) -> str:
         return f"{self.stack_name}Pipeline"
-
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> Self:
-        values = {name: context[name] for name in cls.model_fields if name in context}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as error:
-            raise ConfigError(describe_config_error(error, model=cls)) from None
 
 
 # Context keys the CDK itself owns: feature flags (`@aws-cdk/...`), the CLI's own
@@ -202,10 +207,8 @@ LayerVersionArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterVa
 OptionalLimit = Annotated[Annotated[int, Field(ge=1)] | None, BeforeValidator(_off_is_none)]
 
 
-class ApiConfig(BaseModel):
+class ApiConfig(ContextConfig):
     """Every choice a deployment makes. Field names are the context keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # The function.
     runtime: str = Field(pattern=r"^python3\.\d+$")
@@ -357,17 +360,8 @@ class ApiConfig(BaseModel):
         """`3.14` for `python3.14`."""
         return self.runtime.removeprefix("python")
 
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any], *, key_prefix: str = "") -> Self:
-        """The configuration from context values, or ConfigError naming each bad key (after `key_prefix`)."""
-        values = {name: context[name] for name in cls.model_fields if name in context}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as error:
-            raise ConfigError(describe_config_error(error, key_prefix=key_prefix, model=cls)) from None
 
-
-class BuildConfig(BaseModel):
+class BuildConfig(ContextConfig):
     """How this machine builds the function's bundle: the same for every deployment it synthesizes.
 
     Not a deployment's choice, so no environment overrides these keys. `bytecode_python` has
@@ -375,21 +369,11 @@ class BuildConfig(BaseModel):
     own `~/.cdk.json`, whose context a key in the project's cdk.json would shadow.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     # An interpreter of the runtime's version to compile the bytecode with (a path, or a
     # command on PATH); empty: find one (infra/bytecode.py).
     bytecode_python: OptionalText = None
     # A bundle without bytecode fails the synth instead of warning: for pipelines.
     require_bytecode: bool = False
-
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> Self:
-        values = {name: context[name] for name in cls.model_fields if name in context}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as error:
-            raise ConfigError(describe_config_error(error, model=cls)) from None
 
 
 # The pipeline exists when all three are set, and not at all when none is.

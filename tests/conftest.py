@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from service.core.settings import Settings
-from tests.support_sandbox import running_offline_services, synthesize_sandbox_assembly
+from tests.support_sandbox import (
+    RunningSandbox,
+    ServedCopy,
+    changed_assembly,
+    running_offline_services,
+    running_sandbox,
+    synthesize_sandbox_assembly,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +44,15 @@ def offline_services(offline_services_dir: Path) -> Iterator[str]:
 def sandbox_assembly(tmp_path_factory: pytest.TempPathFactory, offline_services: str) -> Path:
     """The app synthesized once, by the pinned CLI, as `make sandbox` synthesizes it (with a custom domain too)."""
     return synthesize_sandbox_assembly(tmp_path_factory.mktemp("sandbox") / "cdk.out", offline_url=offline_services)
+
+
+@pytest.fixture
+def served_copy(sandbox_assembly: Path, offline_services: str, tmp_path: Path) -> Iterator[ServedCopy]:
+    """Serve a copy of the assembly with its template changed; stopped after the test."""
+    with ExitStack() as running:
+
+        def serve(change: Callable[[dict[str, Any]], None]) -> RunningSandbox:
+            assembly = changed_assembly(sandbox_assembly, tmp_path / "cdk.out", change)
+            return running.enter_context(running_sandbox(assembly, tmp_path, offline_url=offline_services))
+
+        yield serve

@@ -173,3 +173,7 @@ def route_properties(template: dict[str, Any], route_key: str) -> dict[str, Any]
     ]
     properties: dict[str, Any] = route["Properties"]
     return properties
+
+
+# A fixture's function: serve a copy of the assembly with its template changed by the callable.
+ServedCopy = Callable[[Callable[[dict[str, Any]], None]], RunningSandbox]

@@ -8,8 +8,7 @@ shows the difference over a real socket, next to what the unchanged template doe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from tests.declared import UNDECLARED_SCOPE, scoped_route
 from tests.support_sandbox import (
     STAGE,
     RunningSandbox,
-    changed_assembly,
+    ServedCopy,
     resources,
     route_properties,
     running_sandbox,
@@ -29,7 +28,6 @@ from tests.support_sandbox import (
 pytestmark = pytest.mark.e2e
 
 ADMIN = ("admin@example.com", "admin-password")
-ServedCopy = Callable[[Callable[[dict[str, Any]], None]], RunningSandbox]
 
 
 def admin_token(client: httpx.Client) -> dict[str, str]:
@@ -51,18 +49,6 @@ def unchanged(
         sandbox_assembly, tmp_path_factory.mktemp("unchanged"), offline_url=offline_services
     ) as running:
         yield running
-
-
-@pytest.fixture
-def served_copy(sandbox_assembly: Path, offline_services: str, tmp_path: Path) -> Iterator[ServedCopy]:
-    """Serve a copy of the assembly with its template changed; stopped after the test."""
-    with ExitStack() as running:
-
-        def serve(change: Callable[[dict[str, Any]], None]) -> RunningSandbox:
-            assembly = changed_assembly(sandbox_assembly, tmp_path / "cdk.out", change)
-            return running.enter_context(running_sandbox(assembly, tmp_path, offline_url=offline_services))
-
-        yield serve
 
 
 def test_a_protected_route_that_lost_its_authorizer_reaches_the_function_unverified(

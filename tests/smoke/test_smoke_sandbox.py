@@ -13,8 +13,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from tests.support import ROOT, server_env
 from tests.support_sandbox import (
     CUSTOM_DOMAIN,
     RunningSandbox,
+    ServedCopy,
     changed_assembly,
     function_properties,
     resources,
@@ -110,21 +110,6 @@ def unchanged(
 ) -> Iterator[RunningSandbox]:
     with running_sandbox(sandbox_assembly, tmp_path_factory.mktemp("smoke"), offline_url=offline_services) as running:
         yield running
-
-
-ServedCopy = Callable[[Callable[[dict[str, Any]], None]], RunningSandbox]
-
-
-@pytest.fixture
-def served_copy(sandbox_assembly: Path, offline_services: str, tmp_path: Path) -> Iterator[ServedCopy]:
-    """Serve a copy of the assembly with its template changed; stopped after the test."""
-    with ExitStack() as running:
-
-        def serve(change: Callable[[dict[str, Any]], None]) -> RunningSandbox:
-            assembly = changed_assembly(sandbox_assembly, tmp_path / "cdk.out", change)
-            return running.enter_context(running_sandbox(assembly, tmp_path, offline_url=offline_services))
-
-        yield serve
 
 
 @pytest.mark.parametrize("index", range(len(DEMO_USERS)), ids=[user.username for user in DEMO_USERS])
