@@ -28,7 +28,7 @@ from infra.config import ApiConfig, ConfigError
 from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path, token_path
 from infra.service_settings import service_environment, settings_from_environment
 from service.app import create_app
-from service.core.access.claims import IDENTITY_SOURCE
+from service.core.settings import IDENTITY_SOURCE
 
 HANDLER = "service.runtime.aws_lambda.handler"
 ALIAS_NAME = "live"

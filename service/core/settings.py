@@ -54,6 +54,10 @@ SECRETS_EXTENSION_DEFAULT_PORT = 2773
 # An identity source naming one request header (API Gateway's `$request.header.<name>`), the
 # name an HTTP token (RFC 9110 section 5.1).
 IDENTITY_SOURCE_HEADER = re.compile(r"\$request\.header\.([!#$%&'*+.^_`|~0-9A-Za-z-]+)")
+# Where the HTTP API JWT authorizer reads the token unless told otherwise (API Gateway developer
+# guide, "Controlling access to HTTP APIs with JWT authorizers": identity source, default
+# `$request.header.Authorization`); the CDK construct keeps it and gives it to the function too.
+IDENTITY_SOURCE = "$request.header.Authorization"
 
 # How the OIDC client authenticates at the token endpoint (RFC 6749 section 2.3.1).
 OidcTokenAuthMethod = Literal["client_secret_basic", "client_secret_post"]
@@ -83,7 +87,7 @@ class Settings(BaseModel):
     jwt_authorization_groups_attr_name: str = Field(default="groups", min_length=1)
     # The JWT authorizer's identity source, which the CDK construct gives the authorizer and
     # this variable alike: the header whose token the authorizer verified, read by the app.
-    jwt_identity_source: str = "$request.header.Authorization"
+    jwt_identity_source: str = IDENTITY_SOURCE
 
     identity_provider: IdentityProviderName | None = None
     jwt_issuer: str | None = None
@@ -204,6 +208,11 @@ class Settings(BaseModel):
         if not IDENTITY_SOURCE_HEADER.fullmatch(value.strip()):
             raise ValueError("must be a single request header, such as '$request.header.Authorization'")
         return value.strip()
+
+    @property
+    def identity_header(self) -> str:
+        """The name of the header `jwt_identity_source` names (validated as exactly one)."""
+        return self.jwt_identity_source.removeprefix("$request.header.")
 
     @field_validator("firebase_auth_emulator_host")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk.assertions import Annotations, Match
 
 from infra.bytecode import find_bytecode_compiler
-from service.core.access.claims import IDENTITY_SOURCE
+from service.core.settings import IDENTITY_SOURCE
 from tests.infra.conftest import CUSTOM_CONTEXT, HOST_PYTHON, Synthesized
 from tests.support import STACK_NAME
 

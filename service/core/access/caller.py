@@ -71,8 +71,7 @@ def local_authorizer(request: Request) -> LocalAuthorizer:
 async def authenticate_caller(request: Request, required_scopes: Sequence[str]) -> Principal:
     """The gateway's step for a protected route, then the shared re-check."""
     settings = get_settings(request)
-    # Validated at start-up to be `$request.header.<name>`.
-    token_header = request.headers.get(settings.jwt_identity_source.removeprefix("$request.header."))
+    token_header = request.headers.get(settings.identity_header)
     context: JwtContext | None
     if settings.runtime is Runtime.LOCAL:
         context = await local_authorizer(request).authorize(token_header, required_scopes)

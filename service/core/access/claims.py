@@ -47,9 +47,6 @@ from service.core.errors import GatewayRejection
 
 logger = logging.getLogger("service.claims")
 
-# Where the HTTP API JWT authorizer reads the token unless told otherwise (its default, and the
-# CDK construct's choice, which it also gives the function as `JWT_IDENTITY_SOURCE`).
-IDENTITY_SOURCE = "$request.header.Authorization"
 # Claims nest a few levels at most (Firebase's `firebase.identities.email`, Keycloak's
 # `resource_access.<client>.roles`). A token nesting deeper is refused, instead of answering a
 # 500 from the response serializer, which gives up at about 255 levels.
