@@ -238,12 +238,21 @@ def resource_policy_bytes(stack: Stack) -> dict[str, int]:
     }
 
 
+def _referenced(value: Any) -> str:
+    """The logical ID a resolved `{"Ref": ...}` names, or the value itself."""
+    return str(value.get("Ref", value)) if isinstance(value, dict) else str(value)
+
+
+def _characters(document: str) -> int:
+    # IAM does not count white space (see ROLE_INLINE_POLICIES).
+    return len("".join(document.split()))
+
+
 def routes_by_api(stack: Stack) -> dict[str, list[apigwv2.CfnRoute]]:
     routes: dict[str, list[apigwv2.CfnRoute]] = defaultdict(list)
     for construct in stack.node.find_all():
         if isinstance(construct, apigwv2.CfnRoute):
-            api = stack.resolve(construct.api_id)
-            routes[str(api.get("Ref", api)) if isinstance(api, dict) else str(api)].append(construct)
+            routes[_referenced(stack.resolve(construct.api_id))].append(construct)
     return routes
 
 
@@ -254,14 +263,12 @@ def role_inline_policy_characters(stack: Stack) -> dict[str, int]:
         if isinstance(construct, iam.CfnPolicy):
             document = _compact(_deployed(stack.resolve(construct.policy_document)))
             for role in stack.resolve(construct.roles) or []:
-                characters[str(role.get("Ref", role)) if isinstance(role, dict) else str(role)] += len(
-                    "".join(document.split())
-                )
+                characters[_referenced(role)] += _characters(document)
         elif isinstance(construct, iam.CfnRole):
             for policy in stack.resolve(construct.policies) or []:
                 # A Python-side struct resolves with its property names in camel case.
                 document = _compact(_deployed(policy.get("PolicyDocument", policy.get("policyDocument"))))
-                characters[stack.get_logical_id(construct)] += len("".join(document.split()))
+                characters[stack.get_logical_id(construct)] += _characters(document)
     return dict(characters)
 
 
