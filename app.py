@@ -103,9 +103,10 @@ def _pinned_cdk_cli() -> str:
 
 
 def synth(app: App) -> cx_api.CloudAssembly:
-    """The cloud assembly, refused with one line per limit where a template is larger than CloudFormation takes.
+    """The cloud assembly, refused with one line per limit a template or a function's environment exceeds.
 
-    Every other limit is checked on the stack itself, by `app.synth()`'s validation (`infra/limits.py`).
+    Those two are read from the rendered templates; every other limit is checked on the stack
+    itself, by `app.synth()`'s validation (`infra/limits.py`).
     """
     assembly = app.synth()
     check_assembly(assembly)
