@@ -49,7 +49,8 @@ from service.core.errors import GatewayRejection
 
 SANDBOX_API_ID = "sandbox123"
 EXECUTE_API_DOMAIN = f"{SANDBOX_API_ID}.execute-api.{SANDBOX_REGION}.amazonaws.com"
-# Lambda's synchronous invocation limit, on the event and on the response.
+# Lambda's synchronous invocation limit, on the event and on the response ("Invocation payload
+# (request and response): 6 MB each for synchronous", Lambda developer guide, "Lambda quotas").
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 # Content types the HTTP API hands to Lambda as text; every other body arrives base64-encoded.

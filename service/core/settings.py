@@ -40,9 +40,11 @@ class IdentityProviderName(StrEnum):
 LOCAL_ISSUER = "https://local-idp.invalid"
 LOCAL_AUDIENCE = "fastapi-lambda-local"
 
-# The gateway gives the function at most 30 s; a provider call must leave room for the rest.
+# The gateway gives the function at most 30 s ("Maximum integration timeout: 30 seconds", API
+# Gateway developer guide, "Quotas for HTTP APIs"); a provider call must leave room for the rest.
 MAX_PROVIDER_TIMEOUT_SECONDS = 25.0
-# Lambda's synchronous invocation payload limit, for requests and responses alike.
+# Lambda's synchronous invocation payload limit, for requests and responses alike ("6 MB each for
+# synchronous", Lambda developer guide, "Lambda quotas").
 LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 
