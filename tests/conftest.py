@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from service.api import main
+from service.core.access.declaration import KNOWN_SCOPES, RouteAccess
 from service.core.settings import Settings
+from tests.declared import THROWAWAY_ROUTE, THROWAWAY_SCOPE, app_declares_a_scoped_route, scoped_route, throwaway_router
 from tests.support_sandbox import (
     RunningSandbox,
     ServedCopy,
@@ -25,6 +28,19 @@ def hermetic_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No setting leaks in from the developer's shell: each test says what it configures."""
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture
+def scoped(monkeypatch: pytest.MonkeyPatch) -> RouteAccess:
+    """A scoped GET route the apps this test builds serve: the app's own, else the throwaway, added for the test.
+
+    Ask for it before the fixtures that build an app (`client`...): they include the routers then.
+    """
+    if not app_declares_a_scoped_route():
+        monkeypatch.setitem(KNOWN_SCOPES, THROWAWAY_SCOPE, "The throwaway route a test declares")
+        monkeypatch.setattr(main, "RESOURCE_ROUTERS", (*main.RESOURCE_ROUTERS, throwaway_router()))
+        return THROWAWAY_ROUTE
+    return scoped_route()
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +68,10 @@ def served_copy(sandbox_assembly: Path, offline_services: str, tmp_path: Path) -
     with ExitStack() as running:
 
         def serve(change: Callable[[dict[str, Any]], None]) -> RunningSandbox:
-            assembly = changed_assembly(sandbox_assembly, tmp_path / "cdk.out", change)
-            return running.enter_context(running_sandbox(assembly, tmp_path, offline_url=offline_services))
+            # Each copy in a directory of its own: a test may serve two.
+            workdir = tmp_path / f"copy-{len(list(tmp_path.glob('copy-*')))}"
+            workdir.mkdir()
+            assembly = changed_assembly(sandbox_assembly, workdir / "cdk.out", change)
+            return running.enter_context(running_sandbox(assembly, workdir, offline_url=offline_services))
 
         yield serve

@@ -21,7 +21,8 @@ from typing import Any
 
 from sandbox import offline
 from sandbox.synth import sandbox_context, synthesize
-from tests.support import STACK_NAME, free_port, running_server, server_env
+from service.core.identity.local import LocalUser
+from tests.support import STACK_NAME, committed_context, free_port, running_server, server_env
 
 STAGE = "mvp"
 CUSTOM_DOMAIN = "api.example.com"
@@ -67,6 +68,19 @@ def running_offline_services(workdir: Path, *, users_file: Path | None = None) -
         command, port=port, ready_path=offline.JWKS_PATH, env=server_env(), log_path=workdir / "offline.log"
     ) as base_url:
         yield base_url
+
+
+def offline_bearer(offline_services_dir: Path, user: LocalUser) -> dict[str, str]:
+    """An Authorization header for `user` (any scopes and groups: `declared.caller_of`), signed as the offline issuer.
+
+    The offline issuer the session runs (`offline_services`) signs with the key in its directory:
+    the same key signs here, so the sandbox's authorizer accepts the token as the issuer's own.
+    """
+    issuer = offline.offline_issuer(
+        key_file=offline_services_dir / OFFLINE_KEY_FILE,
+        groups_claim=committed_context().get("jwt_groups_claim", "groups"),
+    )
+    return {"authorization": f"Bearer {issuer.issue_tokens(user).access_token}"}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.declared import scoped_route
+from service.core.access.declaration import RouteAccess
 from tests.identity.conftest import (
     ADMIN,
     API_KEY,
@@ -58,10 +58,12 @@ def test_a_user_outside_admins_is_refused_the_admin_route(firebase_client: TestC
     assert response.json()["code"] == "missing_group"
 
 
-def test_firebase_tokens_have_no_scope_so_scoped_routes_refuse_them(firebase_client: TestClient) -> None:
+def test_firebase_tokens_have_no_scope_so_scoped_routes_refuse_them(
+    scoped: RouteAccess, firebase_client: TestClient
+) -> None:
     token = token_request(firebase_client, ADMIN).json()["access_token"]
 
-    response = firebase_client.get(scoped_route().path, headers=bearer(token))
+    response = firebase_client.get(scoped.path, headers=bearer(token))
 
     assert response.status_code == 403
     assert response.json() == {"message": "Forbidden"}

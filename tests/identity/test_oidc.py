@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.core.access.declaration import KNOWN_SCOPES
+from service.core.access.declaration import KNOWN_SCOPES, RouteAccess
 from service.core.http import SharedHttpClient
 from service.core.identity.local import public_jwk
-from tests.declared import SCOPE, scoped_route
+from tests.declared import SCOPE, THROWAWAY_SCOPE
 from tests.identity.conftest import ADMIN, DISABLED, USER, Account, bearer, build_app, refresh_request, token_request
 from tests.support import assert_oauth_error
 
@@ -37,7 +37,7 @@ MFA = Account("mfa@example.com", "Mfa-password1")
 # The scopes the fake server grants; it refuses any other with invalid_scope, as Keycloak does.
 # A scope the service declares where it has one (a name the provider passes on, whatever it is).
 ANY_SCOPE = SCOPE or "reports:read"
-GRANTABLE_SCOPES = {"openid", "email", ANY_SCOPE, *KNOWN_SCOPES}
+GRANTABLE_SCOPES = {"openid", "email", ANY_SCOPE, THROWAWAY_SCOPE, *KNOWN_SCOPES}
 
 
 @pytest.fixture(scope="module")
@@ -224,12 +224,17 @@ def test_a_public_client_sends_only_its_id(make_client: Callable[..., TestClient
     assert "client_secret" not in form
 
 
-def test_scopes_granted_by_the_provider_reach_scoped_routes(make_client: Callable[..., TestClient]) -> None:
-    route = scoped_route()
+def test_scopes_granted_by_the_provider_reach_scoped_routes(
+    scoped: RouteAccess, make_client: Callable[..., TestClient], server: FakeOAuthServer
+) -> None:
+    route = scoped
+    # A provider's user in one of the route's groups, whichever the app declares.
+    caller = Account("caller@example.com", "Caller-password1")
+    server.users[caller.username] = (caller.password, list(route.groups[:1]))
     client = make_client()
 
-    with_scope = token_request(client, ADMIN, scope=" ".join(route.scopes)).json()["access_token"]
-    without = token_request(client, ADMIN, scope="openid").json()["access_token"]
+    with_scope = token_request(client, caller, scope=" ".join(route.scopes)).json()["access_token"]
+    without = token_request(client, caller, scope="openid").json()["access_token"]
 
     assert client.get(route.path, headers=bearer(with_scope)).status_code == 200
     assert client.get(route.path, headers=bearer(without)).status_code == 403

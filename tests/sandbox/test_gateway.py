@@ -25,7 +25,7 @@ from sandbox.runtime_api import Outcome
 from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.local import LocalIssuer, LocalUser, demo_users
 from service.core.settings import Settings
-from tests.declared import declared_routes, scoped_route
+from tests.declared import app_declares_a_scoped_route, caller_of, declared_routes, scoped_route
 from tests.support_sandbox import CUSTOM_DOMAIN
 
 # As the sandbox's issuer holds them: the admin with every scope the app declares.
@@ -203,10 +203,25 @@ def test_the_authorizer_refuses_a_missing_or_bad_token_before_the_function(
     assert function.events == []
 
 
+@pytest.fixture
+def scoped_client(api: HttpApi, issuer: LocalIssuer, function: RecordingFunction) -> Iterator[TestClient]:
+    """The gateway with a scoped GET route: the app's, else the throwaway (`tests/declared.py`) added to its routes."""
+    if not app_declares_a_scoped_route():
+        protected = next(route for route in api.routes if route.authorizer is not None)
+        route = scoped_route()
+        throwaway = dataclasses.replace(protected, route_key=f"{route.method} {route.path}", scopes=route.scopes)
+        api = dataclasses.replace(api, routes=(*api.routes, throwaway))
+    with TestClient(make_gateway(api, issuer, function)) as test_client:
+        yield test_client
+
+
 def test_a_token_without_the_routes_scope_is_the_gateways_403(
-    client: TestClient, function: RecordingFunction, issuer: LocalIssuer
+    scoped_client: TestClient, function: RecordingFunction, issuer: LocalIssuer
 ) -> None:
-    response = client.get("/mvp" + scoped_route().path, headers=bearer(issuer, USER))
+    # In the route's group, but without its scope: the gateway refuses it before the function.
+    response = scoped_client.get(
+        "/mvp" + scoped_route().path, headers=bearer(issuer, caller_of(scoped_route(), scopes=()))
+    )
 
     assert response.status_code == 403
     assert response.json() == {"message": "Forbidden"}
@@ -214,15 +229,16 @@ def test_a_token_without_the_routes_scope_is_the_gateways_403(
 
 
 def test_the_authorizers_verdict_reaches_the_function_as_strings(
-    client: TestClient, function: RecordingFunction, issuer: LocalIssuer
+    scoped_client: TestClient, function: RecordingFunction, issuer: LocalIssuer
 ) -> None:
     route = scoped_route()
-    client.get("/mvp/v1/users/whoami", headers=bearer(issuer, ADMIN))
-    client.get("/mvp" + route.path, headers=bearer(issuer, ADMIN))
+    caller = caller_of(route, groups=("ADMINS", "USERS"))
+    scoped_client.get("/mvp/v1/users/whoami", headers=bearer(issuer, caller))
+    scoped_client.get("/mvp" + route.path, headers=bearer(issuer, caller))
 
     whoami, scoped = (event["requestContext"]["authorizer"]["jwt"] for event in function.events)
     assert whoami["claims"]["groups"] == "[ADMINS USERS]"
-    assert whoami["claims"]["sub"] == ADMIN.username
+    assert whoami["claims"]["sub"] == caller.username
     assert whoami["scopes"] is None  # a route without scopes gets none
     assert scoped["scopes"] == list(route.scopes)
 

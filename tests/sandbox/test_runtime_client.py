@@ -15,12 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.declared import scoped_route
+from tests.declared import app_declares_a_scoped_route, caller_of, scoped_route, with_throwaway_route
 from tests.support import STACK_NAME
 from tests.support_sandbox import (
     RunningSandbox,
     changed_assembly,
     function_properties,
+    offline_bearer,
     running_sandbox,
 )
 
@@ -47,12 +48,22 @@ def sandbox(
     sandbox_assembly: Path, offline_services: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningSandbox]:
     workdir = tmp_path_factory.mktemp("runtime-client")
-    with running_sandbox(sandbox_assembly, workdir, offline_url=offline_services) as running:
+    assembly = sandbox_assembly
+    if not app_declares_a_scoped_route():
+        # The gateway gets the throwaway route; the function, which does not serve it, answers 404.
+        assembly = changed_assembly(sandbox_assembly, workdir / "cdk.out", with_throwaway_route)
+    with running_sandbox(assembly, workdir, offline_url=offline_services) as running:
         yield running
 
 
-def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(sandbox: RunningSandbox) -> None:
+def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(
+    sandbox: RunningSandbox, offline_services_dir: Path
+) -> None:
     route = scoped_route()
+    # Callers minted from the route's declaration: its scope and group, and the same without the scope.
+    caller = offline_bearer(offline_services_dir, caller_of(route))
+    no_scope = offline_bearer(offline_services_dir, caller_of(route, username="no-scope@example.com", scopes=()))
+    served = 200 if app_declares_a_scoped_route() else 404
     with httpx.Client(base_url=sandbox.base_url, timeout=30) as client:
         first = client.get("/v1/manage/hc")
         assert first.status_code == 200
@@ -66,7 +77,7 @@ def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(sa
             ("GET", "/v1/users/whoami", bearer(user), None, 200),
             ("GET", "/v1/admin/endpoints", bearer(admin), None, 200),
             ("GET", "/v1/admin/endpoints", bearer(user), None, 403),
-            ("GET", route.path, bearer(admin), None, 200),
+            ("GET", route.path, caller, None, served),
             ("GET", "/v1/docs", {}, None, 200),
             ("GET", "/v1/redoc", {}, None, 200),
             ("GET", "/v1/openapi.json", {}, None, 200),
@@ -90,7 +101,7 @@ def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(sa
                 assert response.status_code == status, (path, response.text)
                 invoked += 1
         # Refused by the gateway, never invoked.
-        assert client.get(route.path, headers=bearer(user)).json() == {"message": "Forbidden"}
+        assert client.get(route.path, headers=no_scope).json() == {"message": "Forbidden"}
         assert client.get("/v1/users/whoami").json() == {"message": "Unauthorized"}
         assert client.get("/v1/no-such-route").json() == {"message": "Not Found"}
 

@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.declared import UNDECLARED_SCOPE, scoped_route
+from tests.declared import UNDECLARED_SCOPE, app_declares_a_scoped_route, caller_of, scoped_route, with_throwaway_route
 from tests.support_sandbox import (
     STAGE,
     RunningSandbox,
     ServedCopy,
+    offline_bearer,
     resources,
     route_properties,
     running_sandbox,
@@ -77,21 +78,27 @@ def test_a_protected_route_that_lost_its_authorizer_reaches_the_function_unverif
 
 
 def test_a_route_whose_scopes_changed_refuses_the_tokens_it_accepted(
-    unchanged: RunningSandbox, served_copy: ServedCopy
+    unchanged: RunningSandbox, served_copy: ServedCopy, offline_services_dir: Path
 ) -> None:
     route = scoped_route()
+    declared = app_declares_a_scoped_route()
 
     def other_scope(template: dict[str, Any]) -> None:
+        if not declared:
+            with_throwaway_route(template)
         route_properties(template, f"{route.method} {route.path}")["AuthorizationScopes"] = [UNDECLARED_SCOPE]
 
+    # Where the app has no scoped route, the gateway gets the throwaway (the function answers it 404).
+    original = unchanged if declared else served_copy(with_throwaway_route)
     changed = served_copy(other_scope)
-    with httpx.Client(base_url=unchanged.base_url, timeout=30) as before:
-        token = admin_token(before)
+    token = offline_bearer(offline_services_dir, caller_of(route))
+    with httpx.Client(base_url=original.base_url, timeout=30) as before:
         allowed = before.get(route.path, headers=token)
     with httpx.Client(base_url=changed.base_url, timeout=30) as after:
         refused = after.get(route.path, headers=token)
 
-    assert allowed.status_code == 200
+    assert allowed.status_code == (200 if declared else 404)
+    assert is_the_functions_answer(allowed)
     assert refused.status_code == 403
     assert refused.json() == {"message": "Forbidden"}
     assert not is_the_functions_answer(refused)

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
+from service.core.access.declaration import RouteAccess
 from service.core.settings import LOCAL_ISSUER
-from tests.declared import scoped_route
 from tests.service.conftest import TokenForger
 
 UNAUTHORIZED = {"message": "Unauthorized"}
@@ -130,23 +130,29 @@ def test_client_id_counts_only_where_aud_is_absent(client: TestClient, forger: T
     assert_unauthorized(client, forger.token(aud=None))
 
 
-def test_missing_scope_is_forbidden_in_the_gateways_words(client: TestClient, forger: TokenForger) -> None:
-    path = scoped_route().path
+def test_missing_scope_is_forbidden_in_the_gateways_words(
+    scoped: RouteAccess, client: TestClient, forger: TokenForger
+) -> None:
+    path = scoped.path
     response = client.get(path, headers={"Authorization": f"Bearer {forger.token(scope='openid profile')}"})
     assert response.status_code == 403
     assert response.json() == FORBIDDEN
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
 
 
-def test_scope_as_scp_list_is_read_like_the_gateway(client: TestClient, forger: TokenForger) -> None:
-    route = scoped_route()
-    token = forger.token(scope=None, scp=list(route.scopes))
+def test_scope_as_scp_list_is_read_like_the_gateway(
+    scoped: RouteAccess, client: TestClient, forger: TokenForger
+) -> None:
+    route = scoped
+    token = forger.token(scope=None, scp=list(route.scopes), groups=list(route.groups))
     assert client.get(route.path, headers={"Authorization": token}).status_code == 200
 
 
-def test_token_without_scope_claim_is_refused_on_a_scoped_route(client: TestClient, forger: TokenForger) -> None:
-    token = forger.token(scope=None)
-    assert client.get(scoped_route().path, headers={"Authorization": token}).status_code == 403
+def test_token_without_scope_claim_is_refused_on_a_scoped_route(
+    scoped: RouteAccess, client: TestClient, forger: TokenForger
+) -> None:
+    token = forger.token(scope=None, groups=list(scoped.groups))
+    assert client.get(scoped.path, headers={"Authorization": token}).status_code == 403
     # ...but is enough for a route without scopes (Firebase ID tokens work this way).
     assert client.get("/v1/users/whoami", headers={"Authorization": token}).status_code == 200
 

@@ -15,7 +15,6 @@ from service.core.access.claims import flatten_claims
 from service.core.access.declaration import RouteAccess
 from service.core.settings import Settings
 from service.runtime.lambda_adapter import LambdaHandler, build_handler
-from tests.declared import scoped_route
 from tests.support import load_event
 
 
@@ -204,11 +203,14 @@ def for_route(event: dict[str, Any], route: RouteAccess) -> dict[str, Any]:
     jwt = context["authorizer"]["jwt"]
     if jwt["scopes"] is not None:
         jwt["scopes"] = list(route.scopes)
+    # A caller in one of the route's groups, as the gateway renders an array claim.
+    if route.groups:
+        jwt["claims"]["groups"] = f"[{route.groups[0]}]"
     return event
 
 
-def test_scopes_are_checked_again_in_lambda(handler: LambdaHandler) -> None:
-    route = scoped_route()
+def test_scopes_are_checked_again_in_lambda(scoped: RouteAccess, make_handler: Callable[..., LambdaHandler]) -> None:
+    route, handler = scoped, make_handler()
     status, _, _ = invoke(handler, for_route(load_event("items_with_scope.json"), route))
     assert status == 200
     status, _, body = invoke(handler, for_route(load_event("items_scopes_null.json"), route))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import bcrypt
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.core.access.declaration import KNOWN_SCOPES
-from tests.declared import declared_routes, scoped_route
+from service.core.access.declaration import KNOWN_SCOPES, RouteAccess
+from tests.declared import CALLER_PASSWORD, UNDECLARED_GROUP, caller_of, declared_routes, users_file
 from tests.service.conftest import ADMIN, USER, password_grant
 from tests.support import assert_oauth_error
 
@@ -88,25 +89,46 @@ def test_admin_route_refuses_a_user_outside_the_group_with_a_problem(client: Tes
     assert response.json()["code"] == "missing_group"
 
 
-def test_scoped_route_serves_a_token_with_the_scope(client: TestClient) -> None:
-    route = scoped_route()
-    token = password_grant(client, *ADMIN)["access_token"]
-    response = client.get(route.path, headers=auth(token))
+@pytest.fixture
+def route_users(scoped: RouteAccess, make_local_app: Callable[..., FastAPI], tmp_path: Path) -> Iterator[TestClient]:
+    """The app, its embedded issuer knowing the scoped route's caller and two it refuses (`tests/declared.py`)."""
+    path = users_file(
+        tmp_path / "users.json",
+        caller_of(scoped, username="caller@example.com"),
+        caller_of(scoped, username="no-scope@example.com", scopes=()),
+        caller_of(scoped, username="no-group@example.com", groups=(UNDECLARED_GROUP,)),
+    )
+    with TestClient(make_local_app(local_users_file=path)) as client:
+        yield client
+
+
+def test_scoped_route_serves_a_token_with_the_scope(scoped: RouteAccess, route_users: TestClient) -> None:
+    token = password_grant(route_users, "caller@example.com", CALLER_PASSWORD)["access_token"]
+    response = route_users.get(scoped.path, headers=auth(token))
     assert response.status_code == 200
-    # The demo user, without the scope, is refused as the gateway refuses.
-    user_token = password_grant(client, *USER)["access_token"]
-    assert client.get(route.path, headers=auth(user_token)).json() == {"message": "Forbidden"}
+    # Without the scope, refused as the gateway refuses.
+    no_scope = password_grant(route_users, "no-scope@example.com", CALLER_PASSWORD)["access_token"]
+    assert route_users.get(scoped.path, headers=auth(no_scope)).json() == {"message": "Forbidden"}
+    # With the scope but none of the route's groups, where it asks for some: the function's refusal.
+    no_group = password_grant(route_users, "no-group@example.com", CALLER_PASSWORD)["access_token"]
+    refused = route_users.get(scoped.path, headers=auth(no_group))
+    if scoped.groups:
+        assert (refused.status_code, refused.json()["code"]) == (403, "missing_group")
+    else:
+        assert refused.status_code == 200
 
 
-def test_refresh_grant_issues_a_new_access_token_with_the_same_scopes(client: TestClient) -> None:
-    first = password_grant(client, *ADMIN)
-    response = client.post(
+def test_refresh_grant_issues_a_new_access_token_with_the_same_scopes(
+    scoped: RouteAccess, route_users: TestClient
+) -> None:
+    first = password_grant(route_users, "caller@example.com", CALLER_PASSWORD)
+    response = route_users.post(
         "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
     )
     assert response.status_code == 200
     refreshed = response.json()
     assert refreshed["access_token"] != first["access_token"]
-    assert client.get(scoped_route().path, headers=auth(refreshed["access_token"])).status_code == 200
+    assert route_users.get(scoped.path, headers=auth(refreshed["access_token"])).status_code == 200
 
 
 def test_a_refresh_token_is_not_an_access_token(client: TestClient) -> None:
