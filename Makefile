@@ -26,6 +26,9 @@ MAPPING_KEY ?=
 KEY_IN_RAW_PATH ?= 1
 CONTEXT ?=
 SANDBOX_PYTHON ?=
+# Users of the embedded (make dev) and offline (make sandbox) issuer instead of the demo ones:
+# USERS_FILE=users.local.json (docs/recipes.md, "Add a route": a user in a group of yours).
+USERS_FILE ?=
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
@@ -72,11 +75,13 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	touch $@
 
 dev: $(VENV)/.installed-local $(DOCS_ASSETS)/integrity.json
+	$(if $(USERS_FILE),LOCAL_USERS_FILE=$(abspath $(USERS_FILE))) \
 	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
 
 SANDBOX_ARGS = --host $(HOST) --port $(SANDBOX_PORT) $(if $(DOMAIN),--domain $(DOMAIN)) \
 	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) $(if $(filter 0,$(KEY_IN_RAW_PATH)),--no-key-in-raw-path) \
-	$(foreach entry,$(CONTEXT),-c $(entry)) $(if $(SANDBOX_PYTHON),--python $(SANDBOX_PYTHON))
+	$(foreach entry,$(CONTEXT),-c $(entry)) $(if $(SANDBOX_PYTHON),--python $(SANDBOX_PYTHON)) \
+	$(if $(USERS_FILE),--users-file $(abspath $(USERS_FILE)))
 
 sandbox: install
 	$(PY) -m sandbox run $(strip $(SANDBOX_ARGS))

@@ -1,6 +1,6 @@
 """`python -m sandbox`: run (synthesize, then serve; what `make sandbox` does), serve a cloud assembly, or offline.
 
-python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [-c key=value ...]
+python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [--users-file F] [-c k=v]
 python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...]
 python -m sandbox offline [--port P] [--users-file F]   the offline identity provider and docs assets alone
 """
@@ -25,7 +25,7 @@ from sandbox.gateway import EXECUTE_API_DOMAIN, PublicAddress
 from sandbox.runtime_client import RuntimeClientError
 from sandbox.server import PreparedFunction, bind, emit, fail, port_of, prepare_functions, serve
 from sandbox.synth import ROOT, SynthError, sandbox_context, synthesize
-from service.core.identity.local import LocalIssuer
+from service.core.identity.local import LocalIssuer, load_users
 
 CACHE_DIR = ROOT / ".cache" / "sandbox"
 OFFLINE_KEY_FILE = ROOT / ".local" / "sandbox-idp-key.pem"
@@ -153,6 +153,12 @@ def _serve_assembly(
 def run(args: argparse.Namespace) -> None:
     # The gateway's port first: a port in use stops here, not after a synth.
     gateway_socket = _bind_or_fail(args.host, args.port)
+    if args.users_file is not None:
+        # A wrong users file stops here, saying why, rather than after a synth with a traceback.
+        try:
+            load_users(args.users_file)
+        except (OSError, ValueError) as error:
+            fail(f"the users file {args.users_file}: {error}")
     offline_socket = bind("127.0.0.1", 0)
     offline_url = f"http://127.0.0.1:{port_of(offline_socket)}"
     context = sandbox_context(
@@ -169,7 +175,9 @@ def run(args: argparse.Namespace) -> None:
     services = OfflineServices(
         sock=offline_socket,
         issuer=offline.offline_issuer(
-            key_file=OFFLINE_KEY_FILE, groups_claim=context.get("jwt_groups_claim", "groups")
+            key_file=OFFLINE_KEY_FILE,
+            groups_claim=context.get("jwt_groups_claim", "groups"),
+            users_file=args.users_file,
         ),
         trusted=context.get("jwt_issuer") == offline.ISSUER,
     )
@@ -231,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     run_parser = commands.add_parser("run", help="synthesize the app, then serve the result (make sandbox)")
     _add_serving_options(run_parser)
     run_parser.add_argument("--mapping-key", help="with --domain: the custom domain's API mapping key")
+    run_parser.add_argument(
+        "--users-file",
+        type=Path,
+        help="the offline issuer's users instead of the demo ones, as make dev's USERS_FILE (docs/recipes.md)",
+    )
     run_parser.add_argument(
         "-c", "--context", type=_key_value, action="append", default=[], help="CDK context for the synth: key=value"
     )

@@ -1,4 +1,4 @@
-"""python -m smoke --base-url URL [--groups-claim NAME] [--no-docs] [...]
+"""python -m smoke --base-url URL [--groups-claim NAME] [--no-docs] [--product-checks FILE] [...]
 
 The test user comes from the environment variable SMOKE_USER, the JSON the pipeline keeps in
 Secrets Manager: {"username": ..., "password": ..., "groups": [...]} (groups optional; none
@@ -13,8 +13,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from smoke.checks import Options, TestUser, run
+from smoke.product import DEFAULT_FILE, ProductChecksError, load_product_checks
 
 USER_VARIABLE = "SMOKE_USER"
 
@@ -29,6 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--docs", action=argparse.BooleanOptionalAction, default=True, help="whether this environment serves the docs"
     )
+    parser.add_argument(
+        "--product-checks",
+        type=Path,
+        default=DEFAULT_FILE,
+        help="the product's own checks, a TOML file or a directory of them (default: smoke/product_checks/)",
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds for the whole run")
     args = parser.parse_args(argv)
@@ -40,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as error:
             # The reason only: the value is a secret.
             parser.error(f"{USER_VARIABLE} {error}")
+    try:
+        product_checks = load_product_checks(args.product_checks)
+    except ProductChecksError as error:
+        parser.error(str(error))
     options = Options(
         base_url=args.base_url,
         user=user,
@@ -48,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         docs=args.docs,
         request_timeout=args.timeout,
         deadline=args.deadline,
+        product_checks=tuple(product_checks),
+        product_checks_file=str(args.product_checks),
     )
     return 0 if run(options, sys.stdout) else 1
 

@@ -1,4 +1,5 @@
-"""The smoke checks: health, docs, the gateway's refusal, sign-in, whoami, the admin route, refresh, a wrong password.
+"""The smoke checks: health, docs, the gateway's refusal, sign-in, whoami, the admin route, refresh, a wrong password,
+then the product's own routes (smoke/product.py).
 
 The routes are the product's documented paths (the service's route table): the script runs
 against whatever is deployed, so it cannot read them from the app; `openapi.json`, where it is
@@ -21,6 +22,8 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import httpx
+
+from smoke.product import ProductCheck
 
 HEALTH_PATH = "/v1/manage/hc"
 TOKEN_PATH = "/v1/auth/token"  # noqa: S105 - a path, not a password
@@ -80,6 +83,9 @@ class Options:
     docs: bool = True
     request_timeout: float = 10.0
     deadline: float = 60.0
+    # The product's own routes (smoke/product.py), and the file they came from, for the output.
+    product_checks: tuple[ProductCheck, ...] = ()
+    product_checks_file: str = ""
 
 
 class Report:
@@ -372,17 +378,58 @@ class Smoke:
     def _bearer(access_token: str) -> dict[str, str]:
         return {"authorization": f"Bearer {access_token}"}
 
+    # The product's own routes: without a token, and as the test user is for each.
+
+    def product(self) -> str:
+        if not self.options.product_checks:
+            return f"none in {self.options.product_checks_file or 'the product checks file'}"
+        signed_in = self.grant is not None
+        granted: frozenset[str] = frozenset()
+        if self.grant is not None:
+            claims = token_claims(self.grant.access_token)
+            scope, scp = claims.get("scope"), claims.get("scp")
+            # The JWT authorizer reads `scope` (space separated) or `scp` (a list): AWS API Gateway
+            # Developer Guide, "Control access to HTTP APIs with JWT authorizers".
+            granted = frozenset(scope.split() if isinstance(scope, str) else scp if isinstance(scp, list) else ())
+        groups = frozenset(self.user.groups) if signed_in else frozenset()
+        done, unstated = [], []
+        for check in self.options.product_checks:
+            kinds = ["anonymous"]
+            if signed_in:
+                kinds.append(check.kind_of(signed_in=True, scopes=granted, groups=groups))
+            for kind in kinds:
+                status = check.expect.get(kind)
+                if status is None:
+                    unstated.append(f"{check.name} ({kind})")
+                    continue
+                headers = self._bearer(self.grant.access_token) if kind != "anonymous" and self.grant else {}
+                response = self.api.request(check.method, check.path, headers=headers)
+                what = f"{check.name} as {kind.replace('_', ' ')}"
+                expect_status(response, status, what)
+                function_answered = answered_by_the_function(response)
+                if (kind, status) in (("anonymous", 401), ("without_scope", 403)) and function_answered:
+                    raise CheckFailed(f"{what}: {describe(response)}, not API Gateway's: is its authorizer set?")
+                if (kind, status) == ("without_group", 403) and not function_answered:
+                    raise CheckFailed(f"{what}: {describe(response)}, not the function's group check")
+                done.append(f"{check.name} {kind.replace('_', ' ')} {status}")
+        line = "; ".join(done) or "nothing this user's kind has a status for"
+        if unstated:
+            line += f" (no status given for {', '.join(unstated)})"
+        return line
+
     def checks(self) -> Iterator[tuple[str, Callable[[], str]]]:
         yield "health", self.health
         yield "docs", self.docs
         yield "no token", self.refused_without_token
         if self.options.user is None:
+            yield "product", self.product
             return
         yield "sign-in", self.sign_in
         yield "whoami", self.whoami
         yield "admin", self.admin
         yield "refresh", self.refresh
         yield "wrong password", self.wrong_password
+        yield "product", self.product
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -9,7 +9,7 @@ from aws_cdk.assertions import Annotations, Match
 
 from infra.bytecode import find_bytecode_compiler
 from service.core.settings import IDENTITY_SOURCE
-from tests.infra.conftest import CUSTOM_CONTEXT, HOST_PYTHON, Synthesized
+from tests.infra.conftest import CUSTOM_CONTEXT, HOST_PYTHON, Synthesized, cdk_json_context
 from tests.support import STACK_NAME
 
 
@@ -86,6 +86,10 @@ def test_the_function_runs_the_service_in_lambda_mode_with_the_identity_settings
     environment = dict(default_synth.function_environment)
     # The docs pages' pinned files and their digests: test_docs_assets_integrity.py.
     assert environment.pop("DOCS_ASSETS_INTEGRITY")
+    # A team's own settings (cdk.json's function_environment: docs/recipes.md, "Add a setting the
+    # function reads") reach the function as given; the construct's own are the rest.
+    for name, value in cdk_json_context()["function_environment"].items():
+        assert environment.pop(name) == value
     assert environment == {
         "RUNTIME": "LAMBDA",
         "AWS_API_GW_STAGE_NAME": "mvp",

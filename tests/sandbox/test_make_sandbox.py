@@ -19,6 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from service.core.access.declaration import KNOWN_SCOPES
+from service.core.identity.local import demo_users
+from tests.declared import CALLER_PASSWORD, app_declares_a_scoped_route, caller_of, scoped_route, users_file
 from tests.support import ROOT, free_port, server_env
 
 pytestmark = pytest.mark.e2e
@@ -39,11 +42,15 @@ class MadeSandbox:
 @pytest.fixture(scope="module")
 def made_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeSandbox]:
     port = free_port()
-    output = tmp_path_factory.mktemp("make-sandbox") / "make-sandbox.log"
+    workdir = tmp_path_factory.mktemp("make-sandbox")
+    output = workdir / "make-sandbox.log"
+    # A users file, as docs/recipes.md has a team write one: the demo users, and a caller of the
+    # app's scoped route in its group (whatever the demo users hold).
+    users = users_file(workdir / "users.json", *demo_users(admin_scopes=tuple(KNOWN_SCOPES)), caller_of(scoped_route()))
     with output.open("wb") as log:
         # Its own process group, so stopping it reaches make, the sandbox and nothing else.
         process = subprocess.Popen(
-            ["make", "sandbox", f"PORT={port}"],
+            ["make", "sandbox", f"PORT={port}", f"USERS_FILE={users}"],
             cwd=ROOT,
             env=server_env(),
             stdout=log,
@@ -120,3 +127,16 @@ def test_the_gateways_own_401_and_404(made_sandbox: MadeSandbox) -> None:
     assert no_route.json() == {"message": "Not Found"}
     assert no_stage.status_code == 404
     assert no_stage.json() == {"message": "Not Found"}
+
+
+def test_a_user_of_the_users_file_in_the_routes_own_group_calls_it(made_sandbox: MadeSandbox) -> None:
+    route, caller = scoped_route(), caller_of(scoped_route())
+    with httpx.Client(base_url=made_sandbox.base_url, timeout=30) as client:
+        headers = sign_in(client, caller.username, CALLER_PASSWORD)
+        whoami = client.get("/v1/users/whoami", headers=headers)
+        called = client.get(route.path, headers=headers)
+
+    assert f"{caller.username} / (from the users file)" in made_sandbox.output.read_text()
+    assert whoami.json()["groups"] == list(caller.groups)
+    # The app's own route, or, where it has none, the throwaway the template does not route.
+    assert called.status_code == (200 if app_declares_a_scoped_route() else 404)

@@ -39,9 +39,10 @@ from tests.support_sandbox import (
 
 pytestmark = pytest.mark.e2e
 
-# Every check the script runs with a test user, in order; without one, the first three.
-CHECKS = ("health", "docs", "no token", "sign-in", "whoami", "admin", "refresh", "wrong password")
-PUBLIC_CHECKS = CHECKS[:3]
+# Every check the script runs with a test user, in order; without one, the first three and the
+# product's own (smoke/product_checks/: tests/smoke/test_product_checks.py).
+CHECKS = ("health", "docs", "no token", "sign-in", "whoami", "admin", "refresh", "wrong password", "product")
+PUBLIC_CHECKS = (*CHECKS[:3], "product")
 # Any JWT: its header and payload are base64url JSON objects, so both start with "eyJ".
 JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
 
