@@ -70,7 +70,9 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt constraints-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c constraints-checkov.txt
 	touch $@
 
-node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+# The venv only has to be there first (its Node.js runs npm): order-only, so a Python dependency
+# change does not rerun npm ci and its native build.
+node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -130,15 +132,15 @@ lock-service:
 	mv $(SERVICE_LOCK).txt.new $(SERVICE_LOCK).txt
 
 # Then the venv's every package, transitive ones included, as constraints for the next install.
-# Installs the requirements files first without the old constraints, so a changed pin wins.
+# Installs the requirements files first without the old constraints, so a changed pin wins;
+# a pin this machine's venv does not hold (tzdata: other platforms) is kept (infra/constraints.py).
 lock: lock-service
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints.txt.new
-	mv constraints.txt.new constraints.txt
+	$(PY) -m pip freeze --disable-pip-version-check --exclude-editable | $(PY) -m infra.constraints constraints.txt
 	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
-	{ grep '^#' constraints-checkov.txt; $(CHECKOV_VENV)/bin/python -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints-checkov.txt.new
-	mv constraints-checkov.txt.new constraints-checkov.txt
+	$(CHECKOV_VENV)/bin/python -m pip freeze --disable-pip-version-check --exclude-editable \
+		| $(PY) -m infra.constraints constraints-checkov.txt
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache .bench

@@ -80,7 +80,7 @@ NO_SCOPED_ROUTE_SUITES = [
     "tests/identity/test_oidc.py",
 ]
 # The only reasons a test may still skip: a tool this machine lacks (tests/browser, another Python).
-TOOL_SKIP = re.compile(r"playwright|chromium|no Python \d|this machine has a Python")
+TOOL_SKIP = re.compile(r"playwright|chromium|curl|no Python \d|this machine has a Python")
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 
 

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from tests.support import ROOT
 
@@ -44,10 +46,52 @@ def test_the_committed_pins_are_what_make_lock_resolves(tmp_path: Path) -> None:
     assert lock(tmp_path) == (SERVICE / "requirements.txt").read_text()
 
 
+def unpinned(requirements_in: str, requirements_txt: str) -> list[str]:
+    """What keeps service/requirements.in from the bundle's pins, each with the line and command that fix it."""
+    locked = pins(requirements_txt)
+    problems = []
+    for line in requirements_in.splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            problems.append(
+                f"service/requirements.in: {text!r} is not a requirement; write it as `name==version` "
+                "(or `name>=version`), then run `make lock`"
+            )
+            continue
+        version = locked.get(canonicalize_name(requirement.name))
+        if not version:
+            problems.append(
+                f"{requirement}: service/requirements.txt has no `{requirement.name}==<version>` line; run `make lock` "
+                "(it resolves service/requirements.in and writes that line), then commit both files"
+            )
+        elif not requirement.specifier.contains(version, prereleases=True):
+            problems.append(
+                f"{requirement}: service/requirements.txt pins `{requirement.name}=={version}`, which it excludes; "
+                "run `make lock` to resolve again, then commit both files"
+            )
+    return problems
+
+
 def test_every_requirement_is_pinned_with_what_it_depends_on() -> None:
-    wanted = pins((SERVICE / "requirements.in").read_text())
     locked = pins((SERVICE / "requirements.txt").read_text())
 
-    assert wanted.items() <= locked.items()
+    problems = unpinned((SERVICE / "requirements.in").read_text(), (SERVICE / "requirements.txt").read_text())
+    assert not problems, "\n".join(problems)
     assert all(locked.values())  # every package, sub-dependencies too, has its exact version
     assert "pydantic-core" in locked  # fastapi's, through pydantic: resolved, never written by hand
+
+
+def test_a_pin_failure_names_the_line_to_write_and_the_command() -> None:
+    # The dependency recipe's own example, before `make lock` ran, and a pin the range excludes.
+    problems = unpinned("fastapi==0.165.0\norjson>=3.10\nhttpx>=1\n", "fastapi==0.165.0\nhttpx==0.28.1\n")
+
+    assert problems == [
+        "orjson>=3.10: service/requirements.txt has no `orjson==<version>` line; run `make lock` "
+        "(it resolves service/requirements.in and writes that line), then commit both files",
+        "httpx>=1: service/requirements.txt pins `httpx==0.28.1`, which it excludes; "
+        "run `make lock` to resolve again, then commit both files",
+    ]
