@@ -126,9 +126,11 @@ def test_a_disagreement_is_reported(default_synth: Synthesized) -> None:
     route = next(route for route in declared_routes() if not route.public)
     key = route_key(route.method, route.path)
     drifted = {**gateway_access(default_synth), key: ("JWT", (UNDECLARED_SCOPE,))}
-    assert f"{key}: gateway ('JWT', ('{UNDECLARED_SCOPE}',)), service declares ('JWT', {route.scopes})" in (
-        disagreements(drifted, expected_access(service_app(default_synth)))
+    service = expected_access(service_app(default_synth))
+    assert f"{key}: gateway ('JWT', ('{UNDECLARED_SCOPE}',)), service declares {service[key]}" in (
+        disagreements(drifted, service)
     )
+    assert service[key] != drifted[key]
 
 
 @pytest.mark.parametrize(
