@@ -12,7 +12,14 @@ import pytest
 from service.api import main
 from service.core.access.declaration import KNOWN_SCOPES, RouteAccess
 from service.core.settings import Settings
-from tests.declared import THROWAWAY_ROUTE, THROWAWAY_SCOPE, app_declares_a_scoped_route, scoped_route, throwaway_router
+from tests.declared import (
+    SCOPE,
+    THROWAWAY_ROUTE,
+    THROWAWAY_SCOPE,
+    app_declares_a_scoped_route,
+    scoped_route,
+    throwaway_router,
+)
 from tests.support_sandbox import (
     RunningSandbox,
     ServedCopy,
@@ -41,6 +48,18 @@ def scoped(monkeypatch: pytest.MonkeyPatch) -> RouteAccess:
         monkeypatch.setattr(main, "RESOURCE_ROUTERS", (*main.RESOURCE_ROUTERS, throwaway_router()))
         return THROWAWAY_ROUTE
     return scoped_route()
+
+
+@pytest.fixture
+def declared_scope(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A scope the app declares, else the throwaway's, declared (KNOWN_SCOPES) for the test.
+
+    Ask for it before the fixtures that build an app: the demo admin is granted the declared scopes then.
+    """
+    if SCOPE is None:
+        monkeypatch.setitem(KNOWN_SCOPES, THROWAWAY_SCOPE, "The throwaway scope a test declares")
+        return THROWAWAY_SCOPE
+    return SCOPE
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,8 @@ NO_SCOPED_ROUTE_SUITES = [
     "tests/service/test_bad_tokens.py",
     "tests/service/test_lambda_handler.py",
     "tests/identity/test_oidc.py",
+    "tests/service/test_token_endpoint.py",
+    "tests/infra/test_routes.py",
 ]
 # The only reasons a test may still skip: a tool this machine lacks (tests/browser, another Python).
 TOOL_SKIP = re.compile(r"playwright|chromium|curl|no Python \d|this machine has a Python")

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from service.app import create_app
 from service.core.access.declaration import Authenticated, describe_routes
 from service.core.settings import build_settings
-from tests.declared import UNDECLARED_SCOPE, a_scope, declared_routes
+from tests.declared import UNDECLARED_SCOPE, declared_routes
 from tests.infra.conftest import Synthesized
 
 Access = tuple[str, tuple[str, ...] | None]  # (authorization type, scopes)
@@ -107,12 +107,12 @@ def test_every_route_targets_the_one_integration(default_synth: Synthesized) -> 
     assert targets == {str({"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]})}
 
 
-def test_a_disagreement_is_reported(default_synth: Synthesized) -> None:
+def test_a_disagreement_is_reported(declared_scope: str, default_synth: Synthesized) -> None:
     # The check itself must notice drift: a service with one more scoped route than the gateway.
     app = service_app(default_synth)
     extra = APIRouter()
 
-    @extra.get("/v1/reports", operation_id="list_reports", dependencies=[Authenticated(scopes=[a_scope()])])
+    @extra.get("/v1/reports", operation_id="list_reports", dependencies=[Authenticated(scopes=[declared_scope])])
     async def list_reports() -> list[Any]:
         return []
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, FastAPI
 from infra.routes import GatewayRoute, RouteDerivationError, docs_path, gateway_routes, http_api_path
 from service.core.access.caller import Principal
 from service.core.access.declaration import Authenticated
-from tests.declared import a_scope
 
 
 def app_with(router: APIRouter) -> FastAPI:
@@ -37,8 +36,8 @@ def test_a_greedy_parameter_before_the_end_cannot_be_expressed() -> None:
         http_api_path("/v1/files/{file_path:path}/meta")
 
 
-def test_each_operation_gets_a_route_with_its_declared_access() -> None:
-    scope = a_scope()
+def test_each_operation_gets_a_route_with_its_declared_access(declared_scope: str) -> None:
+    scope = declared_scope
     router = APIRouter()
 
     @router.get("/open")

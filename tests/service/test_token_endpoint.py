@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from service.api.deps import get_identity_provider
 from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.base import TokenGrant
-from tests.declared import SCOPE, UNDECLARED_SCOPE, a_scope
+from tests.declared import SCOPE, UNDECLARED_SCOPE
 from tests.service.conftest import ADMIN, USER
 from tests.support import assert_oauth_error
 
@@ -133,8 +133,8 @@ def test_an_empty_scope_is_no_scope_so_the_user_gets_their_own(client: TestClien
     assert response.json().get("scope", "") == " ".join(KNOWN_SCOPES)
 
 
-def test_a_scope_the_user_may_have_is_granted(client: TestClient) -> None:
-    scope = a_scope()
+def test_a_scope_the_user_may_have_is_granted(declared_scope: str, client: TestClient) -> None:
+    scope = declared_scope
     response = client.post("/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1], "scope": scope})
 
     assert response.status_code == 200
