@@ -5,8 +5,9 @@ test that needs "a route that asks for a scope" or "a declared scope" takes one 
 instead of naming the demo's, and mints its own callers from the route's declaration
 (`caller_of`): any scope, any group, whatever the demo users happen to hold. Where the app
 declares no such route, `scoped_route()` is a throwaway one (`THROWAWAY_ROUTE`) that the
-`scoped` fixture (tests/conftest.py) adds to the app for the test, so no test skips because of
-the app's content (`tests/test_recipes.py` asserts it on a changed copy).
+`scoped` fixture (tests/conftest.py) adds to the app for the test, and where it declares no scope
+at all the `declared_scope` fixture declares the throwaway's for the test: no test skips because
+of the app's content (`tests/test_recipes.py` asserts it on changed copies).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-import pytest
 from fastapi import APIRouter, FastAPI
 
 from service.api.main import include_api
@@ -138,10 +138,3 @@ def with_throwaway_route(template: dict[str, Any]) -> None:
         "AuthorizationScopes": list(THROWAWAY_ROUTE.scopes),
     }
     resources[name + "Throwaway"] = {**protected, "Properties": properties}
-
-
-def a_scope() -> str:
-    """A scope the app declares (KNOWN_SCOPES); at a module's top, skips the module when there is none."""
-    if SCOPE is None:
-        pytest.skip("the app declares no scope (KNOWN_SCOPES is empty)", allow_module_level=True)
-    return SCOPE

@@ -72,13 +72,14 @@ SUITES = [
 ]
 # The e2e servers of tests/service (dev server reloads, hostile inputs) depend on no route: left out.
 DESELECTED = ["tests/service/test_dev_reload.py", "tests/service/test_dev_server_hostile_inputs.py"]
-# On the copy without any scoped route: the in-process tests of scoped routes, with the throwaway.
+# On the copy without any scoped route or scope: the in-process tests of scoped routes and declared scopes.
 NO_SCOPED_ROUTE_SUITES = [
     "tests/service/test_local_routes.py",
     "tests/service/test_bad_tokens.py",
     "tests/service/test_lambda_handler.py",
     "tests/identity/test_oidc.py",
     "tests/service/test_token_endpoint.py",
+    "tests/service/test_access_declaration.py",
     "tests/infra/test_routes.py",
 ]
 # The only reasons a test may still skip: a tool this machine lacks (tests/browser, another Python).
