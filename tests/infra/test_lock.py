@@ -95,3 +95,25 @@ def test_a_pin_failure_names_the_line_to_write_and_the_command() -> None:
         "httpx>=1: service/requirements.txt pins `httpx==0.28.1`, which it excludes; "
         "run `make lock` to resolve again, then commit both files",
     ]
+
+
+def test_the_dependency_recipes_line_resolves_and_satisfies_the_pin_check(tmp_path: Path) -> None:
+    # docs/recipes.md, "Add a runtime dependency": its `echo "..." >> service/requirements.in`, as written.
+    recipes = (ROOT / "docs" / "recipes.md").read_text()
+    section = recipes.split("## Add a runtime dependency\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r'^\$ echo "(?P<line>[^"]+)" >> service/requirements\.in$', section, re.MULTILINE)
+    assert match, "docs/recipes.md's dependency recipe no longer shows its echo line"
+    for suffix in (".in", ".txt"):
+        shutil.copy(SERVICE / f"requirements{suffix}", tmp_path / f"requirements{suffix}")
+    with (tmp_path / "requirements.in").open("a") as requirements_in:
+        requirements_in.write(match["line"] + "\n")
+
+    subprocess.run(
+        ["make", "--no-print-directory", "lock-service", f"SERVICE_LOCK={tmp_path / 'requirements'}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    assert unpinned((tmp_path / "requirements.in").read_text(), (tmp_path / "requirements.txt").read_text()) == []
