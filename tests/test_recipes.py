@@ -257,6 +257,12 @@ def test_the_recipes_together_keep_the_suite_green_with_no_test_skipped_for_cont
     assert re.search(r"\d+ passed", result.stdout)
     assert content_skips(result.stdout) == []
 
+    # The copy has adopted the recipes: this very test passes there, saying so in one line.
+    adopted_run = run_pytest(checkout, ["tests/test_recipes.py"], "-s", "-k", "alone or together")
+    assert adopted_run.returncode == 0, adopted_run.stdout[-3000:]
+    assert adopted_run.stdout.count("recipes are already applied in this repository") == 2
+    assert "2 passed" in adopted_run.stdout
+
 
 def test_without_any_scoped_route_the_tests_of_scoped_routes_declare_their_own(tmp_path: Path) -> None:
     checkout = copy_repository(tmp_path / "copy")
