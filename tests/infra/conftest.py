@@ -190,3 +190,29 @@ def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
     """`cdk synth` by the pinned CLI with no network: wheels come from the cache, warmed first."""
     warm_bundle_cache(HOST_PYTHON, HOST_ARCHITECTURE)
     return cli_synthesize(tmp_path_factory.mktemp("cli") / "cdk.out", HOST_CONTEXT)
+
+
+# A scope only the deployment's context declares (`known_scopes`), for the route_scopes tests.
+STRONGER_SCOPE = "route-scopes-test:write"
+
+
+def route_scopes_context() -> dict[str, str]:
+    """`-c` values overriding a scoped route and a token-only route of the app's (tests/declared.py)."""
+    from service.core.access.route_scopes import route_key
+    from tests.declared import a_scope, scoped_route, token_only_route
+
+    scoped, token_only = scoped_route(), token_only_route()
+    overrides = {
+        route_key(scoped.method, scoped.path): [STRONGER_SCOPE],
+        route_key(token_only.method, token_only.path): [a_scope()],
+    }
+    return {
+        "route_scopes": json.dumps(overrides),
+        "known_scopes": json.dumps({STRONGER_SCOPE: "Change what the route changes (granted to operators only)"}),
+    }
+
+
+@pytest.fixture(scope="session")
+def override_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """cdk.json with route_scopes on a scoped route and on a token-only route, as given with `-c`."""
+    return synthesize(tmp_path_factory.mktemp("route-scopes"), **route_scopes_context())
