@@ -30,6 +30,7 @@ from app import build, synth  # noqa: E402
 from infra.bundling import BundleTarget, cached_dependencies  # noqa: E402
 from infra.bytecode import find_bytecode_compiler  # noqa: E402
 from infra.stacks.api_stack import ApiStack  # noqa: E402
+from tests.route_scopes import route_scopes_context  # noqa: E402
 from tests.support import STACK_NAME, committed_context  # noqa: E402
 
 STACK = STACK_NAME
@@ -190,26 +191,6 @@ def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
     """`cdk synth` by the pinned CLI with no network: wheels come from the cache, warmed first."""
     warm_bundle_cache(HOST_PYTHON, HOST_ARCHITECTURE)
     return cli_synthesize(tmp_path_factory.mktemp("cli") / "cdk.out", HOST_CONTEXT)
-
-
-# A scope only the deployment's context declares (`known_scopes`), for the route_scopes tests.
-STRONGER_SCOPE = "route-scopes-test:write"
-
-
-def route_scopes_context() -> dict[str, str]:
-    """`-c` values overriding a scoped route and a token-only route of the app's (tests/declared.py)."""
-    from service.core.access.route_scopes import route_key
-    from tests.declared import a_scope, scoped_route, token_only_route
-
-    scoped, token_only = scoped_route(), token_only_route()
-    overrides = {
-        route_key(scoped.method, scoped.path): [STRONGER_SCOPE],
-        route_key(token_only.method, token_only.path): [a_scope()],
-    }
-    return {
-        "route_scopes": json.dumps(overrides),
-        "known_scopes": json.dumps({STRONGER_SCOPE: "Change what the route changes (granted to operators only)"}),
-    }
 
 
 @pytest.fixture(scope="session")

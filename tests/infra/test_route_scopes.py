@@ -7,6 +7,7 @@ whatever routes a team declares.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,18 @@ from aws_cdk import App
 
 from app import build
 from infra.config import ApiConfig, ConfigError
+from infra.dev_context import DevContextError, route_scopes_for
 from infra.routes import gateway_routes
 from service.app import create_app
 from service.core.access.declaration import RouteAccess
 from service.core.access.route_scopes import route_key
 from service.core.settings import build_settings
 from tests.declared import a_scope, public_route, scoped_route, token_only_route
-from tests.infra.conftest import HOST_CONTEXT, STRONGER_SCOPE, Synthesized, cdk_json_context, route_scopes_context
+from tests.infra.conftest import HOST_CONTEXT, Synthesized, cdk_json_context
 from tests.infra.test_context_refusals import run_app
 from tests.infra.test_gateway_agreement import Access, gateway_access
+from tests.route_scopes import STRONGER_SCOPE, route_scopes_context
+from tests.support import ROOT
 
 SCOPE = a_scope()
 
@@ -137,3 +141,29 @@ def test_synth_refuses_scopes_on_a_public_route_in_one_line_saying_why(tmp_path:
     )
     assert "never sees a token for it" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_make_dev_reads_the_same_value_from_the_same_context(override_synth: Synthesized) -> None:
+    context = {**cdk_json_context(), **route_scopes_context()}
+
+    assert route_scopes_for(context) == override_synth.function_environment["ROUTE_SCOPES"]
+
+
+def test_make_dev_takes_a_pipeline_environments_entry_over_the_rest() -> None:
+    production = {"route_scopes": json.loads(route_scopes_context()["route_scopes"])}
+    production["known_scopes"] = json.loads(route_scopes_context()["known_scopes"])
+    context = {**cdk_json_context(), "environments": {"staging": {}, "production": production}}
+
+    assert route_scopes_for(context, environment="staging") == ""
+    assert json.loads(route_scopes_for(context, environment="production")) == production["route_scopes"]
+    with pytest.raises(DevContextError, match=r"^environments\.prod: no such environment in the context"):
+        route_scopes_for(context, environment="prod")
+
+
+def test_make_dev_runs_the_server_with_that_value_for_the_named_environment() -> None:
+    commands = subprocess.run(
+        ["make", "-n", "-B", "dev", "ENVIRONMENT=production"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+    assert "-m infra.dev_context --environment production" in commands
+    assert 'ROUTE_SCOPES="$route_scopes" .venv/bin/python -m service.runtime.local' in commands

@@ -14,9 +14,10 @@ import pytest
 
 from service.core.access.route_scopes import route_key
 from tests.declared import scoped_route
-from tests.infra.conftest import STRONGER_SCOPE, cdk_json_context
+from tests.infra.conftest import cdk_json_context
 from tests.infra.test_gateway_agreement import Access
 from tests.pipeline.conftest import PIPELINE_CONTEXT, PipelineSynth, StageSynth, synthesize
+from tests.route_scopes import STRONGER_SCOPE
 
 
 def _access(stage: StageSynth) -> dict[str, Access]:

@@ -20,9 +20,8 @@ from service.core.access.declaration import KNOWN_SCOPES, SECURITY_SCHEME_NAME, 
 from service.core.access.route_scopes import RouteScopesError, route_key
 from service.core.settings import Settings, SettingsError, build_settings
 from tests.declared import DEMO_ADMIN_GROUPS, public_route, scoped_route, token_only_route
+from tests.route_scopes import STRONGER_SCOPE
 from tests.service.conftest import TokenForger
-
-STRONGER_SCOPE = "route-scopes-test:write"
 
 
 def key(route: RouteAccess) -> str:
