@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from infra.dev_context import route_scopes_for
 from service.app import create_app
 from service.core.access.declaration import KNOWN_SCOPES, SECURITY_SCHEME_NAME, RouteAccess
 from service.core.access.route_scopes import RouteScopesError, route_key
+from service.core.identity.local import load_or_create_signing_key
 from service.core.settings import Settings, SettingsError, build_settings
 from tests.declared import DEMO_ADMIN_GROUPS, public_route, scoped_route, token_only_route
-from tests.route_scopes import STRONGER_SCOPE
+from tests.route_scopes import STRONGER_SCOPE, route_scopes_context
 from tests.service.conftest import TokenForger
+from tests.support import committed_context, running_dev_server
 
 
 def key(route: RouteAccess) -> str:
@@ -157,3 +162,18 @@ def test_a_malformed_variable_stops_start_up_naming_it(value: str, problem: str)
 
 def test_without_the_variable_nothing_is_overridden() -> None:
     assert Settings().route_scopes == {}
+
+
+def test_make_dev_with_the_context_enforces_the_override(tmp_path: Path) -> None:
+    """The server make dev runs, given the ROUTE_SCOPES make dev reads from the context (infra/dev_context.py)."""
+    route = scoped_route()
+    value = route_scopes_for({**committed_context(), **route_scopes_context()})
+    with running_dev_server(tmp_path, ROUTE_SCOPES=value) as base_url:
+        # The server's embedded issuer signs with this key; an identity provider would grant these scopes.
+        forger = TokenForger(load_or_create_signing_key(tmp_path / "local-idp-key.pem"))
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            declared_only = client.get(route.path, headers=bearer(forger.token(scope=" ".join(route.scopes))))
+            stronger = client.get(route.path, headers=bearer(forger.token(scope=STRONGER_SCOPE)))
+
+    assert (declared_only.status_code, declared_only.json()) == (403, {"message": "Forbidden"})
+    assert stronger.status_code == 200, stronger.text
