@@ -164,6 +164,7 @@ def test_without_the_variable_nothing_is_overridden() -> None:
     assert Settings().route_scopes == {}
 
 
+@pytest.mark.e2e
 def test_make_dev_with_the_context_enforces_the_override(tmp_path: Path) -> None:
     """The server make dev runs, given the ROUTE_SCOPES make dev reads from the context (infra/dev_context.py)."""
     route = scoped_route()
