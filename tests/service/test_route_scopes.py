@@ -23,10 +23,12 @@ from service.core.access.declaration import KNOWN_SCOPES, SECURITY_SCHEME_NAME, 
 from service.core.access.route_scopes import RouteScopesError, route_key
 from service.core.identity.local import load_or_create_signing_key
 from service.core.settings import Settings, SettingsError, build_settings
+from service.runtime.lambda_adapter import build_handler
 from tests.declared import DEMO_ADMIN_GROUPS, public_route, scoped_route, token_only_route
 from tests.route_scopes import STRONGER_SCOPE, route_scopes_context
 from tests.service.conftest import TokenForger
-from tests.support import committed_context, running_dev_server
+from tests.service.test_lambda_handler import for_route, invoke, lambda_settings
+from tests.support import committed_context, load_event, running_dev_server
 
 
 def key(route: RouteAccess) -> str:
@@ -178,3 +180,15 @@ def test_make_dev_with_the_context_enforces_the_override(tmp_path: Path) -> None
 
     assert (declared_only.status_code, declared_only.json()) == (403, {"message": "Forbidden"})
     assert stronger.status_code == 200, stronger.text
+
+
+def test_in_lambda_the_app_checks_the_effective_scopes_again() -> None:
+    """A token the gateway let through with the declared scope only (a stale route, say) is refused by the function."""
+    route = scoped_route()
+    declared_scope_event = for_route(load_event("items_with_scope.json"), route)
+    overridden = build_handler(lambda_settings(route_scopes=json.dumps({key(route): [STRONGER_SCOPE]})))
+    declared = build_handler(lambda_settings())
+
+    assert invoke(declared, declared_scope_event)[0] == 200
+    status, _, body = invoke(overridden, declared_scope_event)
+    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
