@@ -13,7 +13,6 @@ document's security (and so the gateway's routes, which the construct derives fr
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -53,6 +52,8 @@ def override_problems(routes: Sequence[RouteAccess], overrides: Mapping[str, Seq
     for key in overrides:
         route = by_key.get(key)
         if route is None:
+            import difflib  # only for a refusal: not part of every cold start
+
             close = difflib.get_close_matches(key, list(by_key), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "GET /v1/admin/endpoints lists the routes"
             problems.append(f"{key!r} is not a route the service serves; {hint}")
@@ -67,6 +68,8 @@ def override_problems(routes: Sequence[RouteAccess], overrides: Mapping[str, Seq
 
 def install_route_scopes(app: FastAPI, overrides: Mapping[str, Sequence[str]]) -> None:
     """Record the overrides on `app` for its routes to enforce and show, or RouteScopesError naming each bad one."""
+    if not overrides:
+        return  # the declarations stand: nothing to look up at cold start or per request
     problems = override_problems(describe_routes(app), overrides)
     if problems:
         raise RouteScopesError(problems)
