@@ -16,13 +16,14 @@ from aws_cdk import App
 from app import build
 from infra.config import ApiConfig, ConfigError
 from infra.dev_context import DevContextError, route_scopes_for
+from infra.limits import LimitExceeded
 from infra.routes import gateway_routes
 from service.app import create_app
-from service.core.access.declaration import RouteAccess
+from service.core.access.declaration import MAX_ROUTE_SCOPES, RouteAccess
 from service.core.access.route_scopes import route_key
 from service.core.settings import build_settings
 from tests.declared import a_scope, public_route, scoped_route, token_only_route
-from tests.infra.conftest import HOST_CONTEXT, Synthesized, cdk_json_context
+from tests.infra.conftest import HOST_CONTEXT, Synthesized, cdk_json_context, synthesize
 from tests.infra.test_context_refusals import run_app
 from tests.infra.test_gateway_agreement import Access, gateway_access
 from tests.route_scopes import STRONGER_SCOPE, route_scopes_context
@@ -167,3 +168,15 @@ def test_make_dev_runs_the_server_with_that_value_for_the_named_environment() ->
 
     assert "-m infra.dev_context --environment production" in commands
     assert 'ROUTE_SCOPES="$route_scopes" .venv/bin/python -m service.runtime.local' in commands
+
+
+def test_overrides_past_the_functions_4_kb_environment_are_refused_by_the_limits_check(tmp_path: Path) -> None:
+    long_scopes = [f"scope:{n}:" + "x" * 200 for n in range(MAX_ROUTE_SCOPES)]
+    overrides = {key_of(scoped_route()): long_scopes, key_of(token_only_route()): long_scopes}
+    context = {
+        "route_scopes": json.dumps(overrides),
+        "known_scopes": json.dumps(dict.fromkeys(long_scopes, "a scope with a long name")),
+    }
+
+    with pytest.raises(LimitExceeded, match=r"the function's environment \(names and values\) is [\d,]+ bytes, over"):
+        synthesize(tmp_path, **context)
