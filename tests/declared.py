@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+import pytest
 from fastapi import APIRouter, FastAPI
 
 from service.api.main import include_api
@@ -41,6 +42,8 @@ SCOPED_ROUTES = [route for route in declared_routes() if _scoped_get(route)]
 DECLARED_GROUPS: tuple[str, ...] = tuple(sorted({group for route in declared_routes() for group in route.groups}))
 # A declared scope, for throwaway routes a test declares itself; None when the app declares none.
 SCOPE: str | None = next(iter(KNOWN_SCOPES), None)
+# The demo admin's groups (service/core/identity/local.py), for tests that sign in as the demo admin.
+DEMO_ADMIN_GROUPS = frozenset({"ADMINS", "USERS"})
 # A name no route declares and no user has.
 UNDECLARED_SCOPE = "undeclared:scope"
 # A group no route asks for.
@@ -138,3 +141,35 @@ def with_throwaway_route(template: dict[str, Any]) -> None:
         "AuthorizationScopes": list(THROWAWAY_ROUTE.scopes),
     }
     resources[name + "Throwaway"] = {**protected, "Properties": properties}
+
+
+def a_scope() -> str:
+    """A scope the app declares (KNOWN_SCOPES); at a module's top, skips the module when there is none.
+
+    Prefer the `declared_scope` fixture (tests/conftest.py), which declares a throwaway scope instead.
+    """
+    if SCOPE is None:
+        pytest.skip("the app declares no scope (KNOWN_SCOPES is empty)", allow_module_level=True)
+    return SCOPE
+
+
+# Route keys as API Gateway writes them, for the context key `route_scopes` (issue 29).
+def token_only_route() -> RouteAccess:
+    """A GET route without path parameters that takes any valid token (no scope) and that the demo admin may call."""
+    routes = [
+        route
+        for route in declared_routes()
+        if route.method == "GET" and not route.public and not route.scopes and "{" not in route.path
+        if not route.groups or DEMO_ADMIN_GROUPS & set(route.groups)
+    ]
+    if not routes:
+        pytest.skip("the app declares no GET route, without path parameters, that takes any valid token")
+    return routes[0]
+
+
+def public_route() -> RouteAccess:
+    """A route the app serves without a token."""
+    routes = [route for route in declared_routes() if route.public]
+    if not routes:
+        pytest.skip("the app declares no public route")
+    return routes[0]
