@@ -16,8 +16,8 @@ from tests.declared import (
     SCOPE,
     THROWAWAY_ROUTE,
     THROWAWAY_SCOPE,
+    a_scoped_route,
     app_declares_a_scoped_route,
-    scoped_route,
     throwaway_router,
 )
 from tests.support_sandbox import (
@@ -47,7 +47,7 @@ def scoped(monkeypatch: pytest.MonkeyPatch) -> RouteAccess:
         monkeypatch.setitem(KNOWN_SCOPES, THROWAWAY_SCOPE, "The throwaway route a test declares")
         monkeypatch.setattr(main, "RESOURCE_ROUTERS", (*main.RESOURCE_ROUTERS, throwaway_router()))
         return THROWAWAY_ROUTE
-    return scoped_route()
+    return a_scoped_route()
 
 
 @pytest.fixture

@@ -62,13 +62,24 @@ THROWAWAY_ROUTE = RouteAccess(
 )
 
 
-def scoped_route() -> RouteAccess:
+def a_scoped_route() -> RouteAccess:
     """A GET route without path parameters that asks for a scope: the app's first, else `THROWAWAY_ROUTE`.
 
     The throwaway is served only where the `scoped` fixture added it to the app (in-process
     apps) or `with_throwaway_route` to a template (the sandbox's gateway).
     """
     return SCOPED_ROUTES[0] if SCOPED_ROUTES else THROWAWAY_ROUTE
+
+
+def scoped_route() -> RouteAccess:
+    """The app's first scoped GET route without path parameters, whatever groups it asks for; skips where none.
+
+    For tests that need the app itself to serve it (a synthesized template with it): prefer
+    `a_scoped_route()` with the `scoped` fixture or `with_throwaway_route`, which never skip.
+    """
+    if not SCOPED_ROUTES:
+        pytest.skip("the app declares no GET route, without path parameters, that asks for a scope")
+    return SCOPED_ROUTES[0]
 
 
 def app_declares_a_scoped_route() -> bool:

@@ -25,7 +25,7 @@ from sandbox.runtime_api import Outcome
 from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.local import LocalIssuer, LocalUser, demo_users
 from service.core.settings import Settings
-from tests.declared import app_declares_a_scoped_route, caller_of, declared_routes, scoped_route
+from tests.declared import a_scoped_route, app_declares_a_scoped_route, caller_of, declared_routes
 from tests.support_sandbox import CUSTOM_DOMAIN
 
 # As the sandbox's issuer holds them: the admin with every scope the app declares.
@@ -208,7 +208,7 @@ def scoped_client(api: HttpApi, issuer: LocalIssuer, function: RecordingFunction
     """The gateway with a scoped GET route: the app's, else the throwaway (`tests/declared.py`) added to its routes."""
     if not app_declares_a_scoped_route():
         protected = next(route for route in api.routes if route.authorizer is not None)
-        route = scoped_route()
+        route = a_scoped_route()
         throwaway = dataclasses.replace(protected, route_key=f"{route.method} {route.path}", scopes=route.scopes)
         api = dataclasses.replace(api, routes=(*api.routes, throwaway))
     with TestClient(make_gateway(api, issuer, function)) as test_client:
@@ -220,7 +220,7 @@ def test_a_token_without_the_routes_scope_is_the_gateways_403(
 ) -> None:
     # In the route's group, but without its scope: the gateway refuses it before the function.
     response = scoped_client.get(
-        "/mvp" + scoped_route().path, headers=bearer(issuer, caller_of(scoped_route(), scopes=()))
+        "/mvp" + a_scoped_route().path, headers=bearer(issuer, caller_of(a_scoped_route(), scopes=()))
     )
 
     assert response.status_code == 403
@@ -231,7 +231,7 @@ def test_a_token_without_the_routes_scope_is_the_gateways_403(
 def test_the_authorizers_verdict_reaches_the_function_as_strings(
     scoped_client: TestClient, function: RecordingFunction, issuer: LocalIssuer
 ) -> None:
-    route = scoped_route()
+    route = a_scoped_route()
     caller = caller_of(route, groups=("ADMINS", "USERS"))
     scoped_client.get("/mvp/v1/users/whoami", headers=bearer(issuer, caller))
     scoped_client.get("/mvp" + route.path, headers=bearer(issuer, caller))

@@ -21,7 +21,7 @@ import pytest
 
 from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.local import demo_users
-from tests.declared import CALLER_PASSWORD, app_declares_a_scoped_route, caller_of, scoped_route, users_file
+from tests.declared import CALLER_PASSWORD, a_scoped_route, app_declares_a_scoped_route, caller_of, users_file
 from tests.support import ROOT, free_port, server_env
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +46,9 @@ def made_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MadeSandb
     output = workdir / "make-sandbox.log"
     # A users file, as docs/recipes.md has a team write one: the demo users, and a caller of the
     # app's scoped route in its group (whatever the demo users hold).
-    users = users_file(workdir / "users.json", *demo_users(admin_scopes=tuple(KNOWN_SCOPES)), caller_of(scoped_route()))
+    users = users_file(
+        workdir / "users.json", *demo_users(admin_scopes=tuple(KNOWN_SCOPES)), caller_of(a_scoped_route())
+    )
     with output.open("wb") as log:
         # Its own process group, so stopping it reaches make, the sandbox and nothing else.
         process = subprocess.Popen(
@@ -130,7 +132,7 @@ def test_the_gateways_own_401_and_404(made_sandbox: MadeSandbox) -> None:
 
 
 def test_a_user_of_the_users_file_in_the_routes_own_group_calls_it(made_sandbox: MadeSandbox) -> None:
-    route, caller = scoped_route(), caller_of(scoped_route())
+    route, caller = a_scoped_route(), caller_of(a_scoped_route())
     with httpx.Client(base_url=made_sandbox.base_url, timeout=30) as client:
         headers = sign_in(client, caller.username, CALLER_PASSWORD)
         whoami = client.get("/v1/users/whoami", headers=headers)

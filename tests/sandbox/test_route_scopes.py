@@ -22,7 +22,7 @@ from sandbox.synth import sandbox_context, synthesize
 from service.core.access.declaration import SECURITY_SCHEME_NAME
 from service.core.access.route_scopes import route_key
 from service.core.identity.local import load_or_create_signing_key, public_jwk
-from tests.declared import scoped_route
+from tests.declared import DECLARED_GROUPS, scoped_route
 from tests.route_scopes import STRONGER_SCOPE, route_scopes_context, route_scopes_overrides
 from tests.support_sandbox import OFFLINE_KEY_FILE, RunningSandbox, running_sandbox
 
@@ -56,7 +56,8 @@ def token(offline_services_dir: Path) -> Any:
             "nbf": now,
             "exp": now + 600,
             "scope": " ".join(scopes),
-            "groups": ["ADMINS", "USERS"],
+            # The demo admin's groups and every group a route asks for: each route's group check lets it in.
+            "groups": sorted({"ADMINS", "USERS", *DECLARED_GROUPS}),
         }
         return {"authorization": f"Bearer {jwt.encode(claims, key, algorithm='RS256', headers={'kid': kid})}"}
 

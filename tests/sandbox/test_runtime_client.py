@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.declared import app_declares_a_scoped_route, caller_of, scoped_route, with_throwaway_route
+from tests.declared import a_scoped_route, app_declares_a_scoped_route, caller_of, with_throwaway_route
 from tests.support import STACK_NAME
 from tests.support_sandbox import (
     RunningSandbox,
@@ -59,7 +59,7 @@ def sandbox(
 def test_a_cold_start_then_warm_invocations_across_every_route_in_one_process(
     sandbox: RunningSandbox, offline_services_dir: Path
 ) -> None:
-    route = scoped_route()
+    route = a_scoped_route()
     # Callers minted from the route's declaration: its scope and group, and the same without the scope.
     caller = offline_bearer(offline_services_dir, caller_of(route))
     no_scope = offline_bearer(offline_services_dir, caller_of(route, username="no-scope@example.com", scopes=()))

@@ -15,7 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.declared import UNDECLARED_SCOPE, app_declares_a_scoped_route, caller_of, scoped_route, with_throwaway_route
+from tests.declared import (
+    UNDECLARED_SCOPE,
+    a_scoped_route,
+    app_declares_a_scoped_route,
+    caller_of,
+    with_throwaway_route,
+)
 from tests.support_sandbox import (
     STAGE,
     RunningSandbox,
@@ -80,7 +86,7 @@ def test_a_protected_route_that_lost_its_authorizer_reaches_the_function_unverif
 def test_a_route_whose_scopes_changed_refuses_the_tokens_it_accepted(
     unchanged: RunningSandbox, served_copy: ServedCopy, offline_services_dir: Path
 ) -> None:
-    route = scoped_route()
+    route = a_scoped_route()
     declared = app_declares_a_scoped_route()
 
     def other_scope(template: dict[str, Any]) -> None:
