@@ -84,8 +84,8 @@ DEV_ENVIRONMENT := $(if $(filter command line,$(origin ENVIRONMENT)),$(ENVIRONME
 dev: $(VENV)/.installed-local $(DOCS_ASSETS)/integrity.json
 	route_scopes="$$($(PY) -m infra.dev_context $(if $(DEV_ENVIRONMENT),--environment $(DEV_ENVIRONMENT)) \
 		$(foreach entry,$(CONTEXT),-c '$(entry)'))" && \
-	ROUTE_SCOPES="$$route_scopes" $(if $(USERS_FILE),LOCAL_USERS_FILE=$(abspath $(USERS_FILE))) \
-	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
+	$(if $(USERS_FILE),LOCAL_USERS_FILE=$(abspath $(USERS_FILE))) ROUTE_SCOPES="$$route_scopes" $(PY) -m service.runtime.local \
+		--host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
 
 SANDBOX_ARGS = --host $(HOST) --port $(SANDBOX_PORT) $(if $(DOMAIN),--domain $(DOMAIN)) \
 	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) $(if $(filter 0,$(KEY_IN_RAW_PATH)),--no-key-in-raw-path) \
