@@ -29,7 +29,7 @@ SANDBOX_PYTHON ?=
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock lock-service clean
+.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock lock-service clean openapi clients api-diff
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider (reloads; RELOAD=0: no)"
@@ -37,6 +37,9 @@ help:
 	@echo "make test     lint, type checks and every test"
 	@echo "make install  install what is missing for every target (idempotent; make dev installs only what it serves with)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
+	@echo "make openapi  write contract/openapi.json, the OpenAPI document as Lambda serves it (commit it)"
+	@echo "make clients  generate the typed clients from contract/openapi.json (commit them)"
+	@echo "make api-diff the document against BASE's (default origin/main): fails on an undeclared breaking change"
 	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
 	@echo "make lock     resolve service/requirements.in into the bundle's pins, then refresh constraints.txt from the venv"
 	@echo "make bench    cold start, latency and load against a hello-world floor (minutes; not part of make test)"
@@ -97,6 +100,18 @@ pytest: install
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# The API's contract (docs/api-contract.md): the document, the clients generated from it, and the
+# breaking-change gate against a base revision (the pull-request workflow passes the target branch).
+BASE ?= origin/main
+openapi: install
+	$(PY) -m contract.document
+
+clients: install
+	$(PY) -m contract.clients
+
+api-diff: install
+	$(PY) -m contract.gate --base $(BASE)
 
 FUZZ_EXAMPLES ?= 3000
 fuzz: install
