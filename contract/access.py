@@ -33,7 +33,9 @@ def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
 
 
 def _scopes(operation: dict[str, Any]) -> set[str]:
-    return {scope for requirement in operation.get("security") or [] for names in requirement.values() for scope in names}
+    return {
+        scope for requirement in operation.get("security") or [] for names in requirement.values() for scope in names
+    }
 
 
 def _narrowed(kind: str, before: set[str], after: set[str], consequence: str) -> Iterator[str]:

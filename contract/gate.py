@@ -41,7 +41,9 @@ def base_document(base: str, repository: Path) -> dict[str, Any] | None:
     if shown.returncode == 0:
         document: dict[str, Any] = json.loads(shown.stdout)
         return document
-    known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=repository, check=False)
+    known = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=repository, check=False
+    )
     if known.returncode != 0:
         raise GateError(f"{base} is not a revision here (fetch it first: git fetch origin main)")
     return None
@@ -104,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if undeclared:
         print(
             f"{len(undeclared)} breaking change(s) against {args.base}. Keep the old behaviour beside the new "
-            f"(docs/recipes.md, \"Evolve a route without breaking its consumers\"), or declare each line in {DECLARED}.",
+            f'(docs/recipes.md, "Evolve a route without breaking its consumers"), or declare each line in {DECLARED}.',
             file=sys.stderr,
         )
         return 1
