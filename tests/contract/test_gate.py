@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ class Copy:
 
 
 @pytest.fixture(scope="module")
-def repository_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Copy]:
+def repository_copy(tmp_path_factory: pytest.TempPathFactory) -> Copy:
     """The repository's tracked files and its node_modules, at a base commit tagged `base`."""
     into = tmp_path_factory.mktemp("copy")
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
@@ -69,7 +69,7 @@ def repository_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Copy]:
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"], ["tag", BASE]):
         subprocess.run([*git, *command], cwd=into, check=True, capture_output=True)
-    yield Copy(into)
+    return Copy(into)
 
 
 def _first(predicate: Callable[[str, str, dict[str, Any]], bool], why: str) -> tuple[str, str]:
@@ -187,9 +187,12 @@ def test_protecting_a_public_route_fails_naming_it(repository_copy: Copy) -> Non
 
 
 def test_a_new_route_and_a_new_optional_field_pass(repository_copy: Copy) -> None:
-    method, path, operation = next(operations(COMMITTED))
+    _, _, operation = next(operations(COMMITTED))
     document = copy.deepcopy(COMMITTED)
     document["paths"]["/v1/orders"] = {"get": {**copy.deepcopy(operation), "operationId": "list_orders"}}
+    # An optional field more in every response object.
+    for schema in document["components"]["schemas"].values():
+        schema.get("properties", {})["added_later"] = {"type": "string"}
 
     gate = repository_copy.run_gate(document)
 
