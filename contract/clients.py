@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,11 @@ class GenerationError(Exception):
 
 
 def _run(command: list[str], cwd: Path) -> None:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    # The generator's post hooks run the venv's ruff, whatever PATH the caller has.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    done = subprocess.run(
+        command, cwd=cwd, env={**os.environ, "PATH": path}, capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         raise GenerationError(f"{' '.join(command[:2])} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
 
@@ -116,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stale = differences(generated)
             if stale:
                 print(
-                    f"the clients differ from {DOCUMENT.relative_to(ROOT)}'s: run `{REGENERATE}` and commit them",
+                    f"the clients differ from {DOCUMENT.name}'s: run `{REGENERATE}` and commit them",
                     file=sys.stderr,
                 )
                 print("\n".join(f"  {name}" for name in stale), file=sys.stderr)
