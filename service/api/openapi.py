@@ -108,11 +108,15 @@ def _document_access_refusals(schema: dict[str, Any]) -> None:
             "401",
             {"description": "No token, or one the JWT authorizer refuses", "content": _json("GatewayMessage")},
         )
+        # Either body under either media type: generated clients read one media type per status
+        # (openapi-python-client the first it knows), and must parse both refusals from it.
+        either = {"schema": {"anyOf": [{"$ref": _REF + "GatewayMessage"}, {"$ref": _REF + "Problem"}]}}
         responses.setdefault(
             "403",
             {
-                "description": "The token lacks the route's scope (gateway), or the caller its group (app)",
-                "content": {**_json("GatewayMessage"), PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}},
+                "description": "The token lacks the route's scope (gateway: application/json), "
+                "or the caller its group (app: application/problem+json)",
+                "content": {"application/json": either, PROBLEM_JSON: either},
             },
         )
 

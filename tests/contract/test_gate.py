@@ -79,7 +79,7 @@ def _first(predicate: Callable[[str, str, dict[str, Any]], bool], why: str) -> t
     pytest.skip(f"the document has no {why}")
 
 
-def _changed(method: str, path: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def _changed(method: str, path: str, change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
     document = copy.deepcopy(COMMITTED)
     change(document["paths"][path][method.lower()])
     return document
@@ -154,9 +154,7 @@ def test_adding_a_scope_to_a_route_fails_naming_it(repository_copy: Copy) -> Non
         return bool(security) and not any(scopes for requirement in security for scopes in requirement.values())
 
     method, path = _first(without_scopes, "protected operation without scopes")
-    document = _changed(
-        method, path, lambda o: [scopes.append("orders:read") for r in o["security"] for scopes in r.values()]
-    )
+    document = _changed(method, path, lambda o: o.update({"security": [{"OAuth2PasswordBearer": ["orders:read"]}]}))
 
     gate = repository_copy.run_gate(document)
 

@@ -464,14 +464,14 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayMessage"];
                 };
             };
-            /** @description The token lacks the route's scope (gateway), or the caller its group (app) */
+            /** @description The token lacks the route's scope (gateway: application/json), or the caller its group (app: application/problem+json) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GatewayMessage"];
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["GatewayMessage"] | components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["GatewayMessage"] | components["schemas"]["Problem"];
                 };
             };
             /** @description The request body is too large */
@@ -551,14 +551,14 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayMessage"];
                 };
             };
-            /** @description The token lacks the route's scope (gateway), or the caller its group (app) */
+            /** @description The token lacks the route's scope (gateway: application/json), or the caller its group (app: application/problem+json) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GatewayMessage"];
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["GatewayMessage"] | components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["GatewayMessage"] | components["schemas"]["Problem"];
                 };
             };
             /** @description The request body is too large */
@@ -648,14 +648,14 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayMessage"];
                 };
             };
-            /** @description The token lacks the route's scope (gateway), or the caller its group (app) */
+            /** @description The token lacks the route's scope (gateway: application/json), or the caller its group (app: application/problem+json) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GatewayMessage"];
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["GatewayMessage"] | components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["GatewayMessage"] | components["schemas"]["Problem"];
                 };
             };
             /** @description The request body is too large */

@@ -23,7 +23,7 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> GatewayMessage | Problem | list[Item] | None:
+) -> GatewayMessage | GatewayMessage | Problem | Problem | list[Item] | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
@@ -40,7 +40,23 @@ def _parse_response(
         return response_401
 
     if response.status_code == 403:
-        response_403 = GatewayMessage.from_dict(response.json())
+
+        def _parse_response_403(data: object) -> GatewayMessage | Problem:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_403_type_0 = GatewayMessage.from_dict(data)
+
+                return response_403_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, dict):
+                raise TypeError()
+            response_403_type_1 = Problem.from_dict(data)
+
+            return response_403_type_1
+
+        response_403 = _parse_response_403(response.json())
 
         return response_403
 
@@ -72,7 +88,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[GatewayMessage | Problem | list[Item]]:
+) -> Response[GatewayMessage | GatewayMessage | Problem | Problem | list[Item]]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -84,7 +100,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[GatewayMessage | Problem | list[Item]]:
+) -> Response[GatewayMessage | GatewayMessage | Problem | Problem | list[Item]]:
     """List Items
 
      Demonstration items. Requires the `items:read` scope.
@@ -94,7 +110,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[GatewayMessage | Problem | list[Item]]
+        Response[GatewayMessage | GatewayMessage | Problem | Problem | list[Item]]
     """
 
     kwargs = _get_kwargs()
@@ -109,7 +125,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-) -> GatewayMessage | Problem | list[Item] | None:
+) -> GatewayMessage | GatewayMessage | Problem | Problem | list[Item] | None:
     """List Items
 
      Demonstration items. Requires the `items:read` scope.
@@ -119,7 +135,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        GatewayMessage | Problem | list[Item]
+        GatewayMessage | GatewayMessage | Problem | Problem | list[Item]
     """
 
     return sync_detailed(
@@ -130,7 +146,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[GatewayMessage | Problem | list[Item]]:
+) -> Response[GatewayMessage | GatewayMessage | Problem | Problem | list[Item]]:
     """List Items
 
      Demonstration items. Requires the `items:read` scope.
@@ -140,7 +156,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[GatewayMessage | Problem | list[Item]]
+        Response[GatewayMessage | GatewayMessage | Problem | Problem | list[Item]]
     """
 
     kwargs = _get_kwargs()
@@ -153,7 +169,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-) -> GatewayMessage | Problem | list[Item] | None:
+) -> GatewayMessage | GatewayMessage | Problem | Problem | list[Item] | None:
     """List Items
 
      Demonstration items. Requires the `items:read` scope.
@@ -163,7 +179,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        GatewayMessage | Problem | list[Item]
+        GatewayMessage | GatewayMessage | Problem | Problem | list[Item]
     """
 
     return (

@@ -23,7 +23,7 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> GatewayMessage | Problem | WhoamiResponseWhoami | None:
+) -> GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami | None:
     if response.status_code == 200:
         response_200 = WhoamiResponseWhoami.from_dict(response.json())
 
@@ -35,7 +35,23 @@ def _parse_response(
         return response_401
 
     if response.status_code == 403:
-        response_403 = GatewayMessage.from_dict(response.json())
+
+        def _parse_response_403(data: object) -> GatewayMessage | Problem:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_403_type_0 = GatewayMessage.from_dict(data)
+
+                return response_403_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, dict):
+                raise TypeError()
+            response_403_type_1 = Problem.from_dict(data)
+
+            return response_403_type_1
+
+        response_403 = _parse_response_403(response.json())
 
         return response_403
 
@@ -67,7 +83,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[GatewayMessage | Problem | WhoamiResponseWhoami]:
+) -> Response[GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -79,7 +95,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[GatewayMessage | Problem | WhoamiResponseWhoami]:
+) -> Response[GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami]:
     """Whoami
 
      The caller's token claims, with the gateway's string flattening undone.
@@ -89,7 +105,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[GatewayMessage | Problem | WhoamiResponseWhoami]
+        Response[GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami]
     """
 
     kwargs = _get_kwargs()
@@ -104,7 +120,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-) -> GatewayMessage | Problem | WhoamiResponseWhoami | None:
+) -> GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami | None:
     """Whoami
 
      The caller's token claims, with the gateway's string flattening undone.
@@ -114,7 +130,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        GatewayMessage | Problem | WhoamiResponseWhoami
+        GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami
     """
 
     return sync_detailed(
@@ -125,7 +141,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[GatewayMessage | Problem | WhoamiResponseWhoami]:
+) -> Response[GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami]:
     """Whoami
 
      The caller's token claims, with the gateway's string flattening undone.
@@ -135,7 +151,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[GatewayMessage | Problem | WhoamiResponseWhoami]
+        Response[GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami]
     """
 
     kwargs = _get_kwargs()
@@ -148,7 +164,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-) -> GatewayMessage | Problem | WhoamiResponseWhoami | None:
+) -> GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami | None:
     """Whoami
 
      The caller's token claims, with the gateway's string flattening undone.
@@ -158,7 +174,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        GatewayMessage | Problem | WhoamiResponseWhoami
+        GatewayMessage | GatewayMessage | Problem | Problem | WhoamiResponseWhoami
     """
 
     return (
