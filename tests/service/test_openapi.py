@@ -65,11 +65,14 @@ def test_token_route_documents_oauth_errors_and_no_validation_problem(client: Te
     oauth_error = {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthErrorBody"}}}
     assert {status for status, response in responses.items() if response.get("content") == oauth_error} == {
         "400",
-        "429",
         "500",
         "502",
         "503",
         "504",
+    }
+    # A throttling provider's 429, or the gateway's own throttling of the token route.
+    assert responses["429"]["content"]["application/json"]["schema"] == {
+        "anyOf": [oauth_error["application/json"]["schema"], {"$ref": "#/components/schemas/GatewayMessage"}]
     }
     assert "422" not in responses
     # The body limit is the app's edge's, before any route: problem details, as everywhere.
