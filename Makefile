@@ -104,13 +104,13 @@ test: lint typecheck pytest
 # The API's contract (docs/api-contract.md): the document, the clients generated from it, and the
 # breaking-change gate against a base revision (the pull-request workflow passes the target branch).
 BASE ?= origin/main
-openapi: install
+openapi: $(VENV)/.installed
 	$(PY) -m contract.document
 
-clients: install
+clients: $(VENV)/.installed node_modules/.installed
 	$(PY) -m contract.clients
 
-api-diff: install
+api-diff: $(VENV)/.installed node_modules/.installed
 	$(PY) -m contract.gate --base $(BASE)
 
 FUZZ_EXAMPLES ?= 3000
