@@ -42,7 +42,10 @@ def base_document(base: str, repository: Path) -> dict[str, Any] | None:
         document: dict[str, Any] = json.loads(shown.stdout)
         return document
     known = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=repository, check=False
+        ["git", "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"],
+        cwd=repository,
+        capture_output=True,
+        check=False,
     )
     if known.returncode != 0:
         raise GateError(f"{base} is not a revision here (fetch it first: git fetch origin main)")
