@@ -109,6 +109,8 @@ openapi: $(VENV)/.installed
 
 clients: $(VENV)/.installed node_modules/.installed
 	$(PY) -m contract.clients
+	@# The smoke script imports the client installed from it (smoke/requirements.txt): the new one.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./clients/python
 
 api-diff: $(VENV)/.installed node_modules/.installed
 	$(PY) -m contract.gate --base $(BASE)
@@ -143,7 +145,7 @@ lock-service:
 # Installs the requirements files first without the old constraints, so a changed pin wins.
 lock: lock-service
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints.txt.new
+	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable --exclude api-client; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
