@@ -1,4 +1,4 @@
-"""The generated Python client against `make sandbox`: what a consumer writes, working end to end.
+"""The generated Python client against `make sandbox`, and the document the function serves there.
 
 Each demo user signs in (the password grant, `api_client.oauth`), calls the routes any valid
 token may call, and the group-guarded ones: 200 in the group, 403 outside it; a token near its
@@ -134,3 +134,14 @@ def test_a_wrong_password_is_an_rfc_6749_error(sandbox: RunningSandbox) -> None:
         _module(TOKEN_ONLY[0][1]).sync_detailed(client=client)
 
     assert (refused.value.status_code, refused.value.error) == (400, "invalid_grant")
+
+
+def test_the_function_serves_the_committed_document_behind_its_stage(sandbox: RunningSandbox) -> None:
+    served = httpx.get(f"{sandbox.base_url}/v1/openapi.json", timeout=30).json()
+
+    # Less what it adds per request: the stage as its server, and before the token URL.
+    assert served.pop("servers") == [{"url": sandbox.prefix}]
+    for scheme in served["components"]["securitySchemes"].values():
+        flow = scheme["flows"]["password"]
+        flow["tokenUrl"] = flow["tokenUrl"].removeprefix(sandbox.prefix)
+    assert served == COMMITTED
