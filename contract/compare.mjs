@@ -5,5 +5,5 @@ import { apiCompare } from "api-smart-diff";
 
 const [before, after] = process.argv.slice(2).map((path) => JSON.parse(readFileSync(path, "utf8")));
 const { diffs } = apiCompare(before, after);
-const changes = diffs.map(({ type, action, path, description }) => ({ type, action, path, description }));
+const changes = diffs.map(({ type, action, path, description, before, after }) => ({ type, action, path, description, before, after }));
 process.stdout.write(JSON.stringify(changes));

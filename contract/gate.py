@@ -3,7 +3,9 @@
 Every change that breaks a consumer fails the gate, one line each, `METHOD path: what changed`:
 - api-smart-diff (npm, pinned in package.json) compares the documents and classifies each change;
   its breaking ones under `paths` are kept (a removed operation, a removed response field, a new
-  required parameter or body field, a narrowed type...). Its findings on `security` are left to
+  required parameter or body field, a narrowed enum...), and a changed `type` that narrows what a
+  request may carry or widens what a response may, which it calls non-breaking. Its findings on
+  `security` are left to
 - the project's own rule for access (`contract/access.py`): a new security requirement, scope
   or group, which a generic differ does not read as the gateway and the service enforce them.
 A break made on purpose is declared in `contract/declared-breaks.txt`, its line exactly as
@@ -68,11 +70,30 @@ def differ_breaks(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
     for change in json.loads(compared.stdout):
         path = [str(part) for part in change["path"]]
         # Components are compared where operations refer to them; access is the project's rule.
-        if change["type"] != "breaking" or path[:1] != ["paths"] or "security" in path[3:4]:
+        if path[:1] != ["paths"] or "security" in path[3:4]:
+            continue
+        if change["type"] != "breaking" and not narrowed_type(path, change.get("before"), change.get("after")):
             continue
         where = f"{path[2].upper()} {path[1]}" if len(path) > 2 and path[2] in HTTP_METHODS else path[1]
         lines.append(f"{where}: {change.get('description') or change['action'] + ' ' + '/'.join(path[2:])}")
     return lines
+
+
+def _types(value: object) -> set[str]:
+    return {str(v) for v in value} if isinstance(value, list) else {str(value)}
+
+
+def narrowed_type(path: list[str], before: object, after: object) -> bool:
+    """A changed `type` that a consumer notices, which api-smart-diff classifies as non-breaking.
+
+    What a request may carry (a parameter, a body field) must keep every type it accepted; what
+    a response carries must stay within the types it had.
+    """
+    if path[-1:] != ["type"] or before is None or after is None:
+        return False
+    if "responses" in path:
+        return not _types(after) <= _types(before)
+    return not _types(before) <= _types(after)
 
 
 def breaking_changes(base: dict[str, Any], head: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 
 COMMITTED: dict[str, Any] = json.loads((ROOT / DOCUMENT).read_text())
 BASE = "base"
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,30 @@ class Gate:
 class Copy:
     path: Path
 
-    def run_gate(self, document: dict[str, Any], declared: Sequence[str] = ()) -> Gate:
+    def run_gate(
+        self, document: dict[str, Any], declared: Sequence[str] = (), base: dict[str, Any] | None = None
+    ) -> Gate:
+        """The gate against the base commit, or against `base` committed on it for this run."""
+        revision = BASE
+        if base is not None:
+            (self.path / DOCUMENT).write_text(json.dumps(base, indent=2) + "\n")
+            subprocess.run(
+                [*GIT, "commit", "-qam", "base for one test"], cwd=self.path, check=True, capture_output=True
+            )
+            revision = "HEAD"
         (self.path / DOCUMENT).write_text(json.dumps(document, indent=2) + "\n")
         (self.path / DECLARED).write_text("".join(f"{line}\n" for line in ["# declared", *declared]))
         env = {**os.environ, "PATH": os.pathsep.join([str(ROOT / ".venv" / "bin"), os.environ["PATH"]])}
         done = subprocess.run(
-            [sys.executable, "-m", "contract.gate", "--base", BASE],
+            [sys.executable, "-m", "contract.gate", "--base", revision],
             cwd=self.path,
             env=env,
             capture_output=True,
             text=True,
             check=False,
         )
+        if base is not None:
+            subprocess.run([*GIT, "reset", "-q", "--hard", BASE], cwd=self.path, check=True, capture_output=True)
         return Gate(done.returncode, done.stdout.splitlines(), done.stderr)
 
 
@@ -66,9 +79,8 @@ def repository_copy(tmp_path_factory: pytest.TempPathFactory) -> Copy:
             (into / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, into / name)
     (into / "node_modules").symlink_to(ROOT / "node_modules")
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"], ["tag", BASE]):
-        subprocess.run([*git, *command], cwd=into, check=True, capture_output=True)
+        subprocess.run([*GIT, *command], cwd=into, check=True, capture_output=True)
     return Copy(into)
 
 
@@ -135,6 +147,19 @@ def test_renaming_a_response_field_fails_naming_it(repository_copy: Copy) -> Non
 
     assert gate.returncode == 1
     assert any(line.startswith(f"{method} {path}: [Removed] property `{field}`") for line in _breaks(gate)), gate
+
+
+def test_changing_a_query_parameters_type_fails_naming_it(repository_copy: Copy) -> None:
+    method, path = _first(lambda m, p, o: m == "GET", "GET operation")
+    parameter = {"name": "q", "in": "query", "required": False, "schema": {"type": "string"}}
+    base = _changed(method, path, lambda o: o.setdefault("parameters", []).append(parameter))
+    narrowed = copy.deepcopy(base)
+    narrowed["paths"][path][method.lower()]["parameters"][-1]["schema"] = {"type": "integer"}
+
+    gate = repository_copy.run_gate(narrowed, base=base)
+
+    assert gate.returncode == 1
+    assert _breaks(gate) == [f"{method} {path}: [Replaced] type definition in query parameter `q`"]
 
 
 def test_adding_a_required_query_parameter_fails_naming_it(repository_copy: Copy) -> None:
