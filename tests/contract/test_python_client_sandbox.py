@@ -1,4 +1,4 @@
-"""The generated Python client against `make sandbox`, and the document the function serves there.
+"""The generated clients against `make sandbox`, and the document the function serves there.
 
 Each demo user signs in (the password grant, `api_client.oauth`), calls the routes any valid
 token may call, and the group-guarded ones: 200 in the group, 403 outside it; a token near its
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +26,7 @@ from contract.access import GROUPS_EXTENSION, operations
 from contract.document import DOCUMENT
 from sandbox.offline import DEMO_PASSWORDS
 from service.core.identity.local import DEMO_USERS
+from tests.support import ROOT
 from tests.support_sandbox import RunningSandbox, running_sandbox
 
 pytestmark = pytest.mark.e2e
@@ -145,3 +148,36 @@ def test_the_function_serves_the_committed_document_behind_its_stage(sandbox: Ru
         flow = scheme["flows"]["password"]
         flow["tokenUrl"] = flow["tokenUrl"].removeprefix(sandbox.prefix)
     assert served == COMMITTED
+
+
+def test_the_typescript_client_signs_in_and_calls_the_routes(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    # Node.js runs the client's TypeScript as it is (type stripping); the venv's Node.js is recent enough.
+    node = Path(sys.executable).parent / "node"
+    if not TOKEN_ONLY and not GROUP_GUARDED:
+        pytest.skip("the document has no protected GET route without scopes and parameters")
+    client = ROOT / "clients" / "typescript" / "src" / "client.ts"
+    calls = [path for path, _ in TOKEN_ONLY + GROUP_GUARDED]
+    script = tmp_path / "consumer.mts"
+    script.write_text(
+        f'import {{ createApiClient, TokenSession }} from "{client}";\n'
+        "const [baseUrl, username, password, ...paths] = process.argv.slice(2);\n"
+        "const api = createApiClient(baseUrl, new TokenSession(baseUrl, username, password));\n"
+        "for (const path of paths) {\n"
+        "  const { response } = await api.GET(path as any);\n"
+        "  console.log(`${path} ${response.status}`);\n"
+        "}\n"
+    )
+    for user in DEMO_USERS:
+        ran = subprocess.run(
+            [str(node), str(script), sandbox.base_url, user.username, DEMO_PASSWORDS[user.username], *calls],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        expected = [f"{path} 200" for path, _ in TOKEN_ONLY] + [
+            f"{path} {200 if set(user.groups) & set(operation[GROUPS_EXTENSION]) else 403}"
+            for path, operation in GROUP_GUARDED
+        ]
+        assert ran.stdout.splitlines() == expected

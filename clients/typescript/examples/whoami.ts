@@ -1,5 +1,5 @@
 // What a consumer writes (type-checked by `make test`): sign in, call a protected route, read its typed answer.
-import { createApiClient, TokenSession } from "../src/client";
+import { createApiClient, TokenSession } from "../src/client.ts";
 
 export async function whoami(baseUrl: string): Promise<string> {
   const session = new TokenSession(baseUrl, "user@example.com", "user-password");

@@ -2,7 +2,7 @@
 // and a token session that signs in with the password grant and refreshes before expiry.
 // Hand-written; only schema.d.ts is generated.
 import createClient, { type Client, type Middleware } from "openapi-fetch";
-import type { components, paths } from "./schema";
+import type { components, paths } from "./schema.d.ts";
 
 export type { components, paths };
 export type TokenGrant = components["schemas"]["TokenGrant"];
@@ -13,11 +13,13 @@ const REFRESH_MARGIN_MS = 60_000;
 
 /** The token endpoint refused: `error` is RFC 6749's code (`invalid_grant`: wrong credentials). */
 export class SignInFailed extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-  ) {
+  readonly status: number;
+  readonly error: string;
+
+  constructor(status: number, error: string) {
     super(`${status} ${error}`);
+    this.status = status;
+    this.error = error;
   }
 }
 
@@ -26,13 +28,14 @@ export class TokenSession {
   private grant?: TokenGrant;
   private expiresAt = 0;
   private readonly tokens: Client<paths>;
+  private readonly username: string;
+  private readonly password: string;
 
-  constructor(
-    baseUrl: string,
-    private readonly username: string,
-    private readonly password: string,
-  ) {
+  // No parameter properties: Node.js runs this file as it is (type stripping), no build needed.
+  constructor(baseUrl: string, username: string, password: string) {
     this.tokens = createClient<paths>({ baseUrl });
+    this.username = username;
+    this.password = password;
   }
 
   async accessToken(): Promise<string> {
