@@ -74,8 +74,16 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# make dev enforces the route scopes a deployment's gateway would: route_scopes from cdk.json's
+# context, CONTEXT's entries over it, and with ENVIRONMENT=production (given on the command line)
+# that pipeline environment's entry over both (infra/dev_context.py).
+DEV_ENVIRONMENT := $(if $(filter command line,$(origin ENVIRONMENT)),$(ENVIRONMENT))
+
 dev: $(VENV)/.installed-local $(DOCS_ASSETS)/integrity.json
-	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
+	route_scopes="$$($(PY) -m infra.dev_context $(if $(DEV_ENVIRONMENT),--environment $(DEV_ENVIRONMENT)) \
+		$(foreach entry,$(CONTEXT),-c '$(entry)'))" && \
+	ROUTE_SCOPES="$$route_scopes" $(PY) -m service.runtime.local --host $(HOST) --port $(PORT) \
+		$(if $(filter 0,$(RELOAD)),--no-reload,--reload)
 
 SANDBOX_ARGS = --host $(HOST) --port $(SANDBOX_PORT) $(if $(DOMAIN),--domain $(DOMAIN)) \
 	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) $(if $(filter 0,$(KEY_IN_RAW_PATH)),--no-key-in-raw-path) \

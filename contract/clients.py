@@ -92,9 +92,17 @@ def generate(into: Path) -> None:
     generate_typescript_types(into / TYPESCRIPT_TYPES)
 
 
+# What tools leave beside the generated files (pip's in-tree build, caches): never compared.
+_LEFT_BY_TOOLS = {"__pycache__", "build", "dist", ".ruff_cache", ".mypy_cache", ".pytest_cache"}
+
+
 def _generated_files(clients: Path) -> set[Path]:
     python = {p.relative_to(clients) for p in (clients / "python").rglob("*") if p.is_file()}
-    python = {p for p in python if "__pycache__" not in p.parts}
+    python = {
+        p
+        for p in python
+        if not _LEFT_BY_TOOLS & set(p.parts) and not any(part.endswith(".egg-info") for part in p.parts)
+    }
     return python | ({TYPESCRIPT_TYPES} if (clients / TYPESCRIPT_TYPES).exists() else set())
 
 

@@ -29,6 +29,7 @@ from infra.config import ApiConfig, ConfigError
 from infra.routes import GatewayRoute, docs_path, gateway_routes, health_path, token_path
 from infra.service_settings import service_environment, settings_from_environment
 from service.app import create_app
+from service.core.access.route_scopes import RouteScopesError
 from service.core.settings import IDENTITY_SOURCE
 
 HANDLER = "service.runtime.aws_lambda.handler"
@@ -104,6 +105,7 @@ def function_environment(config: ApiConfig, *, docs_assets_integrity: Mapping[st
         docs_assets_url=config.docs_assets_url,
         docs_assets_integrity=docs_assets_integrity,
         provider_timeout_seconds=config.provider_timeout_seconds,
+        route_scopes=config.route_scopes,
         provider_settings={
             **config.provider_settings,
             # Only the secrets' ARNs: the function reads the values at run time (anyone allowed
@@ -138,8 +140,14 @@ class LambdaApi(Construct):
             # The exact files the docs pages load, with integrity computed from the pinned packages.
             docs_assets_integrity=docs_assets.fetch() if config.docs_enabled else None,
         )
-        # The app the function will build at cold start, built here from the same environment.
-        service_app = create_app(settings_from_environment(self.environment))
+        # The app the function will build at cold start, built here from the same environment:
+        # its OpenAPI document carries the effective scopes (route_scopes included) to the routes.
+        try:
+            service_app = create_app(settings_from_environment(self.environment))
+        except RouteScopesError as error:
+            raise ConfigError(
+                f"invalid CDK context: route_scopes (stack {Stack.of(self).stack_name}): {'; '.join(error.problems)}"
+            ) from None
         self.gateway_routes: tuple[GatewayRoute, ...] = gateway_routes(service_app)
         self.docs_path = docs_path(service_app)
         self.health_path = health_path(service_app)

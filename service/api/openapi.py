@@ -15,6 +15,7 @@ document is first built, rather than when their routes are declared.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,8 @@ from fastapi.openapi.models import OpenAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from service.core.access.declaration import describe_routes
+from service.core.access.declaration import SECURITY_SCHEME_NAME, describe_routes
+from service.core.access.route_scopes import effective_routes, overrides_of, route_key
 from service.core.errors import PROBLEM_JSON, GatewayMessage, Problem
 
 _REF = "#/components/schemas/"
@@ -121,6 +123,35 @@ def _document_access_refusals(schema: dict[str, Any]) -> None:
         )
 
 
+def _documented_path(path: str) -> str:
+    """A route's path as the document writes it: every path parameter plainly, `{name}`, whatever its converter."""
+    return re.sub(r"\{(\w+)(?::\w+)?\}", r"{\1}", path)
+
+
+def _security_as_deployed(schema: dict[str, Any], app: FastAPI) -> None:
+    """Each overridden operation's security is this deployment's scopes (ROUTE_SCOPES), not the declared ones.
+
+    The document is what Swagger UI authorizes with and what the CDK construct routes the
+    gateway from, so both follow the deployment; a scope only the deployment's context
+    declares is offered by the password flow too, without the service's description.
+    """
+    overrides = overrides_of(app)
+    if not overrides:
+        return
+    paths = schema.get("paths", {})
+    for route in effective_routes(app):
+        if route_key(route.method, route.path) not in overrides:
+            continue
+        operation = paths.get(_documented_path(route.path), {}).get(route.method.lower())
+        if operation is not None:
+            operation["security"] = [{SECURITY_SCHEME_NAME: list(route.scopes)}]
+    scheme = schema.get("components", {}).get("securitySchemes", {}).get(SECURITY_SCHEME_NAME, {})
+    offered = scheme.get("flows", {}).get("password", {}).get("scopes")
+    if offered is not None:
+        for scope in dict.fromkeys(s for scopes in overrides.values() for s in scopes):
+            offered.setdefault(scope, "Required by this deployment's route_scopes")
+
+
 def _document_throttling(schema: dict[str, Any]) -> None:
     """The stage's throttling answers any operation before the function runs.
 
@@ -148,7 +179,7 @@ def _document_groups(schema: dict[str, Any], app: FastAPI) -> None:
     """Each operation's required groups, as an extension and a sentence of its description."""
     paths = schema.get("paths", {})
     for route in describe_routes(app):
-        operation = paths.get(route.path, {}).get(route.method.lower())
+        operation = paths.get(_documented_path(route.path), {}).get(route.method.lower())
         if operation is None or not route.groups:
             continue
         operation[GROUPS_EXTENSION] = list(route.groups)
@@ -174,6 +205,7 @@ def install_openapi(app: FastAPI) -> None:
             _fill_document_only_schemas(schema)
             schema = _as_fastapi_writes_it(schema)
             _problems_as_problem_json(schema)
+            _security_as_deployed(schema, app)
             _document_access_refusals(schema)
             _document_throttling(schema)
             _document_groups(schema, app)

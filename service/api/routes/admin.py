@@ -8,7 +8,8 @@ from pydantic import BaseModel
 
 from service.api.openapi import success_example
 from service.core.access.caller import Principal
-from service.core.access.declaration import Authenticated, describe_routes
+from service.core.access.declaration import Authenticated
+from service.core.access.route_scopes import effective_routes
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -44,5 +45,5 @@ async def list_endpoints(
         Endpoint(
             method=r.method, path=r.path, name=r.name, public=r.public, scopes=list(r.scopes), groups=list(r.groups)
         )
-        for r in describe_routes(request.app)
+        for r in effective_routes(request.app)
     ]
