@@ -17,15 +17,18 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "contract" / "openapi.json"
 REGENERATE = "make openapi"
 
 
-def app_document(root: Path = ROOT) -> dict[str, Any]:
-    """The document the function serves, from cdk.json's context, before any per-request prefix."""
+def deployed_app(root: Path = ROOT) -> FastAPI:
+    """The app as the function builds it at cold start with cdk.json's context."""
     from infra.config import ApiConfig
     from infra.constructs.lambda_api import function_environment
     from infra.service_settings import settings_from_environment
@@ -34,8 +37,12 @@ def app_document(root: Path = ROOT) -> dict[str, Any]:
     context = json.loads((root / "cdk.json").read_text())["context"]
     # The docs pages' integrity hashes change the function's environment, never its document.
     environment = function_environment(ApiConfig.from_context(context), docs_assets_integrity=None)
-    document: dict[str, Any] = create_app(settings_from_environment(environment)).openapi()
-    return document
+    return create_app(settings_from_environment(environment))
+
+
+def app_document(root: Path = ROOT) -> dict[str, Any]:
+    """The document the function serves, from cdk.json's context, before any per-request prefix."""
+    return deployed_app(root).openapi()
 
 
 def render(document: dict[str, Any]) -> str:

@@ -17,11 +17,11 @@ from openapi_spec_validator import validate
 
 import service.api.main
 from contract import document as contract_document
-from contract.document import DOCUMENT, REGENERATE, app_document
+from contract.document import DOCUMENT, REGENERATE, deployed_app
 from service.api.openapi import GROUPS_EXTENSION
-from service.core.access.declaration import KNOWN_SCOPES, SECURITY_SCHEME_NAME, TOKEN_PATH
+from service.core.access.declaration import SECURITY_SCHEME_NAME, TOKEN_PATH
+from service.core.access.route_scopes import effective_routes
 from service.core.errors import PROBLEM_JSON
-from tests.declared import declared_routes
 from tests.support import ROOT
 
 COMMITTED: dict[str, Any] = json.loads(DOCUMENT.read_text())
@@ -75,14 +75,17 @@ def test_the_document_lints_clean_with_redocly() -> None:
 
 
 def test_each_operation_states_its_security_scopes_and_groups() -> None:
-    document = app_document()
-    declared = declared_routes()
-    assert declared
-    for route in declared:
+    app = deployed_app()
+    document = app.openapi()
+    offered = document["components"]["securitySchemes"][SECURITY_SCHEME_NAME]["flows"]["password"]["scopes"]
+    # The scopes this deployment asks for: the routes' declarations, with cdk.json's route_scopes.
+    routes = [route for route in effective_routes(app) if route.path in document["paths"]]
+    assert routes
+    for route in routes:
         operation = document["paths"][route.path][route.method.lower()]
         expected = [] if route.public else [{SECURITY_SCHEME_NAME: list(route.scopes)}]
         assert operation["security"] == expected, f"{route.method} {route.path}"
-        assert set(route.scopes) <= KNOWN_SCOPES.keys()
+        assert set(route.scopes) <= offered.keys()
         if route.groups:
             assert operation[GROUPS_EXTENSION] == list(route.groups)
             assert all(f"`{group}`" in operation["description"] for group in route.groups)
