@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
-import boto3
-from botocore.config import Config
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
 
 # Kept back from the function's timeout for the status call itself (its connect and read
 # timeouts, two attempts: `STATUS_CLIENT_CONFIG`), so the report always goes out in time.

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 
 from hooks.lifecycle import CheckFailed, LambdaContext, Log, required_variable, run_hook
 from smoke.checks import Options, TestUser, run

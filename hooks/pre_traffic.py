@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config as ClientConfig
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config as ClientConfig  # type: ignore[import-untyped]
 
 from hooks.gateway_events import Gateway, Route, authorizer_context, token_payload
 from hooks.lifecycle import CheckFailed, LambdaContext, Log, required_variable, run_hook
@@ -149,9 +149,10 @@ class Version:
             raise CheckFailed(f"{route.key}: Lambda refused the invocation: {code or type(error).__name__}") from None
         payload = response["Payload"].read()
         if response.get("FunctionError"):
-            error = _json_or_none(payload) or {}
-            error_type = error.get("errorType", "unknown") if isinstance(error, dict) else "unknown"
-            message = str(error.get("errorMessage", "")) if isinstance(error, dict) else ""
+            reported = _json_or_none(payload)
+            reported = reported if isinstance(reported, dict) else {}
+            error_type = reported.get("errorType", "unknown")
+            message = str(reported.get("errorMessage", ""))
             raise CheckFailed(
                 f"{route.key}: the function failed ({response['FunctionError']}): {error_type}: {message[:200]}"
             )
