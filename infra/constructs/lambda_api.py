@@ -100,6 +100,8 @@ class LambdaApi(Construct):
         # Where the authorizer reads the token (a single request header): the function reads the
         # verified token's exact claims from the same header (`JWT_IDENTITY_SOURCE`).
         identity_source = IDENTITY_SOURCE
+        # The header itself, for what sends the token as a caller would (the pre-traffic hook).
+        self.identity_header = identity_source.removeprefix("$request.header.")
         self.environment = service_environment(
             stage_name=stage_name,
             identity_source=identity_source,
