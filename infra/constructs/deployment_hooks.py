@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, AssetHashType, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Annotations, AssetHashType, Duration, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -199,6 +199,7 @@ class DeploymentHooks(Construct):
             environment={**shared, "API_URL": api_url},
         )
         if smoke_user_secret_arn:
+            self._warn_if_in_another_account(smoke_user_secret_arn)
             for hook in (self.pre_traffic, self.post_traffic):
                 hook.role.add_to_policy(
                     iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[smoke_user_secret_arn])
@@ -207,6 +208,27 @@ class DeploymentHooks(Construct):
         # then each must already run this synth's code, target and permissions, or the pre hook
         # would check the version the alias is leaving.
         api.alias.node.add_dependency(self)
+
+    def _warn_if_in_another_account(self, secret_arn: str) -> None:
+        """The hooks run in the environment's account and region; the smoke step's secret may live elsewhere."""
+        _, _, _, region, account, *_ = secret_arn.split(":")
+        stack = Stack.of(self)
+        here = {"account": stack.account, "region": stack.region}
+        elsewhere = [
+            f"{key} {value}"
+            for key, value in (("account", account), ("region", region))
+            if not Token.is_unresolved(here[key]) and here[key] != value
+        ]
+        if elsewhere:
+            # AWS Secrets Manager user guide, "Access AWS Secrets Manager secrets from a different account":
+            # the secret's resource policy must let the reader in, and it must be encrypted with a
+            # customer-managed key the reader may use (the default aws/secretsmanager key cannot be shared).
+            Annotations.of(self).add_warning_v2(
+                "fastapi-lambda:hook-secret-elsewhere",
+                f"smoke_user_secret_arn is in {' and '.join(elsewhere)}, not this environment's: the deployment "
+                "hooks cannot read it there and will fail every deployment. Keep a copy of the smoke user's secret "
+                "in this environment's account and region (docs/pipeline.md, Deployment hooks).",
+            )
 
     @property
     def hooks(self) -> tuple[HookFunction, HookFunction]:
