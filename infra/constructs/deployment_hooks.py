@@ -16,6 +16,7 @@ hook), and read exactly the smoke user's secret where one is configured.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, Annotations, AssetHashType, Duration, Stack, Token, Validations
@@ -38,6 +39,50 @@ POST_TRAFFIC_TIMEOUT = Duration.seconds(90)
 HOOK_MEMORY_MB = 256
 # The group the admin route requires, as the smoke script expects it (its --admin-group default).
 ADMIN_GROUP = Options.admin_group
+
+
+def hook_environment(*, groups_claim: str, docs_enabled: bool, smoke_user_secret_arn: str | None) -> dict[str, str]:
+    """What both hooks read: the groups claim, the admin group, the docs switch, the smoke user's secret (by ARN)."""
+    return {
+        "GROUPS_CLAIM": groups_claim,
+        "ADMIN_GROUP": ADMIN_GROUP,
+        "DOCS_ENABLED": "true" if docs_enabled else "false",
+        **({"SMOKE_USER_SECRET_ARN": smoke_user_secret_arn} if smoke_user_secret_arn else {}),
+    }
+
+
+def pre_traffic_environment(
+    *,
+    target: str,
+    target_timeout_seconds: float,
+    stage_name: str,
+    api_domain: str,
+    identity_header: str,
+    scoped_route_keys: Collection[str],
+) -> dict[str, str]:
+    """The pre hook's own: the version it invokes, and how the gateway would call it (hooks/pre_traffic.py).
+
+    The routes are the smoke script's (smoke/checks.py, the product's documented paths, which its
+    tests hold to the app's declarations), each with whether the gateway passes the token's scopes.
+    """
+    routes = {
+        name: {"method": method, "path": path, "scoped": f"{method} {path}" in scoped_route_keys}
+        for name, method, path in (
+            ("health", "GET", HEALTH_PATH),
+            ("openapi", "GET", OPENAPI_PATH),
+            ("token", "POST", TOKEN_PATH),
+            ("whoami", "GET", WHOAMI_PATH),
+            ("admin", "GET", ADMIN_PATH),
+        )
+    }
+    return {
+        "TARGET_FUNCTION_ARN": target,
+        "TARGET_TIMEOUT_SECONDS": f"{target_timeout_seconds:g}",
+        "STAGE_NAME": stage_name,
+        "API_DOMAIN": api_domain,
+        "IDENTITY_HEADER": identity_header,
+        "CHECKED_ROUTES": json.dumps(routes, separators=(",", ":")),
+    }
 
 
 class HookFunction(Construct):
@@ -146,24 +191,12 @@ class DeploymentHooks(Construct):
         super().__init__(scope, construct_id)
         self.smoke_user_secret_arn = smoke_user_secret_arn
         new_version = api.function.current_version
-        scoped = {route.key for route in api.gateway_routes if route.scopes}
-        routes = {
-            name: {"method": method, "path": path, "scoped": f"{method} {path}" in scoped}
-            for name, method, path in (
-                ("health", "GET", HEALTH_PATH),
-                ("openapi", "GET", OPENAPI_PATH),
-                ("token", "POST", TOKEN_PATH),
-                ("whoami", "GET", WHOAMI_PATH),
-                ("admin", "GET", ADMIN_PATH),
-            )
-        }
-        shared = {
-            "GROUPS_CLAIM": config.jwt_groups_claim,
-            "ADMIN_GROUP": ADMIN_GROUP,
-            "DOCS_ENABLED": "true" if config.docs_enabled else "false",
-            **({"SMOKE_USER_SECRET_ARN": smoke_user_secret_arn} if smoke_user_secret_arn else {}),
-        }
         stack = Stack.of(self)
+        shared = hook_environment(
+            groups_claim=config.jwt_groups_claim,
+            docs_enabled=config.docs_enabled,
+            smoke_user_secret_arn=smoke_user_secret_arn,
+        )
         self.pre_traffic = HookFunction(
             self,
             "PreTraffic",
@@ -175,12 +208,14 @@ class DeploymentHooks(Construct):
             timeout=PRE_TRAFFIC_TIMEOUT,
             environment={
                 **shared,
-                "TARGET_FUNCTION_ARN": new_version.function_arn,
-                "TARGET_TIMEOUT_SECONDS": str(config.timeout_seconds),
-                "STAGE_NAME": config.stage_name,
-                "API_DOMAIN": f"{api.http_api.api_id}.execute-api.{stack.region}.{stack.url_suffix}",
-                "IDENTITY_HEADER": api.identity_header,
-                "CHECKED_ROUTES": json.dumps(routes, separators=(",", ":")),
+                **pre_traffic_environment(
+                    target=new_version.function_arn,
+                    target_timeout_seconds=config.timeout_seconds,
+                    stage_name=config.stage_name,
+                    api_domain=f"{api.http_api.api_id}.execute-api.{stack.region}.{stack.url_suffix}",
+                    identity_header=api.identity_header,
+                    scoped_route_keys={route.key for route in api.gateway_routes if route.scopes},
+                ),
             },
         )
         # This synth's version only: the role cannot invoke the alias, $LATEST or another version.
