@@ -76,6 +76,13 @@ def required_variable(name: str) -> str:
     return value
 
 
+def aws_error_code(error: BaseException) -> str:
+    """An AWS SDK error's code (`AccessDeniedException`), or the error's type (`ReadTimeoutError`); never its text."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code) if code else type(error).__name__
+
+
 def within_deadline(run: Callable[[float], bool], *, seconds: float, log: Log) -> bool:
     """`run(seconds)`'s verdict, or False if it has none within `seconds` (or raised).
 

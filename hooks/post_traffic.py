@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 
-from hooks.lifecycle import CheckFailed, LambdaContext, Log, required_variable, run_hook
+from hooks.lifecycle import CheckFailed, LambdaContext, Log, aws_error_code, required_variable, run_hook
 from smoke.checks import Options, TestUser, run
 
 NAME = "post-traffic"
@@ -35,9 +35,7 @@ def run_checks(seconds: float, *, log: Log, secrets_client: Callable[[], Any]) -
             try:
                 text = secrets_client().get_secret_value(SecretId=secret_arn)["SecretString"]
             except Exception as error:  # noqa: BLE001 - a missing permission or secret fails the hook
-                code = error.response.get("Error", {}).get("Code") if hasattr(error, "response") else None
-                why = code or type(error).__name__
-                raise CheckFailed(f"the smoke user's secret could not be read: {why}") from None
+                raise CheckFailed(f"the smoke user's secret could not be read: {aws_error_code(error)}") from None
             try:
                 user = TestUser.from_json(text)
             except ValueError as error:

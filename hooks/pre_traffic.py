@@ -37,7 +37,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore.config import Config as ClientConfig  # type: ignore[import-untyped]
 
 from hooks.gateway_events import Gateway, Route, authorizer_context, token_payload
-from hooks.lifecycle import CheckFailed, LambdaContext, Log, required_variable, run_hook
+from hooks.lifecycle import CheckFailed, LambdaContext, Log, aws_error_code, required_variable, run_hook
 
 NAME = "pre-traffic"
 # The test user's JSON in Secrets Manager, the smoke script's shape: {"username", "password", "groups"?}.
@@ -144,10 +144,9 @@ class Version:
             response = self.client.invoke(
                 FunctionName=self.config.target, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
             )
+            payload = response["Payload"].read()
         except Exception as error:  # noqa: BLE001 - any client error (permission, throttle, timeout) fails the check
-            code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None
-            raise CheckFailed(f"{route.key}: Lambda refused the invocation: {code or type(error).__name__}") from None
-        payload = response["Payload"].read()
+            raise CheckFailed(f"{route.key}: the invocation failed: {aws_error_code(error)}") from None
         if response.get("FunctionError"):
             reported = _json_or_none(payload)
             reported = reported if isinstance(reported, dict) else {}
@@ -307,8 +306,7 @@ def read_test_user(secret_arn: str, secrets_client: Any) -> TestUser:
     try:
         value = secrets_client.get_secret_value(SecretId=secret_arn)["SecretString"]
     except Exception as error:  # noqa: BLE001 - a missing permission or secret fails the hook, never passes it
-        code = error.response.get("Error", {}).get("Code") if hasattr(error, "response") else type(error).__name__
-        raise CheckFailed(f"the smoke user's secret could not be read: {code}") from None
+        raise CheckFailed(f"the smoke user's secret could not be read: {aws_error_code(error)}") from None
     return TestUser.from_json(value)
 
 
@@ -322,8 +320,9 @@ def run_checks(seconds: float, *, log: Log, clients: Callable[[str, Any], Any]) 
     except CheckFailed as failure:
         log.line(f"FAIL setup: {failure}")
         return False
-    # One attempt per invocation: a retried invocation would run the checks twice and double the wait.
-    invoke_timeout = min(config.target_timeout_seconds + INVOKE_MARGIN_SECONDS, max(1.0, seconds))
+    # One attempt per invocation: a retried invocation would run the checks twice and double the wait;
+    # and ends two seconds before the checks' deadline, so a version that never answers fails its own check.
+    invoke_timeout = min(config.target_timeout_seconds + INVOKE_MARGIN_SECONDS, max(1.0, seconds - 2.0))
     lambda_client = clients(
         "lambda", ClientConfig(connect_timeout=5, read_timeout=invoke_timeout, retries={"total_max_attempts": 1})
     )

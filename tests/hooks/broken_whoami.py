@@ -1,4 +1,7 @@
-"""A broken version's handler: the service's, except that whoami answers 500, as a version with a bug there would.
+"""A broken version's handler: the service's, except that whoami answers 500, as a bug in the route's body would.
+
+Only a request the authorizer let through reaches a route's body: one without the authorizer's
+context is refused before, as the service refuses it.
 
 The tests copy it into a copy of the asset and name it in the template's `Handler`, so it runs
 under the runtime client exactly as the service's handler does. It is never part of the bundle.
@@ -15,7 +18,8 @@ BROKEN_SUFFIX = "/v1/users/whoami"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if str(event.get("rawPath", "")).endswith(BROKEN_SUFFIX):
+    authorized = "authorizer" in event.get("requestContext", {})
+    if authorized and str(event.get("rawPath", "")).endswith(BROKEN_SUFFIX):
         problem = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
         return {
             "statusCode": 500,
