@@ -270,3 +270,18 @@ def test_a_version_that_never_answers_fails_the_hook_before_its_own_timeout(
     assert codedeploy.statuses() == ["Failed"]
     assert elapsed < timeout
     assert failed_check(capsys.readouterr().out.splitlines()) == "health"
+
+
+def test_a_target_that_names_no_function_fails_the_hook(
+    good_version: RunningSandbox, run_pre_hook: RunPreHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_setenv = monkeypatch.setenv
+
+    def wrong_target(name: str, value: str, prepend: str | None = None) -> None:
+        real_setenv(name, value.replace(":function:", ":function:not-") if name == "TARGET_FUNCTION_ARN" else value)
+
+    monkeypatch.setattr(monkeypatch, "setenv", wrong_target)
+    status, lines = run_pre_hook(good_version, None)
+
+    assert (status, failed_check(lines)) == ("Failed", "health")
+    assert "ResourceNotFoundException" in next(line for line in lines if line.startswith("FAIL "))
