@@ -2,8 +2,10 @@
 
 The shape is AWS's payload 2.0 example (API Gateway developer guide, "Working with AWS Lambda
 proxy integrations for HTTP APIs"), as `tests/events/` keeps it: header names lowercase,
-`rawPath` with the named stage in front (`/{stage}/v1/...`), the route key without it, the
-body a string (form bodies are not base64-encoded by the gateway for text media types). On a
+`rawPath` with the named stage in front (`/{stage}/v1/...`), the route key without it. The
+hook sends only form bodies, which an HTTP API hands over base64-encoded (`isBase64Encoded`
+true: only text, JSON, XML and JavaScript media types arrive as text; the token event in
+tests/events/token_password_grant.json, and the sandbox's gateway, which plays the same rule). On a
 protected route the JWT authorizer's verdict sits at `requestContext.authorizer.jwt`: the
 verified token's claims, rendered as the authorizer renders them (`sandbox.claim_text`, the
 project's one model of that rendering, which the sandbox's gateway uses too), and the token's
@@ -84,18 +86,22 @@ class Gateway:
             "rawPath": raw_path,
             "rawQueryString": "",
             "headers": {
+                "accept": "*/*",
+                "content-length": "0",
                 "host": self.domain_name,
                 "user-agent": USER_AGENT,
+                # The gateway adds X-Ray's trace header to every request it forwards.
+                "x-amzn-trace-id": f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]}",
                 "x-forwarded-for": SOURCE_IP,
                 "x-forwarded-port": "443",
                 "x-forwarded-proto": "https",
                 **(headers or {}),
             },
             "requestContext": request_context,
-            "isBase64Encoded": False,
+            "isBase64Encoded": body is not None,
         }
         if body is not None:
-            event["body"] = body
+            event["body"] = base64.b64encode(body.encode()).decode("ascii")
             event["headers"]["content-length"] = str(len(body.encode()))
         return event
 
