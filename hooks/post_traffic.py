@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
 
 from hooks.lifecycle import CheckFailed, LambdaContext, Log, aws_error_code, required_variable, run_hook
 from smoke.checks import Options, TestUser, run
@@ -59,7 +60,7 @@ def run_checks(seconds: float, *, log: Log, secrets_client: Callable[[], Any]) -
 
 
 def _secrets_client() -> Any:
-    return boto3.client("secretsmanager")
+    return boto3.client("secretsmanager", config=Config(connect_timeout=5, read_timeout=10))
 
 
 def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, str]:

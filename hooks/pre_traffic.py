@@ -316,7 +316,8 @@ def run_checks(seconds: float, *, log: Log, clients: Callable[[str, Any], Any]) 
     started = time.monotonic()
     try:
         config = Config.from_environment()
-        user = read_test_user(config.secret_arn, clients("secretsmanager", None)) if config.secret_arn else None
+        secrets = clients("secretsmanager", ClientConfig(connect_timeout=5, read_timeout=10))
+        user = read_test_user(config.secret_arn, secrets) if config.secret_arn else None
     except CheckFailed as failure:
         log.line(f"FAIL setup: {failure}")
         return False
