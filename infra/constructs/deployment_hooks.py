@@ -260,9 +260,9 @@ class DeploymentHooks(Construct):
             # customer-managed key the reader may use (the default aws/secretsmanager key cannot be shared).
             Annotations.of(self).add_warning_v2(
                 "fastapi-lambda:hook-secret-elsewhere",
-                f"smoke_user_secret_arn is in {' and '.join(elsewhere)}, not this environment's: the deployment "
-                "hooks cannot read it there and will fail every deployment. Keep a copy of the smoke user's secret "
-                "in this environment's account and region (docs/pipeline.md, Deployment hooks).",
+                f"The deployment hooks' test user secret is in {' and '.join(elsewhere)}, not this environment's: "
+                "the hooks cannot read it there and would fail every deployment. Set this environment's "
+                "hook_user_secret_arn to a copy in its own account and region (docs/pipeline.md, Deployment hooks).",
             )
 
     @property

@@ -1,6 +1,7 @@
 """Each environment's canary runs both CodeDeploy hooks: small functions of their own, each role exactly what it needs.
 
-Staging has a smoke user (its secret's ARN in the pipeline's context), production has none.
+Staging has a smoke user (a secret in the pipeline's account for the CodeBuild step, a copy in
+staging's own for the hooks), production has none.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from infra.constructs.lambda_api import HANDLER
 from infra.hook_assets import POST_TRAFFIC, PRE_TRAFFIC, HookAsset, build_hook_asset
-from tests.pipeline.conftest import STAGING_SMOKE_USER_SECRET_ARN, PipelineSynth, StageSynth
+from tests.pipeline.conftest import STAGING_HOOK_USER_SECRET_ARN, PipelineSynth, StageSynth
 
 ENVIRONMENTS = ("staging", "production")
 HOOK_HANDLERS = {"pre": PRE_TRAFFIC.handler, "post": POST_TRAFFIC.handler}
@@ -85,7 +86,7 @@ def test_the_pre_hook_targets_the_version_the_alias_moves_to(pipeline_synth: Pip
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_each_hook_role_may_do_exactly_what_its_hook_needs(pipeline_synth: PipelineSynth, environment: str) -> None:
     stage = pipeline_synth.stages[environment]
-    secret = [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": STAGING_SMOKE_USER_SECRET_ARN}]
+    secret = [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": STAGING_HOOK_USER_SECRET_ARN}]
     secret_statements = secret if environment == "staging" else []
     report = {
         "Action": "codedeploy:PutLifecycleEventHookExecutionStatus",
