@@ -400,7 +400,7 @@ class BuildConfig(ContextConfig):
 PIPELINE_SWITCHES = ("github_repository", "github_branch", "codestar_connection_arn")
 
 # An environment's own keys; every other key in its entry overrides the ApiConfig key of that name.
-ENVIRONMENT_KEYS = ("account", "region", "manual_approval", "smoke_user_secret_arn")
+ENVIRONMENT_KEYS = ("account", "region", "manual_approval", "smoke_user_secret_arn", "hook_user_secret_arn")
 
 # A connection's ARN names the account and region it lives in (CodeConnections, formerly CodeStar Connections).
 CONNECTION_ARN = re.compile(
@@ -451,7 +451,15 @@ class EnvironmentConfig(BaseModel):
     # The smoke test's user, {"username", "password", "groups"?} in Secrets Manager, in the
     # pipeline's account and region (its step runs there); None: unauthenticated checks only.
     smoke_user_secret_arn: CompleteSecretArn = None
+    # The same user for the deployment hooks, which run in the environment's account and region:
+    # a secret there; None: smoke_user_secret_arn (readable only when the environment is the pipeline's).
+    hook_user_secret_arn: CompleteSecretArn = None
     api: ApiConfig
+
+    @property
+    def hooks_user_secret_arn(self) -> str | None:
+        """The secret the deployment hooks read their test user from."""
+        return self.hook_user_secret_arn or self.smoke_user_secret_arn
 
 
 class PipelineConfig(BaseModel):

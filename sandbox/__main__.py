@@ -1,7 +1,7 @@
 """`python -m sandbox`: run (synthesize, then serve; what `make sandbox` does), serve a cloud assembly, or offline.
 
 python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [-c key=value ...]
-python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...]
+python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...] [--invoke-port P]
 python -m sandbox offline [--port P] [--users-file F]   the offline identity provider and docs assets alone
 """
 
@@ -124,6 +124,7 @@ def _serve_assembly(
     jwks_uris: Mapping[str, str],
     python: Path | None,
     offline_services: OfflineServices | None = None,
+    invoke_socket: socket.socket | None = None,
 ) -> None:
     try:
         api = load_http_api(assembly_dir)
@@ -146,6 +147,7 @@ def _serve_assembly(
                 prepared=prepared,
                 jwks_uris=jwks_uris,
                 extra_apps=extra,
+                invoke_socket=invoke_socket,
             )
         )
 
@@ -187,6 +189,10 @@ def run(args: argparse.Namespace) -> None:
 
 def serve_command(args: argparse.Namespace) -> None:
     gateway_socket = _bind_or_fail(args.host, args.port)
+    # Lambda's Invoke API, for what invokes a function directly (the pre-traffic hook, hooks/).
+    invoke_socket = _bind_or_fail("127.0.0.1", args.invoke_port) if args.invoke_port is not None else None
+    if invoke_socket is not None:
+        emit(f"  Invoke API: http://127.0.0.1:{port_of(invoke_socket)} (AWS_ENDPOINT_URL_LAMBDA for an SDK)")
     _serve_assembly(
         args.assembly,
         gateway_socket=gateway_socket,
@@ -195,6 +201,7 @@ def serve_command(args: argparse.Namespace) -> None:
         key_in_raw_path=args.key_in_raw_path,
         jwks_uris=dict(args.jwks),
         python=args.python,
+        invoke_socket=invoke_socket,
     )
 
 
@@ -245,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="append",
         default=[],
         help="ISSUER=URL: fetch this issuer's keys here instead of through its discovery document",
+    )
+    serve_parser.add_argument(
+        "--invoke-port", type=int, help="also serve Lambda's Invoke API for the functions on this loopback port"
     )
     serve_parser.set_defaults(handler=serve_command)
 

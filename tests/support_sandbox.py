@@ -74,6 +74,8 @@ class RunningSandbox:
     origin: str
     prefix: str
     log_path: Path
+    # Lambda's Invoke API in front of the same functions, where asked for (`sandbox serve --invoke-port`).
+    invoke_url: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -103,6 +105,7 @@ def running_sandbox(
     domain: str | None = None,
     key_in_raw_path: bool = True,
     name: str = "sandbox",
+    invoke_api: bool = False,
 ) -> Iterator[RunningSandbox]:
     """`python -m sandbox serve` on a free port, the authorizer trusting the offline issuer's keys."""
     port = free_port()
@@ -121,12 +124,17 @@ def running_sandbox(
     if domain is not None:
         command += ["--domain", domain, "--key-in-raw-path" if key_in_raw_path else "--no-key-in-raw-path"]
         prefix = f"/{MAPPING_KEY}"
+    invoke_url = None
+    if invoke_api:
+        invoke_port = free_port()
+        command += ["--invoke-port", str(invoke_port)]
+        invoke_url = f"http://127.0.0.1:{invoke_port}"
     log_path = workdir / f"{name}.log"
     # Ready once the gateway answers; the function itself starts on the first invocation.
     with running_server(
         command, port=port, ready_path=f"{prefix}/v1/not-a-route", ready_status=404, env=server_env(), log_path=log_path
     ) as origin:
-        yield RunningSandbox(origin=origin, prefix=prefix, log_path=log_path)
+        yield RunningSandbox(origin=origin, prefix=prefix, log_path=log_path, invoke_url=invoke_url)
 
 
 def changed_assembly(

@@ -135,6 +135,8 @@ class LambdaApi(Construct):
         stage_name = config.stage_name
         mapping_key = config.mapping_key or ""
         identity_source = IDENTITY_SOURCE
+        # The header itself, for what sends the token as a caller would (the pre-traffic hook).
+        self.identity_header = identity_source.removeprefix("$request.header.")
         self.environment = function_environment(
             config,
             # The exact files the docs pages load, with integrity computed from the pinned packages.

@@ -12,6 +12,7 @@ from infra.bundling import BundleTarget, service_bundle
 from infra.bytecode import CompilerSearch, find_bytecode_compiler
 from infra.config import ApiConfig, BuildConfig
 from infra.constructs.canary_deployment import CanaryDeployment
+from infra.constructs.deployment_hooks import DeploymentHooks
 from infra.constructs.lambda_api import LambdaApi, python_runtime
 from infra.limits import add_limit_checks
 
@@ -31,6 +32,7 @@ class ApiStack(Stack):
         service_dir: Path,
         bundle_cache_dir: Path,
         build: BuildConfig,
+        smoke_user_secret_arn: str | None = None,
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
@@ -46,8 +48,29 @@ class ApiStack(Stack):
         self.api = LambdaApi(self, "Api", config=config, code=bundle.code)
         add_limit_checks(self, max_routes=config.http_api_max_routes)
         self.rollout: CanaryDeployment | None = None
+        self.hooks: DeploymentHooks | None = None
+        custom_domain_url = f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}"
+        # With the execute-api endpoint disabled, the custom domain is the only way in (the pipeline's
+        # health check included).
+        api_url = custom_domain_url.rstrip("/") if LambdaApi.serves_only_the_custom_domain(config) else None
         if config.canary:
-            self.rollout = CanaryDeployment(self, "Rollout", alias=self.api.alias, stage=self.api.stage)
+            self.hooks = DeploymentHooks(
+                self,
+                "DeploymentHooks",
+                api=self.api,
+                config=config,
+                api_url=api_url or self.api.stage.url,
+                cache_dir=bundle_cache_dir,
+                smoke_user_secret_arn=smoke_user_secret_arn,
+            )
+            self.rollout = CanaryDeployment(
+                self,
+                "Rollout",
+                alias=self.api.alias,
+                stage=self.api.stage,
+                pre_hook=self.hooks.pre_traffic.function,
+                post_hook=self.hooks.post_traffic.function,
+            )
 
         if search.compiler is None:
             message = no_bytecode_message(search, runtime=config.runtime)
@@ -62,10 +85,6 @@ class ApiStack(Stack):
                 "jwt_audience and the provider's settings (docs/deploying.md) before deploying.",
             )
 
-        custom_domain_url = f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}"
-        # With the execute-api endpoint disabled, the custom domain is the only way in (the pipeline's
-        # health check included).
-        api_url = custom_domain_url.rstrip("/") if LambdaApi.serves_only_the_custom_domain(config) else None
         self.api_url_output = CfnOutput(
             self,
             "ApiUrl",
@@ -120,6 +139,17 @@ class ApiStack(Stack):
                 value=group.deployment_group_name,
                 description="CodeDeploy's canary on the alias: aws deploy list-deployments, stop-deployment",
             )
+        if self.hooks is not None:
+            for name, hook in (
+                ("PreTrafficHookLogGroup", self.hooks.pre_traffic),
+                ("PostTrafficHookLogGroup", self.hooks.post_traffic),
+            ):
+                CfnOutput(
+                    self,
+                    name,
+                    value=hook.log_group.log_group_name,
+                    description="A failed deployment's hook names the failing check here: aws logs tail <this>",
+                )
 
 
 def no_bytecode_message(search: CompilerSearch, *, runtime: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from infra.constructs.lambda_api import HANDLER
 from tests.infra.conftest import cdk_json_context
 from tests.pipeline.conftest import PipelineSynth, StageSynth
 from tests.support import STACK_NAME
@@ -65,7 +66,13 @@ def test_an_alarm_stops_the_deployment_and_rolls_it_back(pipeline_synth: Pipelin
 
 
 def alias_dimensions(stage: StageSynth) -> list[dict[str, Any]]:
-    function = ref(stage, "AWS::Lambda::Function")
+    # The service's function: the stack's other functions are the deployment hooks (test_hooks.py).
+    (service,) = [
+        logical_id
+        for logical_id, function in stage.resources("AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == HANDLER
+    ]
+    function = {"Ref": service}
     return [
         {"Name": "FunctionName", "Value": function},
         {"Name": "Resource", "Value": {"Fn::Join": ["", [function, ":live"]]}},
