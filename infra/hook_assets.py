@@ -8,9 +8,10 @@ with Python": the runtime includes boto3), for two long-standing calls (Invoke, 
 PutLifecycleEventHookExecutionStatus), so no asset carries boto3.
 
 The post hook runs the smoke script: it carries the `smoke` package and what
-`smoke/requirements.txt` lists. When the smoke script comes to import another package of
-this repository (a generated API client, say), add it to `POST_TRAFFIC.packages`: that one
-line is all its asset needs; a package installed from PyPI goes into smoke/requirements.txt.
+`smoke/requirements.txt` lists, the generated API client (`./clients/python`, a project of
+this repository named by path, whose files count in the asset's hash) included. Another
+package of this repository that the script comes to import, not installable by path, is one
+more entry in `POST_TRAFFIC.packages`; a package from PyPI goes into smoke/requirements.txt.
 
 The tree is built once per content and kept under the bundle cache; its hash is computed
 from the inputs, so an unchanged hook keeps its asset (and the pipeline does not republish it).
@@ -87,6 +88,12 @@ class HookAssetError(Exception):
     """A hook's asset could not be built; the message says what pip reported."""
 
 
+def local_projects(requirements: Path, root: Path = ROOT) -> list[Path]:
+    """The projects a requirements file names by path (`./clients/python`), from the root as pip reads them."""
+    lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
+    return [root / line for line in lines if line.startswith(("./", "../"))]
+
+
 def hook_asset_hash(asset: HookAsset, *, python_version: str, architecture: str, root: Path = ROOT) -> str:
     """A digest of every input: the files, the requirements, the constraints, the target."""
     digest = hashlib.sha256()
@@ -101,6 +108,12 @@ def hook_asset_hash(asset: HookAsset, *, python_version: str, architecture: str,
         add(inside, path.read_bytes())
     for requirements in asset.requirements:
         add(f"requirements:{requirements}", (root / requirements).read_bytes())
+        # A project of this repository named by path (the generated API client): its files, so
+        # that regenerating it builds a new asset instead of reusing the cached one.
+        for project in local_projects(root / requirements, root):
+            for path in sorted(project.rglob("*.py")):
+                if not ({"build", "__pycache__"} & set(path.relative_to(project).parts)):
+                    add(f"project:{path.relative_to(root).as_posix()}", path.read_bytes())
     if asset.requirements:
         add("constraints", (root / CONSTRAINTS.name).read_bytes())
     return digest.hexdigest()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from infra.constructs.lambda_api import HANDLER
-from infra.hook_assets import POST_TRAFFIC, PRE_TRAFFIC, HookAsset, build_hook_asset
+from infra.hook_assets import POST_TRAFFIC, PRE_TRAFFIC, HookAsset, build_hook_asset, hook_asset_hash
 from tests.pipeline.conftest import STAGING_HOOK_USER_SECRET_ARN, PipelineSynth, StageSynth
 
 ENVIRONMENTS = ("staging", "production")
@@ -167,3 +167,17 @@ def test_a_hooks_asset_holds_everything_its_code_imports_and_no_service(
 
     assert "service" not in shipped
     assert imported <= shipped | RUNTIME_PROVIDED | set(sys.stdlib_module_names), imported - shipped
+
+
+def test_the_post_hooks_asset_changes_with_a_project_its_requirements_name_by_path(tmp_path: Path) -> None:
+    # The generated client is installed from ./clients/python: regenerating it must build a new asset.
+    project = tmp_path / "clients" / "python" / "api_client"
+    project.mkdir(parents=True)
+    (project / "__init__.py").write_text("VERSION = 1\n")
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "requirements.txt").write_text("./clients/python\n")
+    (tmp_path / "constraints.txt").write_text("")
+    asset = HookAsset(name="post", handler="x.handler", requirements=("smoke/requirements.txt",))
+    before = hook_asset_hash(asset, python_version="3.12", architecture="arm64", root=tmp_path)
+    (project / "__init__.py").write_text("VERSION = 2\n")
+    assert hook_asset_hash(asset, python_version="3.12", architecture="arm64", root=tmp_path) != before
