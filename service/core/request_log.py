@@ -1,0 +1,148 @@
+"""One log line per request, which is also the request's metrics (CloudWatch Embedded Metric Format).
+
+The app's edge (`service/core/middleware.py`) writes it when the answer is sent, in both
+runtimes, through the `logging` module, so that what Lambda's managed runtime installs with
+the JSON log format (`LoggingConfig.LogFormat: JSON`) renders it: the runtime's formatter
+writes a record's `extra` values as top-level keys of the log event beside its own
+`timestamp`, `level`, `message`, `logger` and `requestId` (Lambda's request id)
+(awslambdaric's `JsonFormatter`; AWS docs, "Using Lambda advanced logging controls with
+Python"). `make dev` installs a formatter of the same shape (`service/runtime/local.py`).
+
+What the line carries, and what it never does:
+- `method`, `route` (the route's template, as the gateway's route key spells it: never the
+  raw path, so an id in the path makes no metric of its own), `status`, `durationMs`;
+- `apigwRequestId`: API Gateway's `requestContext.requestId`, the id its access log and its
+  `apigw-requestid` response header carry (AWS docs, "Working with AWS Lambda proxy
+  integrations for HTTP APIs" and "Customizing HTTP API access logs"); a generated one where
+  no gateway stands in front (`make dev`);
+- `traceId`: the X-Ray trace's root, from `_X_AMZN_TRACE_ID`, which the runtime sets for each
+  invocation (AWS docs, "Defined runtime environment variables");
+- `coldStart`: whether this is the environment's first request since its init (or since a
+  SnapStart restore);
+- `sub`: the caller's subject where an authorizer verified one. Never a token, another
+  claim, a query string or a body.
+
+The metrics ride on the same line: the `_aws` member at the top level of the log event
+names them, and their values are top-level members too (AWS docs, "Specification: Embedded
+metric format"). CloudWatch Logs extracts them from a Lambda function's log group without
+any API call. One directive counts `Requests`, `Errors4xx`, `Errors5xx` and `Latency` per
+`FunctionName` and `Route`; on a cold start a second one counts `ColdStart` per
+`FunctionName`. `METRICS` is what the dashboard and the alarms read (`infra/constructs/monitoring.py`).
+
+Hand-written rather than Powertools Metrics or aws-embedded-metrics: each costs the cold
+start more than its budget allows (docs/operations.md, "Why the metrics are hand-written EMF").
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from typing import Any
+
+logger = logging.getLogger("service.request")
+
+# Where a protected route's dependency leaves the verified caller's `sub` in the ASGI scope.
+CALLER_SUB = "service.caller_sub"
+# The route of a request no route of the app matched: one value, whatever the path.
+UNMATCHED_ROUTE = "-"
+# Outside Lambda (make dev) there is no function name.
+LOCAL_FUNCTION_NAME = "local"
+
+NAMESPACE = "FastApiLambda"
+FUNCTION_DIMENSION = "FunctionName"
+ROUTE_DIMENSION = "Route"
+REQUESTS = "Requests"
+ERRORS_4XX = "Errors4xx"
+ERRORS_5XX = "Errors5xx"
+LATENCY = "Latency"
+COLD_START = "ColdStart"
+# Each metric with its EMF unit (a CloudWatch StandardUnit).
+METRICS = {REQUESTS: "Count", ERRORS_4XX: "Count", ERRORS_5XX: "Count", LATENCY: "Milliseconds", COLD_START: "Count"}
+
+_PER_ROUTE = {
+    "Namespace": NAMESPACE,
+    "Dimensions": [[FUNCTION_DIMENSION, ROUTE_DIMENSION]],
+    "Metrics": [{"Name": name, "Unit": METRICS[name]} for name in (REQUESTS, ERRORS_4XX, ERRORS_5XX, LATENCY)],
+}
+_COLD_START = {
+    "Namespace": NAMESPACE,
+    "Dimensions": [[FUNCTION_DIMENSION]],
+    "Metrics": [{"Name": COLD_START, "Unit": METRICS[COLD_START]}],
+}
+# Built once: only the timestamp changes from one line to the next.
+_WARM_DIRECTIVES = [_PER_ROUTE]
+_COLD_DIRECTIVES = [_PER_ROUTE, _COLD_START]
+
+
+class RequestLog:
+    """Writes the line of each request; one per app, created with it."""
+
+    def __init__(self) -> None:
+        # Set by Lambda in every execution environment (AWS docs, "Defined runtime environment variables").
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or LOCAL_FUNCTION_NAME
+        self.cold = True
+
+    def mark_cold(self) -> None:
+        """The next request is a cold start again (a SnapStart restore)."""
+        self.cold = True
+
+    def write(self, scope: dict[str, Any], status: int, started: float) -> None:
+        """Log the request of `scope`, answered with `status`, begun at `started` (`time.perf_counter()`)."""
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        route = scope.get("route")
+        template = getattr(route, "path_format", None)
+        route_key = f"{scope['method']} {template}" if template else UNMATCHED_ROUTE
+        event = scope.get("aws.event")
+        line: dict[str, Any] = {
+            "method": scope["method"],
+            "route": route_key,
+            "status": status,
+            "durationMs": duration_ms,
+            "apigwRequestId": _gateway_request_id(event),
+            "traceId": _trace_root(os.environ.get("_X_AMZN_TRACE_ID")),
+            "coldStart": self.cold,
+            "sub": scope.get(CALLER_SUB),
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": _COLD_DIRECTIVES if self.cold else _WARM_DIRECTIVES,
+            },
+            FUNCTION_DIMENSION: self.function_name,
+            ROUTE_DIMENSION: route_key,
+            REQUESTS: 1,
+            ERRORS_4XX: 1 if 400 <= status < 500 else 0,
+            ERRORS_5XX: 1 if status >= 500 else 0,
+            LATENCY: duration_ms,
+        }
+        if self.cold:
+            line[COLD_START] = 1
+            self.cold = False
+        # makeRecord and handle rather than logger.info: no caller lookup (a walk up the stack
+        # for a file name and line the JSON format never writes), the same record otherwise.
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, "request", None, None, extra=line))
+
+
+def _gateway_request_id(event: Any) -> str:
+    if event is not None:
+        request_id = event.get("requestContext", {}).get("requestId")
+        if isinstance(request_id, str):
+            return request_id
+    # No gateway in front (make dev): an id of the gateway's length, this request's own.
+    return uuid.uuid4().hex[:16]
+
+
+def _trace_root(header: str | None) -> str | None:
+    """`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=...;Sampled=1` -> `1-5759e988-bd862e3fe1be46a994272793`.
+
+    The header's fields come in no fixed order (AWS X-Ray docs, "Tracing header").
+    """
+    if not header:
+        return None
+    for part in header.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip() == "Root":
+            return value
+    return None
