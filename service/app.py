@@ -38,7 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.declared_scopes = tuple(KNOWN_SCOPES)
     app.state.http = SharedHttpClient(timeout_seconds=settings.provider_timeout_seconds)
     # Each request's log line and metrics; the SnapStart hooks mark a restore's first request cold.
-    app.state.request_log = RequestLog()
+    app.state.request_log = RequestLog(lambda: app.routes)
     install_error_handlers(app)
     app.add_middleware(ApiEdge, max_bytes=settings.max_request_body_bytes, request_log=app.state.request_log)
     if settings.runtime is Runtime.LOCAL and settings.cors_allow_origins:

@@ -13,6 +13,7 @@ from infra.bytecode import CompilerSearch, find_bytecode_compiler
 from infra.config import ApiConfig, BuildConfig
 from infra.constructs.canary_deployment import CanaryDeployment
 from infra.constructs.lambda_api import LambdaApi, python_runtime
+from infra.constructs.monitoring import ApiMonitoring
 from infra.limits import add_limit_checks
 
 NO_BYTECODE_WARNING = "fastapi-lambda:no-bytecode"
@@ -45,6 +46,7 @@ class ApiStack(Stack):
         )
         self.api = LambdaApi(self, "Api", config=config, code=bundle.code)
         add_limit_checks(self, max_routes=config.http_api_max_routes)
+        self.monitoring = ApiMonitoring(self, "Monitoring", api=self.api, config=config)
         self.rollout: CanaryDeployment | None = None
         if config.canary:
             self.rollout = CanaryDeployment(self, "Rollout", alias=self.api.alias, stage=self.api.stage)
@@ -111,6 +113,18 @@ class ApiStack(Stack):
             description="The HTTP API's access log, a line a request: aws logs tail <this> --follow",
         )
         CfnOutput(self, "AliasName", value=self.api.alias.alias_name, description="The alias the API invokes")
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=self.monitoring.dashboard_url,
+            description="The stage's dashboard: every route's requests, errors and latency (docs/operations.md)",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.topic.topic_arn,
+            description="Where the standing alarms notify: aws sns subscribe --topic-arn <this> --protocol email ...",
+        )
         if self.rollout is not None:
             group = self.rollout.deployment_group
             CfnOutput(self, "DeploymentApplication", value=group.application.application_name)

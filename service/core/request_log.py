@@ -39,7 +39,11 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute
 
 logger = logging.getLogger("service.request")
 
@@ -77,12 +81,33 @@ _COLD_DIRECTIVES = [_PER_ROUTE, _COLD_START]
 
 
 class RequestLog:
-    """Writes the line of each request; one per app, created with it."""
+    """Writes the line of each request of the app whose routes `routes` returns; one per app."""
 
-    def __init__(self) -> None:
+    def __init__(self, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         # Set by Lambda in every execution environment (AWS docs, "Defined runtime environment variables").
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or LOCAL_FUNCTION_NAME
         self.cold = True
+        self._routes = routes
+        self._templates: dict[int, str] = {}
+
+    def template(self, route: object) -> str | None:
+        """The full path template of the route a request matched (`scope["route"]`), prefixes included.
+
+        An included router's route in the scope is the router's own, whose `path_format`
+        lacks the prefixes it was included under; FastAPI's `iter_route_contexts` gives each
+        route its effective path. Read on the first request rather than at init: FastAPI
+        builds included routers' effective routes lazily, and routing builds them then anyway.
+        """
+        if route is None:
+            return None
+        template = self._templates.get(id(route))
+        if template is None:
+            for context in iter_route_contexts(self._routes()):
+                if context.path_format is not None:
+                    # A route included twice keeps its first template.
+                    self._templates.setdefault(id(context.original_route), context.path_format)
+            template = self._templates.setdefault(id(route), getattr(route, "path_format", None) or "")
+        return template or None
 
     def mark_cold(self) -> None:
         """The next request is a cold start again (a SnapStart restore)."""
@@ -93,8 +118,7 @@ class RequestLog:
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         if not logger.isEnabledFor(logging.INFO):
             return
-        route = scope.get("route")
-        template = getattr(route, "path_format", None)
+        template = self.template(scope.get("route"))
         route_key = f"{scope['method']} {template}" if template else UNMATCHED_ROUTE
         event = scope.get("aws.event")
         line: dict[str, Any] = {
