@@ -12,11 +12,21 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+_SIZES = (
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+)
 STANDARD_UNITS = frozenset(
-    "Seconds Microseconds Milliseconds Bytes Kilobytes Megabytes Gigabytes Terabytes Bits Kilobits Megabits "
-    "Gigabits Terabits Percent Count Bytes/Second Kilobytes/Second Megabytes/Second Gigabytes/Second "
-    "Terabytes/Second Bits/Second Kilobits/Second Megabits/Second Gigabits/Second Terabits/Second "
-    "Count/Second None".split()
+    ["Seconds", "Microseconds", "Milliseconds", "Percent", "Count", "Count/Second", "None", *_SIZES]
+    + [f"{size}/Second" for size in _SIZES]
 )
 MAX_DIMENSIONS_PER_SET = 30
 MAX_METRICS_PER_DIRECTIVE = 100
@@ -41,42 +51,56 @@ def emf_problems(event: dict[str, Any]) -> list[str]:
     if not isinstance(directives, list) or not directives:
         return [*problems, "_aws.CloudWatchMetrics is not a non-empty array of metric directives"]
     for index, directive in enumerate(directives):
-        where = f"_aws.CloudWatchMetrics[{index}]"
-        if not isinstance(directive, dict):
-            problems.append(f"{where} is not an object")
+        problems += _directive_problems(event, directive, f"_aws.CloudWatchMetrics[{index}]")
+    return problems
+
+
+def _directive_problems(event: dict[str, Any], directive: Any, where: str) -> list[str]:
+    if not isinstance(directive, dict):
+        return [f"{where} is not an object"]
+    problems: list[str] = []
+    namespace = directive.get("Namespace")
+    if not isinstance(namespace, str) or not 1 <= len(namespace) <= MAX_NAME or namespace.startswith(":"):
+        problems.append(f"{where}.Namespace is not a namespace")
+    dimension_sets = directive.get("Dimensions")
+    if not isinstance(dimension_sets, list):
+        problems.append(f"{where}.Dimensions is not an array of dimension sets")
+    else:
+        problems += [f"{where}: {problem}" for problem in _dimension_problems(event, dimension_sets)]
+    metrics = directive.get("Metrics")
+    if not isinstance(metrics, list) or len(metrics) > MAX_METRICS_PER_DIRECTIVE:
+        problems.append(f"{where}.Metrics is not an array of at most 100 metric definitions")
+    else:
+        problems += [f"{where}: {problem}" for metric in metrics for problem in _metric_problems(event, metric)]
+    return problems
+
+
+def _dimension_problems(event: dict[str, Any], dimension_sets: list[Any]) -> list[str]:
+    problems: list[str] = []
+    for dimensions in dimension_sets:
+        if not isinstance(dimensions, list) or len(dimensions) > MAX_DIMENSIONS_PER_SET:
+            problems.append("a dimension set is not an array of at most 30 keys")
             continue
-        namespace = directive.get("Namespace")
-        if not isinstance(namespace, str) or not 1 <= len(namespace) <= MAX_NAME or namespace.startswith(":"):
-            problems.append(f"{where}.Namespace is not a namespace")
-        dimension_sets = directive.get("Dimensions")
-        if not isinstance(dimension_sets, list):
-            problems.append(f"{where}.Dimensions is not an array of dimension sets")
-            dimension_sets = []
-        for dimensions in dimension_sets:
-            if not isinstance(dimensions, list) or len(dimensions) > MAX_DIMENSIONS_PER_SET:
-                problems.append(f"{where}: a dimension set is not an array of at most 30 keys")
-                continue
-            for key in dimensions:
-                value = event.get(key) if isinstance(key, str) else None
-                if not isinstance(value, str) or not 1 <= len(value) <= MAX_DIMENSION_VALUE:
-                    problems.append(f"{where}: dimension {key!r} names no top-level string member")
-        metrics = directive.get("Metrics")
-        if not isinstance(metrics, list) or len(metrics) > MAX_METRICS_PER_DIRECTIVE:
-            problems.append(f"{where}.Metrics is not an array of at most 100 metric definitions")
-            continue
-        for metric in metrics:
-            name = metric.get("Name") if isinstance(metric, dict) else None
-            if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME:
-                problems.append(f"{where}: a metric definition has no Name")
-                continue
-            if "Unit" in metric and metric["Unit"] not in STANDARD_UNITS:
-                problems.append(f"{where}: metric {name}: unit {metric['Unit']!r} is not a CloudWatch unit")
-            if metric.get("StorageResolution", 60) not in (1, 60):
-                problems.append(f"{where}: metric {name}: StorageResolution is neither 1 nor 60")
-            value = event.get(name)
-            values = value if isinstance(value, list) else [value]
-            if not values or len(values) > MAX_VALUES_PER_METRIC or not all(_is_number(v) for v in values):
-                problems.append(f"{where}: metric {name} names no top-level number (or array of up to 100)")
+        for key in dimensions:
+            value = event.get(key) if isinstance(key, str) else None
+            if not isinstance(value, str) or not 1 <= len(value) <= MAX_DIMENSION_VALUE:
+                problems.append(f"dimension {key!r} names no top-level string member")
+    return problems
+
+
+def _metric_problems(event: dict[str, Any], metric: Any) -> list[str]:
+    name = metric.get("Name") if isinstance(metric, dict) else None
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME:
+        return ["a metric definition has no Name"]
+    problems: list[str] = []
+    if "Unit" in metric and metric["Unit"] not in STANDARD_UNITS:
+        problems.append(f"metric {name}: unit {metric['Unit']!r} is not a CloudWatch unit")
+    if metric.get("StorageResolution", 60) not in (1, 60):
+        problems.append(f"metric {name}: StorageResolution is neither 1 nor 60")
+    value = event.get(name)
+    values = value if isinstance(value, list) else [value]
+    if not values or len(values) > MAX_VALUES_PER_METRIC or not all(_is_number(v) for v in values):
+        problems.append(f"metric {name} names no top-level number (or array of up to 100)")
     return problems
 
 

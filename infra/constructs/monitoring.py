@@ -250,7 +250,6 @@ class ApiMonitoring(Construct):
 
     def _add_widgets(self, gateway: dict[str, cloudwatch.Metric]) -> None:
         function = self.api.function
-        size = {"width": WIDGET_WIDTH, "height": WIDGET_HEIGHT}
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Standing alarms", alarms=list(self.alarms), width=24, height=3),
         )
@@ -259,20 +258,25 @@ class ApiMonitoring(Construct):
                 title="Stage: requests, 5xx",
                 left=[gateway["Count"].with_(statistic="Sum")],
                 right=[gateway["5xx"].with_(statistic="Sum")],
-                **size,
+                width=WIDGET_WIDTH,
+                height=WIDGET_HEIGHT,
             ),
             cloudwatch.GraphWidget(
                 title="Stage: latency p50, p99",
                 left=[gateway["Latency"].with_(statistic=statistic) for statistic in ("p50", "p99")],
-                **size,
+                width=WIDGET_WIDTH,
+                height=WIDGET_HEIGHT,
             ),
         )
         self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Cold starts", left=[self.cold_starts], **size),
+            cloudwatch.GraphWidget(
+                title="Cold starts", left=[self.cold_starts], width=WIDGET_WIDTH, height=WIDGET_HEIGHT
+            ),
             cloudwatch.GraphWidget(
                 title="Throttles",
                 left=[function.metric_throttles(period=PERIOD, statistic="Sum")],
-                **size,
+                width=WIDGET_WIDTH,
+                height=WIDGET_HEIGHT,
             ),
         )
         self.dashboard.add_widgets(
@@ -280,13 +284,15 @@ class ApiMonitoring(Construct):
                 title="Authorizer refusals: 401/403 on the authorized routes",
                 left=[self.auth_refusals],
                 right=[self.authorized_requests],
-                **size,
+                width=WIDGET_WIDTH,
+                height=WIDGET_HEIGHT,
             ),
             cloudwatch.GraphWidget(
                 title="Function: errors, duration p50, p99",
                 left=[function.metric_errors(period=PERIOD, statistic="Sum")],
                 right=[function.metric_duration(period=PERIOD, statistic=s) for s in ("p50", "p99")],
-                **size,
+                width=WIDGET_WIDTH,
+                height=WIDGET_HEIGHT,
             ),
         )
         for route in self.routes:
@@ -297,11 +303,13 @@ class ApiMonitoring(Construct):
                         self._emf(name, "Sum", route=route.key)
                         for name in (emf.REQUESTS, emf.ERRORS_4XX, emf.ERRORS_5XX)
                     ],
-                    **size,
+                    width=WIDGET_WIDTH,
+                    height=WIDGET_HEIGHT,
                 ),
                 cloudwatch.GraphWidget(
                     title=f"{route.key}: latency p50, p99",
                     left=[self._emf(emf.LATENCY, statistic, route=route.key) for statistic in ("p50", "p99")],
-                    **size,
+                    width=WIDGET_WIDTH,
+                    height=WIDGET_HEIGHT,
                 ),
             )

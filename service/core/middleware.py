@@ -66,7 +66,7 @@ class ApiEdge:
     this one keeps the app's error shape.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, request_log: RequestLog) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, request_log: RequestLog | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.request_log = request_log
@@ -129,7 +129,8 @@ class ApiEdge:
                 response = problem_response(500, code="internal_error", detail="An unexpected error occurred.")
                 await response(scope, receive, emit)
         finally:
-            self.request_log.write(scope, status, begun)
+            if self.request_log is not None:
+                self.request_log.write(scope, status, begun)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -39,7 +39,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
@@ -113,7 +113,7 @@ class RequestLog:
         """The next request is a cold start again (a SnapStart restore)."""
         self.cold = True
 
-    def write(self, scope: dict[str, Any], status: int, started: float) -> None:
+    def write(self, scope: MutableMapping[str, Any], status: int, started: float) -> None:
         """Log the request of `scope`, answered with `status`, begun at `started` (`time.perf_counter()`)."""
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         if not logger.isEnabledFor(logging.INFO):
@@ -146,7 +146,7 @@ class RequestLog:
             self.cold = False
         # makeRecord and handle rather than logger.info: no caller lookup (a walk up the stack
         # for a file name and line the JSON format never writes), the same record otherwise.
-        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, "request", None, None, extra=line))
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, "request", (), None, extra=line))
 
 
 def _gateway_request_id(event: Any) -> str:

@@ -28,6 +28,8 @@ def joined(value: Any) -> str:
     """An Fn::Join rendered as text, each reference as <logical id>."""
     if isinstance(value, str):
         return value
+    separator: str
+    parts: list[Any]
     separator, parts = value["Fn::Join"]
     return separator.join(part if isinstance(part, str) else f"<{_ref_name(part)}>" for part in parts)
 

@@ -12,18 +12,20 @@ import copy
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from awslambdaric.lambda_runtime_log_utils import JsonFormatter
 import snapshot_restore_py
+from awslambdaric.lambda_runtime_log_utils import JsonFormatter
 from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.core import request_log as emf
 from service.core.access.declaration import RouteAccess
 from service.runtime.lambda_adapter import LambdaHandler, build_handler
+from service.runtime.local import LambdaJsonFormatter, uvicorn_log_config
 from service.runtime.snapstart import register_snapshot_hooks
 from tests.declared import DEMO_ADMIN_GROUPS, declared_routes
 from tests.emf_spec import emf_problems, metric_values
@@ -197,18 +199,21 @@ def test_a_401_from_the_app_a_404_and_a_500_each_write_their_line(
 ) -> None:
     protected = routes_where(lambda route: not route.public and "{" not in route.path, "protected route")
     # No authorizer context on a protected route: the app itself refuses (it fails closed).
-    assert invoke(handler, event_for(protected.method, protected.path, authorized=False, request_id="Refused401Id=")) == 401
-    unknown = event_for("POST", "/v1/no-such-route", authorized=True, request_id="NotFound404Id=", body=f"password={BODY_SECRET}")
+    refused = event_for(protected.method, protected.path, authorized=False, request_id="Refused401Id=")
+    assert invoke(handler, refused) == 401
+    unknown = event_for(
+        "POST", "/v1/no-such-route", authorized=True, request_id="NotFound404Id=", body=f"password={BODY_SECRET}"
+    )
     assert invoke(handler, unknown) == 404
     assert invoke(handler, event_for("GET", FAILING_PATH, authorized=True, request_id="Failed500RqId=")) == 500
 
-    refused, not_found, failed = runtime_log.request_lines()
-    assert_the_line(refused, method=protected.method, template=protected.path, status=401, request_id="Refused401Id=")
-    assert "sub" not in refused
+    refusal, not_found, failed = runtime_log.request_lines()
+    assert_the_line(refusal, method=protected.method, template=protected.path, status=401, request_id="Refused401Id=")
+    assert "sub" not in refusal
     assert_the_line(not_found, method="POST", template=emf.UNMATCHED_ROUTE, status=404, request_id="NotFound404Id=")
     assert_the_line(failed, method="GET", template=FAILING_PATH, status=500, request_id="Failed500RqId=")
     # Only the first request of the environment is a cold start.
-    assert [line["coldStart"] for line in (refused, not_found, failed)] == [True, False, False]
+    assert [line["coldStart"] for line in (refusal, not_found, failed)] == [True, False, False]
     assert emf.COLD_START not in not_found
     assert_nothing_leaks(runtime_log.lines)
 
@@ -260,3 +265,40 @@ def test_the_line_is_left_out_below_info() -> None:
         root.removeHandler(capture)
         root.setLevel(level)
     assert capture.request_lines() == []
+
+
+def test_make_dev_writes_the_same_line_with_a_local_request_id(
+    make_local_app: Callable[..., FastAPI], handler: LambdaHandler, runtime_log: RuntimeLogCapture
+) -> None:
+    # What `make dev` configures for the service's loggers (uvicorn's log_config).
+    config = uvicorn_log_config()
+    assert config["loggers"]["service"]["level"] == "INFO"
+    formatter = config["formatters"][config["handlers"][config["loggers"]["service"]["handlers"][0]]["formatter"]]
+    assert formatter["()"] == "service.runtime.local.LambdaJsonFormatter"
+    local_lines: list[str] = []
+    local = logging.Handler()
+    local.setFormatter(LambdaJsonFormatter())
+    local.emit = lambda record: local_lines.append(local.format(record))  # type: ignore[method-assign]
+    emf.logger.addHandler(local)
+    try:
+        route = routes_where(_callable_by_the_caller, "protected GET route the fixture's caller may call")
+        with TestClient(make_local_app()) as client:
+            admin = {"username": "admin@example.com", "password": "admin-password"}
+            signed_in = client.post("/v1/auth/token", data=admin)
+            answer = client.get(route.path, headers={"authorization": f"Bearer {signed_in.json()['access_token']}"})
+        assert answer.status_code == 200
+    finally:
+        emf.logger.removeHandler(local)
+    for request_id in ("LambdaColdId=", "LambdaWarmId="):
+        invoke(handler, event_for(route.method, route.path, authorized=True, request_id=request_id))
+    in_lambda = runtime_log.request_lines()[-1]
+    dev = json.loads(local_lines[-1])
+    assert dev["route"] == in_lambda["route"]
+    assert dev["sub"] == "admin@example.com"
+    # The same line, warm or cold alike; `requestId` is what the runtime adds in Lambda (Lambda's
+    # own id, tests/sandbox/test_request_correlation.py), and the local id here.
+    assert set(dev) == set(in_lambda) | {"requestId"}
+    assert re.fullmatch(r"[0-9a-f]{16}", dev["apigwRequestId"])
+    assert dev["requestId"] == dev["apigwRequestId"]
+    assert emf_problems(dev) == []
+    assert "admin-password" not in "\n".join(local_lines)
