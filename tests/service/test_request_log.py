@@ -1,9 +1,10 @@
 """The function's line per request, rendered by Lambda's own JSON log formatter, with its EMF metrics.
 
 The handler is called as Lambda calls it, with real payload 2.0 events re-aimed at the app's
-own declared routes, and its log records are formatted by awslambdaric's `JsonFormatter`,
-the formatter Lambda's managed Python runtime installs on the root logger when the
-function's log format is JSON. So each line here is the log event CloudWatch Logs receives.
+own declared routes, logging set up as Lambda's managed Python runtime sets it up with the
+JSON log format (awslambdaric's `JsonFormatter` on the root logger, at the application log
+level); the line itself is written to stdout by the service, one JSON object, which is the
+log event CloudWatch Logs receives (tests/sandbox/test_request_correlation.py: the real runtime).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from service.app import create_app
 from service.core import request_log as emf
 from service.core.access.declaration import RouteAccess
 from service.runtime.lambda_adapter import LambdaHandler, build_handler
-from service.runtime.local import LambdaJsonFormatter, uvicorn_log_config
+from service.runtime.local import uvicorn_log_config
 from service.runtime.snapstart import register_snapshot_hooks
 from tests.declared import DEMO_ADMIN_GROUPS, declared_routes
 from tests.emf_spec import emf_problems, metric_values
@@ -50,30 +51,35 @@ CALLER_TOKEN = CALLER_EVENT["headers"]["authorization"].partition(" ")[2]
 
 
 class RuntimeLogCapture(logging.Handler):
-    """The runtime's handler, minus the sink: each record formatted by Lambda's JsonFormatter, kept."""
+    """What reaches the function's log: stdout, and records through the runtime's handler (Lambda's JsonFormatter)."""
 
-    def __init__(self) -> None:
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
         super().__init__()
         self.setFormatter(JsonFormatter())
-        self.lines: list[str] = []
+        self.capsys = capsys
+        self.records: list[str] = []
+        self.stdout: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
+        self.records.append(self.format(record))
 
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.lines]
+    @property
+    def lines(self) -> list[str]:
+        self.stdout += self.capsys.readouterr().out.splitlines()
+        return self.stdout + self.records
 
     def request_lines(self) -> list[dict[str, Any]]:
-        return [event for event in self.events() if event.get("logger") == emf.logger.name]
+        events = [json.loads(line) for line in self.lines if line.startswith("{")]
+        return [event for event in events if event.get("logger") == emf.logger.name]
 
 
 @pytest.fixture
-def runtime_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[RuntimeLogCapture]:
+def runtime_log(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[RuntimeLogCapture]:
     """Logging as the runtime sets it up: its handler on the root logger at ApplicationLogLevel INFO."""
     monkeypatch.setenv("_X_AMZN_TRACE_ID", TRACE_HEADER)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "FastApiLambda-ApiFunction1A2B3C")
     root = logging.getLogger()
-    capture = RuntimeLogCapture()
+    capture = RuntimeLogCapture(capsys)
     level = root.level
     root.addHandler(capture)
     root.setLevel(logging.INFO)
@@ -251,10 +257,10 @@ def test_a_request_after_a_snapshot_restore_counts_as_a_cold_start(
     assert [line["coldStart"] for line in runtime_log.request_lines()] == [True, False, True]
 
 
-def test_the_line_is_left_out_below_info() -> None:
+def test_the_line_is_left_out_below_info(capsys: pytest.CaptureFixture[str]) -> None:
     # The function's ApplicationLogLevel decides, as for any other line: at WARN, none.
     root = logging.getLogger()
-    capture = RuntimeLogCapture()
+    capture = RuntimeLogCapture(capsys)
     root.addHandler(capture)
     level = root.level
     root.setLevel(logging.WARNING)
@@ -267,38 +273,44 @@ def test_the_line_is_left_out_below_info() -> None:
     assert capture.request_lines() == []
 
 
+def test_the_line_opens_as_the_runtimes_json_lines_do(
+    handler: LambdaHandler, runtime_log: RuntimeLogCapture
+) -> None:
+    """Written by the service itself (the runtime's formatter costs every request tens of µs), in the runtime's shape."""
+    invoke(handler, event_for("GET", "/v1/no-such-route", authorized=False, request_id="ShapeRequest="))
+    logging.getLogger("service.shape").info("reference")
+    (line,) = runtime_log.request_lines()
+    reference = json.loads(runtime_log.records[-1])
+    assert list(line)[:4] == list(reference)[:4] == ["timestamp", "level", "message", "logger"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", line["timestamp"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", reference["timestamp"])
+    # Lambda's request id, where the runtime's lines carry it.
+    assert line["requestId"] == FakeContext.aws_request_id
+
+
 def test_make_dev_writes_the_same_line_with_a_local_request_id(
     make_local_app: Callable[..., FastAPI], handler: LambdaHandler, runtime_log: RuntimeLogCapture
 ) -> None:
-    # What `make dev` configures for the service's loggers (uvicorn's log_config).
+    # What `make dev` configures for the service's loggers (uvicorn's log_config): INFO, as in Lambda.
     config = uvicorn_log_config()
     assert config["loggers"]["service"]["level"] == "INFO"
     formatter = config["formatters"][config["handlers"][config["loggers"]["service"]["handlers"][0]]["formatter"]]
     assert formatter["()"] == "service.runtime.local.LambdaJsonFormatter"
-    local_lines: list[str] = []
-    local = logging.Handler()
-    local.setFormatter(LambdaJsonFormatter())
-    local.emit = lambda record: local_lines.append(local.format(record))  # type: ignore[method-assign]
-    emf.logger.addHandler(local)
-    try:
-        route = routes_where(_callable_by_the_caller, "protected GET route the fixture's caller may call")
-        with TestClient(make_local_app()) as client:
-            admin = {"username": "admin@example.com", "password": "admin-password"}
-            signed_in = client.post("/v1/auth/token", data=admin)
-            answer = client.get(route.path, headers={"authorization": f"Bearer {signed_in.json()['access_token']}"})
-        assert answer.status_code == 200
-    finally:
-        emf.logger.removeHandler(local)
+    route = routes_where(_callable_by_the_caller, "protected GET route the fixture's caller may call")
+    with TestClient(make_local_app()) as client:
+        admin = {"username": "admin@example.com", "password": "admin-password"}
+        signed_in = client.post("/v1/auth/token", data=admin)
+        answer = client.get(route.path, headers={"authorization": f"Bearer {signed_in.json()['access_token']}"})
+    assert answer.status_code == 200
+    dev = runtime_log.request_lines()[-1]
     for request_id in ("LambdaColdId=", "LambdaWarmId="):
         invoke(handler, event_for(route.method, route.path, authorized=True, request_id=request_id))
     in_lambda = runtime_log.request_lines()[-1]
-    dev = json.loads(local_lines[-1])
     assert dev["route"] == in_lambda["route"]
     assert dev["sub"] == "admin@example.com"
-    # The same line, warm or cold alike; `requestId` is what the runtime adds in Lambda (Lambda's
-    # own id, tests/sandbox/test_request_correlation.py), and the local id here.
-    assert set(dev) == set(in_lambda) | {"requestId"}
+    # The same line, with the local request id where Lambda's would be.
+    assert set(dev) == set(in_lambda)
     assert re.fullmatch(r"[0-9a-f]{16}", dev["apigwRequestId"])
     assert dev["requestId"] == dev["apigwRequestId"]
     assert emf_problems(dev) == []
-    assert "admin-password" not in "\n".join(local_lines)
+    assert "admin-password" not in "\n".join(runtime_log.lines)
