@@ -1,12 +1,15 @@
 """One log line per request, which is also the request's metrics (CloudWatch Embedded Metric Format).
 
 The app's edge (`service/core/middleware.py`) writes it when the answer is sent, in both
-runtimes, through the `logging` module, so that what Lambda's managed runtime installs with
-the JSON log format (`LoggingConfig.LogFormat: JSON`) renders it: the runtime's formatter
-writes a record's `extra` values as top-level keys of the log event beside its own
-`timestamp`, `level`, `message`, `logger` and `requestId` (Lambda's request id)
-(awslambdaric's `JsonFormatter`; AWS docs, "Using Lambda advanced logging controls with
-Python"). `make dev` installs a formatter of the same shape (`service/runtime/local.py`).
+runtimes: one JSON object on one line of stdout, which Lambda sends to the function's log
+group as one log event (AWS docs, "Log and monitor Python Lambda functions"). It opens as the
+lines of Lambda's JSON log format do (`timestamp`, `level`, `message`, `logger`, `requestId`:
+Lambda's request id; awslambdaric's `JsonFormatter`, what the managed runtime installs for
+`LoggingConfig.LogFormat: JSON`) and is written only where the `service.request` logger is
+enabled for INFO, which the function's `ApplicationLogLevel` decides (the runtime sets it
+on the root logger). The service renders it rather than handing a record to the runtime's
+formatter, which cost every request several times more (docs/performance.md, "The request's
+line and metrics").
 
 What the line carries, and what it never does:
 - `method`, `route` (the route's template, as the gateway's route key spells it: never the
@@ -30,7 +33,8 @@ any API call. One directive counts `Requests`, `Errors4xx`, `Errors5xx` and `Lat
 `FunctionName`. `METRICS` is what the dashboard and the alarms read (`infra/constructs/monitoring.py`).
 
 Hand-written rather than Powertools Metrics or aws-embedded-metrics: each costs the cold
-start more than its budget allows (docs/operations.md, "Why the metrics are hand-written EMF").
+start more than its budget allows, and each writes a record of its own rather than the
+request's line (docs/performance.md, "The request's line and metrics").
 """
 
 from __future__ import annotations

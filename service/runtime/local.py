@@ -78,11 +78,11 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, No
 
 
 class LambdaJsonFormatter(logging.Formatter):
-    """The service's log lines as Lambda's JSON log format writes them, for `make dev`.
+    """The service's log records as Lambda's JSON log format writes them, for `make dev`.
 
     `timestamp`, `level`, `message`, `logger`, then the record's `extra` values at the top
-    level, `None` left out; `requestId` is the local request id of the request's line (there
-    is no Lambda request id here), so the line reads as it does in the sandbox.
+    level, `None` left out: an unhandled error's line reads as it does in the sandbox. (The
+    request's own line is written by `service/core/request_log.py`, in the same shape.)
     """
 
     def format(self, record: logging.LogRecord) -> str:
@@ -92,7 +92,6 @@ class LambdaJsonFormatter(logging.Formatter):
             "level": record.levelname,
             "message": record.getMessage(),
             "logger": record.name,
-            "requestId": extra.get("apigwRequestId"),
             **extra,
         }
         return json.dumps({key: value for key, value in line.items() if value is not None}, default=str)
@@ -102,7 +101,8 @@ def uvicorn_log_config() -> dict[str, Any]:
     """uvicorn's default logging configuration, with the query-string redactor on its access log.
 
     The service's own loggers write Lambda's JSON log format (`LambdaJsonFormatter`), at
-    INFO as the function's `ApplicationLogLevel` has it: a line per request, as in Lambda.
+    INFO as the function's `ApplicationLogLevel` has it, which also turns on the line per
+    request (`service/core/request_log.py`), as in Lambda.
     """
     import uvicorn.config
 
