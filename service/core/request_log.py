@@ -125,7 +125,8 @@ class RequestLog:
 
     def write(self, scope: MutableMapping[str, Any], status: int, started: float) -> None:
         """Write the line of the request of `scope`, answered with `status`, begun at `started` (`perf_counter()`)."""
-        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        # Milliseconds to the microsecond, as JSON text (one rendering for durationMs and Latency).
+        duration_ms = f"{(time.perf_counter() - started) * 1000:.3f}"
         # The function's ApplicationLogLevel, which the runtime sets on the root logger, decides.
         if not logger.isEnabledFor(logging.INFO):
             return
@@ -149,12 +150,12 @@ class RequestLog:
         sys.stdout.write(
             f'{{"timestamp": "{self._timestamp(now)}", "level": "INFO", "message": "request", '
             f'"logger": "{logger.name}", "requestId": {_json(request_id)}, {head}, '
-            f'"status": {status}, "durationMs": {duration_ms!r}, "apigwRequestId": {_json(gateway_id)}, '
+            f'"status": {status}, "durationMs": {duration_ms}, "apigwRequestId": {_json(gateway_id)}, '
             + (f'"traceId": {_json(trace)}, ' if trace else "")
             + f'"coldStart": {"true" if cold else "false"}, '
             + (f'"sub": {_json(sub)}, ' if isinstance(sub, str) else "")
             + f'"{ERRORS_4XX}": {1 if 400 <= status < 500 else 0}, "{ERRORS_5XX}": {1 if status >= 500 else 0}, '
-            f'"{LATENCY}": {duration_ms!r}, '
+            f'"{LATENCY}": {duration_ms}, '
             + (f'"{COLD_START}": 1, ' if cold else "")
             + f'"_aws": {{"Timestamp": {int(now * 1000)}, "CloudWatchMetrics": '
             f"{_COLD_DIRECTIVES_JSON if cold else _WARM_DIRECTIVES_JSON}}}}}\n"
@@ -196,6 +197,9 @@ def _trace_root(header: str | None) -> str | None:
     """
     if not header:
         return None
+    if header.startswith("Root="):
+        # As Lambda writes it, the root comes first: no need to split the rest.
+        return header[5:].partition(";")[0]
     for part in header.split(";"):
         name, _, value = part.partition("=")
         if name.strip() == "Root":
