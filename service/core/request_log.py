@@ -176,8 +176,8 @@ _json = encode_basestring_ascii
 
 def _route_head(method: str, route_key: str, function_name: str) -> str:
     """The line's members that are the same for every request of one route, as JSON text."""
-    members = {"method": method, "route": route_key, FUNCTION_DIMENSION: function_name, ROUTE_DIMENSION: route_key}
-    members[REQUESTS] = 1
+    members: dict[str, str | int] = {"method": method, "route": route_key}
+    members.update({FUNCTION_DIMENSION: function_name, ROUTE_DIMENSION: route_key, REQUESTS: 1})
     return json.dumps(members)[1:-1]
 
 

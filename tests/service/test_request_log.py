@@ -273,9 +273,7 @@ def test_the_line_is_left_out_below_info(capsys: pytest.CaptureFixture[str]) -> 
     assert capture.request_lines() == []
 
 
-def test_the_line_opens_as_the_runtimes_json_lines_do(
-    handler: LambdaHandler, runtime_log: RuntimeLogCapture
-) -> None:
+def test_the_line_opens_as_the_runtimes_json_lines_do(handler: LambdaHandler, runtime_log: RuntimeLogCapture) -> None:
     """Written by the service itself (the runtime's formatter costs tens of µs a request), in the runtime's shape."""
     invoke(handler, event_for("GET", "/v1/no-such-route", authorized=False, request_id="ShapeRequest="))
     logging.getLogger("service.shape").info("reference")
