@@ -60,24 +60,33 @@ def route_selector(routes: Sequence[GatewayRoute]) -> str:
     """
     authorized = [route.key for route in routes if route.authorized]
     public = [route.key for route in routes if not route.authorized] + ["-"]
-    if not authorized:
-        return ""
-    including = " || ".join(f'$.routeKey = "{key}"' for key in authorized)
     excluding = " && ".join(f'$.routeKey != "{key}"' for key in public)
+    if not authorized:
+        # No authorized route: a condition no routed line meets.
+        return f"({excluding})"
+    including = " || ".join(f'$.routeKey = "{key}"' for key in authorized)
     return f"({min(including, excluding, key=len)})"
 
 
+REFUSED = '($.status = "401" || $.status = "403")'
+# Where the routes cannot be named within the limit: what only an authorized route has, the
+# JWT authorizer's error (`-` where there is none, as the access log renders an empty variable).
+AUTHORIZER_REFUSED = '$.authorizerError != "-"'
+ROUTED = '$.routeKey != "-"'
+
+
 def authorized_pattern(routes: Sequence[GatewayRoute], *, refused: bool) -> str:
+    """The access-log filter pattern for the authorized routes' requests, or (`refused`) their 401/403 answers.
+
+    An API with too many routes to name in a pattern counts, instead, the refusals the JWT
+    authorizer itself answered, against every routed request: the app's own 401/403 on those
+    routes are then left out.
+    """
     condition = route_selector(routes)
-    if refused:
-        condition += ' && ($.status = "401" || $.status = "403")'
-    pattern = f"{{ {condition} }}"
-    if len(pattern) > MAX_FILTER_PATTERN:
-        raise ValueError(
-            f"the authorized routes' filter pattern has {len(pattern)} characters, more than CloudWatch Logs "
-            f"takes ({MAX_FILTER_PATTERN}): too many routes to select by route key"
-        )
-    return pattern
+    pattern = f"{{ {condition} && {REFUSED} }}" if refused else f"{{ {condition} }}"
+    if len(pattern) <= MAX_FILTER_PATTERN:
+        return pattern
+    return f"{{ {REFUSED} && {AUTHORIZER_REFUSED} }}" if refused else f"{{ {ROUTED} }}"
 
 
 class ApiMonitoring(Construct):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from infra.config import ApiConfig
-from infra.constructs.monitoring import AUTH_REFUSALS, AUTHORIZED_REQUESTS, authorized_pattern
+from infra.constructs.monitoring import AUTH_REFUSALS, AUTHORIZED_REQUESTS, MAX_FILTER_PATTERN, authorized_pattern
 from infra.routes import GatewayRoute
 from service.core import request_log as emf
 from tests.infra.conftest import CUSTOM_CONTEXT, Synthesized, cdk_json_context
@@ -218,3 +218,17 @@ def test_the_refusal_pattern_selects_exactly_the_authorized_routes(grown: int) -
             line = {"routeKey": route.key if route else "-", "status": status}
             expected = route is not None and route.authorized and status in ("401", "403")
             assert matches(pattern, line) == expected, (pattern, line)
+
+
+def test_an_api_with_more_routes_than_a_pattern_can_name_counts_the_authorizers_refusals() -> None:
+    routes = [GatewayRoute("GET", f"/v1/resource-{n}/{{id}}", authorized=n % 2 == 0) for n in range(300)]
+    refused = authorized_pattern(routes, refused=True)
+    requests = authorized_pattern(routes, refused=False)
+    assert len(refused) <= MAX_FILTER_PATTERN
+    assert len(requests) <= MAX_FILTER_PATTERN
+    for route in routes:
+        for status, authorizer_error in (("200", "-"), ("401", "The token has expired"), ("403", "-")):
+            line = {"routeKey": route.key, "status": status, "authorizerError": authorizer_error}
+            assert matches(refused, line) == (authorizer_error != "-")
+            assert matches(requests, line)
+    assert not matches(requests, {"routeKey": "-", "status": "404", "authorizerError": "-"})
