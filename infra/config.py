@@ -162,6 +162,12 @@ def _is_layer_version_arn(value: str | None) -> str | None:
     return value
 
 
+def _is_topic_arn(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w.-]{1,256}", value):
+        raise ValueError("must be an SNS topic's ARN (arn:aws:sns:<region>:<account>:<name>)")
+    return value
+
+
 def _matches_url() -> AfterValidator:
     def check(value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"https?://\S+", value):
@@ -206,6 +212,7 @@ KnownScopes = Annotated[dict[str, str], BeforeValidator(read_known_scopes)]
 # A client secret stays in Secrets Manager: context names it, the template only refers to it.
 SecretArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_secret_arn)]
 KmsKeyArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_kms_key_arn)]
+TopicArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_topic_arn)]
 LayerVersionArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_layer_version_arn)]
 # A concurrency limit, or None for none.
 OptionalLimit = Annotated[Annotated[int, Field(ge=1)] | None, BeforeValidator(_off_is_none)]
@@ -268,6 +275,21 @@ class ApiConfig(ContextConfig):
 
     # How a new version reaches the alias: shifted by CodeDeploy as a canary, rolled back on alarm.
     canary: bool
+
+    # The standing alarms (infra/constructs/monitoring.py) and where they notify: an SNS topic's
+    # ARN (the pipeline's notifications topic, say), or none for a topic of the stack's own.
+    alarm_topic_arn: TopicArn = None
+    # The share of the stage's answers that may be 5xx, in percent.
+    alarm_server_error_percent: float = Field(default=5, gt=0, le=100)
+    # The stage's p99 latency (API Gateway's Latency), in milliseconds.
+    alarm_latency_p99_ms: float = Field(default=2500, gt=0)
+    # The share of the function's invocations Lambda may throttle, in percent.
+    alarm_throttle_percent: float = Field(default=1, gt=0, le=100)
+    # How a rise in 401/403 on the authorized routes is told: an anomaly-detection band
+    # (`alarm_auth_refusal_band` standard deviations) or a fixed rate (`alarm_auth_refusal_percent`).
+    alarm_auth_refusals: Literal["anomaly", "rate"] = "anomaly"
+    alarm_auth_refusal_band: float = Field(default=3, gt=0)
+    alarm_auth_refusal_percent: float = Field(default=20, gt=0, le=100)
 
     # The service's own settings that no key above sets, as its environment variables
     # ({"ORDERS_PAGE_SIZE": "100"}; docs/recipes.md, "Add a setting"). The service validates

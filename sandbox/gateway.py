@@ -292,7 +292,15 @@ class HttpApiGateway:
         if not self.address.prefix_in_raw_path and self.address.prefix:
             raw_path = strip_segment_prefix(raw_public_path, self.address.prefix) or "/"
         event = self.event(
-            request, route=route, raw_path=raw_path, path_parameters=path_parameters, body=body, jwt_context=jwt_context
+            request,
+            route=route,
+            raw_path=raw_path,
+            path_parameters=path_parameters,
+            body=body,
+            jwt_context=jwt_context,
+            # One id per request, as API Gateway has it: the event's, the access log's and the
+            # `apigw-requestid` header's (AWS docs, "Customizing HTTP API access logs": $context.requestId).
+            request_id=log.request_id,
         )
         payload = json.dumps(event).encode()
         if len(payload) > PAYLOAD_LIMIT_BYTES:
@@ -340,6 +348,7 @@ class HttpApiGateway:
         path_parameters: dict[str, str],
         body: bytes,
         jwt_context: JwtContext | None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
@@ -374,7 +383,7 @@ class HttpApiGateway:
                 "sourceIp": client_ip,
                 "userAgent": headers.get("user-agent", ""),
             },
-            "requestId": uuid.uuid4().hex[:16],
+            "requestId": request_id or uuid.uuid4().hex[:16],
             "routeKey": route.route_key,
             "stage": self.address.stage,
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

@@ -56,6 +56,10 @@ ACCESS_LOG_FIELDS = {
     "integrationError": "$context.integrationErrorMessage",
     "authorizerError": "$context.authorizer.error",
     "domainName": "$context.domainName",
+    # Which API and stage wrote the line: the dimensions of the metrics its metric filters count
+    # (infra/constructs/monitoring.py), so that stacks sharing an account never add up.
+    "apiId": "$context.apiId",
+    "stage": "$context.stage",
 }
 
 CORS_ALLOWED_HEADERS = ["authorization", "content-type"]

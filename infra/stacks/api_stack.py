@@ -14,6 +14,7 @@ from infra.config import ApiConfig, BuildConfig
 from infra.constructs.canary_deployment import CanaryDeployment
 from infra.constructs.deployment_hooks import DeploymentHooks
 from infra.constructs.lambda_api import LambdaApi, python_runtime
+from infra.constructs.monitoring import ApiMonitoring
 from infra.limits import add_limit_checks
 
 NO_BYTECODE_WARNING = "fastapi-lambda:no-bytecode"
@@ -47,6 +48,7 @@ class ApiStack(Stack):
         )
         self.api = LambdaApi(self, "Api", config=config, code=bundle.code)
         add_limit_checks(self, max_routes=config.http_api_max_routes)
+        self.monitoring = ApiMonitoring(self, "Monitoring", api=self.api, config=config)
         self.rollout: CanaryDeployment | None = None
         self.hooks: DeploymentHooks | None = None
         custom_domain_url = f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}"
@@ -130,6 +132,18 @@ class ApiStack(Stack):
             description="The HTTP API's access log, a line a request: aws logs tail <this> --follow",
         )
         CfnOutput(self, "AliasName", value=self.api.alias.alias_name, description="The alias the API invokes")
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=self.monitoring.dashboard_url,
+            description="The stage's dashboard: every route's requests, errors and latency (docs/operations.md)",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.topic.topic_arn,
+            description="Where the standing alarms notify: aws sns subscribe --topic-arn <this> --protocol email ...",
+        )
         if self.rollout is not None:
             group = self.rollout.deployment_group
             CfnOutput(self, "DeploymentApplication", value=group.application.application_name)

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger("service.lambda")
+# Mangum logs each request at INFO ("GET /mvp/v1/items/42 200": the raw path, an id in it);
+# the app's own line (service/core/request_log.py) says that and more, so Mangum's is left out.
+logging.getLogger("mangum.http").setLevel(logging.WARNING)
 
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 

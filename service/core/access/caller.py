@@ -23,6 +23,7 @@ from fastapi import Request
 
 from service.core.access.claims import JwtContext, groups_from_claim, jwt_context_from_event, verified_token_claims
 from service.core.errors import GatewayRejection
+from service.core.request_log import CALLER_SUB
 from service.core.settings import Runtime, get_settings
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ async def authenticate_caller(request: Request, required_scopes: Sequence[str]) 
         context = jwt_context_from_event(request.scope.get("aws.event"))
         if context is None:
             raise GatewayRejection.unauthorized("no authorizer context for a protected route")
+    # The verified caller's subject for the request's log line (never any other claim).
+    request.scope[CALLER_SUB] = context["claims"].get("sub")
     return principal_from_jwt_context(
         context,
         token_header=token_header,
