@@ -79,28 +79,40 @@ def strip_segment_prefix(path: str, prefix: str) -> str | None:
     return None
 
 
+# What `rawPath` holds before the route behind a custom domain: reports differ
+# (docs/aws-facts.md, row "rawPath behind a custom domain").
+# - "none": AWS's payload 2.0 documentation ("Create AWS Lambda proxy integrations for HTTP
+#   APIs": with an API mapping, `rawPath` won't provide the API mapping value). The default.
+# - "stage": a captured report, CodeGenieApp/serverless-express issue 465 (`/{stageName}/foo`).
+# - "key": the mapping key, which no source shows; kept to check the function accepts it.
+RAW_PATH_SHAPES = ("none", "stage", "key")
+DEFAULT_RAW_PATH_SHAPE = "none"
+
+
 @dataclass(frozen=True)
 class PublicAddress:
-    """Where the API is published: a domain, and the path prefix in front of the routes."""
+    """Where the API is published: a domain, the path prefix in front of the routes, and what rawPath holds instead."""
 
     domain_name: str
     stage: str
     prefix: str
-    prefix_in_raw_path: bool
+    raw_prefix: str
 
     @classmethod
     def execute_api(cls, api: HttpApi) -> PublicAddress:
         prefix = "" if api.stage_name == DEFAULT_STAGE else f"/{api.stage_name}"
-        return cls(domain_name=EXECUTE_API_DOMAIN, stage=api.stage_name, prefix=prefix, prefix_in_raw_path=True)
+        return cls(domain_name=EXECUTE_API_DOMAIN, stage=api.stage_name, prefix=prefix, raw_prefix=prefix)
 
     @classmethod
-    def custom_domain(cls, api: HttpApi, domain: CustomDomain, *, key_in_raw_path: bool) -> PublicAddress:
+    def custom_domain(
+        cls, api: HttpApi, domain: CustomDomain, *, raw_path: str = DEFAULT_RAW_PATH_SHAPE
+    ) -> PublicAddress:
         key = domain.mapping_key.strip("/")
+        prefix = f"/{key}" if key else ""
+        stage = "" if api.stage_name == DEFAULT_STAGE else f"/{api.stage_name}"
+        raw_prefixes = {"none": "", "stage": stage, "key": prefix}
         return cls(
-            domain_name=domain.domain_name,
-            stage=api.stage_name,
-            prefix=f"/{key}" if key else "",
-            prefix_in_raw_path=key_in_raw_path,
+            domain_name=domain.domain_name, stage=api.stage_name, prefix=prefix, raw_prefix=raw_prefixes[raw_path]
         )
 
 
@@ -289,8 +301,8 @@ class HttpApiGateway:
         if body is None:
             return _message(413, "Request Entity Too Large")
         raw_path = raw_public_path
-        if not self.address.prefix_in_raw_path and self.address.prefix:
-            raw_path = strip_segment_prefix(raw_public_path, self.address.prefix) or "/"
+        if self.address.prefix != self.address.raw_prefix:
+            raw_path = self.address.raw_prefix + (strip_segment_prefix(raw_public_path, self.address.prefix) or "/")
         event = self.event(
             request, route=route, raw_path=raw_path, path_parameters=path_parameters, body=body, jwt_context=jwt_context
         )

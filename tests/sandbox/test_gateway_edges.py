@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from sandbox.__main__ import _address
 from sandbox.assembly import HttpApi, load_http_api
-from sandbox.gateway import EXECUTE_API_DOMAIN, HttpApiGateway, PublicAddress
+from sandbox.gateway import DEFAULT_RAW_PATH_SHAPE, EXECUTE_API_DOMAIN, HttpApiGateway, PublicAddress
 from sandbox.runtime_api import Outcome
 from tests.infra.conftest import CUSTOM_CONTEXT, synthesize
 from tests.support_sandbox import STAGE, running_sandbox
@@ -62,13 +62,13 @@ def test_with_the_endpoint_disabled_only_the_custom_domains_path_is_served(domai
     assert refused.json() == {"message": "Forbidden"}
     assert function.events == []
 
-    on_domain = PublicAddress.custom_domain(domain_only_api, domain, key_in_raw_path=True)
+    on_domain = PublicAddress.custom_domain(domain_only_api, domain)
     with TestClient(gateway(domain_only_api, on_domain, function)) as client:
         assert client.get(f"/{domain.mapping_key}/v1/manage/hc").status_code == 200
     assert [event["requestContext"]["domainName"] for event in function.events] == [domain.domain_name]
 
     # `python -m sandbox serve` without --domain plays the domain, the only way in.
-    served = _address(domain_only_api, domain=None, key_in_raw_path=True)
+    served = _address(domain_only_api, domain=None, raw_path=DEFAULT_RAW_PATH_SHAPE)
     assert served.domain_name == domain.domain_name != EXECUTE_API_DOMAIN
 
 

@@ -69,10 +69,13 @@ def test_health_on_the_default_stage(make_handler: Callable[..., LambdaHandler])
     assert status == 200
 
 
-@pytest.mark.parametrize(
-    "event_name", ["health_custom_domain_key_in_path.json", "health_custom_domain_key_not_in_path.json"]
-)
-def test_health_behind_a_custom_domain_with_or_without_the_key_in_raw_path(
+# What rawPath holds before the route behind a custom domain, as each source reports it
+# (service/runtime/gateway_paths.py): nothing, the stage, or the mapping key.
+CUSTOM_DOMAIN_RAW_PATHS = ["key_not_in_path", "stage_in_path", "key_in_path"]
+
+
+@pytest.mark.parametrize("event_name", [f"health_custom_domain_{shape}.json" for shape in CUSTOM_DOMAIN_RAW_PATHS])
+def test_health_behind_a_custom_domain_whatever_rawpath_holds_before_the_route(
     handler: LambdaHandler, event_name: str
 ) -> None:
     status, _, _ = invoke(handler, load_event(event_name))
@@ -228,11 +231,12 @@ def test_docs_behind_the_stage_load_their_spec_from_under_the_stage(handler: Lam
     )
 
 
-def test_docs_behind_a_custom_domain_use_the_mapping_key(handler: LambdaHandler) -> None:
-    status, _, page = invoke(handler, load_event("docs_custom_domain_key_not_in_path.json"))
+@pytest.mark.parametrize("shape", CUSTOM_DOMAIN_RAW_PATHS)
+def test_docs_behind_a_custom_domain_use_the_mapping_key(handler: LambdaHandler, shape: str) -> None:
+    status, _, page = invoke(handler, load_event(f"docs_custom_domain_{shape}.json"))
     assert status == 200
     assert "url: '/shop/v1/openapi.json'" in page
-    status, _, body = invoke(handler, load_event("openapi_custom_domain_key_in_path.json"))
+    status, _, body = invoke(handler, load_event(f"openapi_custom_domain_{shape}.json"))
     spec = json.loads(body)
     assert spec["servers"] == [{"url": "/shop"}]
     assert spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == (
