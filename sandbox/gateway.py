@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -241,7 +241,13 @@ class HttpApiGateway:
             source_ip=request.client.host if request.client else "127.0.0.1",
             protocol=f"HTTP/{scope.get('http_version', '1.1')}",
         )
-        response = await self.respond(request, log)
+        try:
+            response = await self.respond(request, log)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: no answer to send, but the access log
+            # still gets its line (status "-": none was sent) and no traceback reaches the log.
+            self._write_access_log(log)
+            return
         response.headers["apigw-requestid"] = log.request_id
         log.status = response.status_code
         log.response_length = len(getattr(response, "body", b""))
@@ -453,7 +459,7 @@ class HttpApiGateway:
             "httpMethod": log.method,
             "path": log.path,
             "routeKey": log.route_key,
-            "status": str(log.status),
+            "status": str(log.status) if log.status else "-",
             "protocol": log.protocol,
             "responseLength": str(log.response_length),
             "responseLatency": str(round((time.monotonic() - log.started) * 1000)),

@@ -203,10 +203,12 @@ def for_route(event: dict[str, Any], route: RouteAccess) -> dict[str, Any]:
     context = event["requestContext"]
     event["routeKey"] = context["routeKey"] = f"{route.method} {route.path}"
     event["rawPath"] = context["http"]["path"] = f"/{context['stage']}{route.path}"
-    # The scopes of the route the gateway found in the token; the claims stay the signed token's.
+    # The authorizer hands over the token's whole scope list on a route with scopes (floci PR 2011's
+    # measurement; docs/aws-facts.md, row "jwt.scopes"): the fixture token's, with the route's own
+    # taken to be among them. The claims stay the signed token's.
     jwt = context["authorizer"]["jwt"]
     if jwt["scopes"] is not None:
-        jwt["scopes"] = list(route.scopes)
+        jwt["scopes"] = list(dict.fromkeys([*jwt["scopes"], *route.scopes]))
     return event
 
 
@@ -361,3 +363,18 @@ def test_a_token_request_over_starlettes_field_limit_is_invalid_request_in_lambd
     assert error["error"] == "invalid_request"
     expected = "too many fields" if fields > 1000 else "needs username and password"
     assert expected in error["error_description"]
+
+
+@pytest.mark.parametrize("odd", [5, 5.5, {"k": "v"}, ["a"], True])
+def test_an_authorizer_claim_that_is_not_a_string_is_a_401_with_one_warning(
+    handler: LambdaHandler, odd: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The gateway hands over strings only (docs/aws-facts.md, row "Claim rendering"); anything else is not its verdict.
+    event = load_event("whoami_named_stage.json")
+    claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+    claims[sorted(claims)[0]] = odd
+    with caplog.at_level(logging.WARNING):
+        status, _, body = invoke(handler, event)
+    assert status == 401
+    assert json.loads(body) == {"message": "Unauthorized"}
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
