@@ -23,7 +23,9 @@ MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 # runtimes table puts python3.11 on Amazon Linux 2 and python3.12 and later on Amazon Linux 2023;
 # AL2 ships glibc 2.26 and AL2023 glibc 2.34 ("Comparing AL2 and AL2023"; AL2023's "Core
 # toolchain packages"). A runtime newer than the table here is taken to be on AL2023.
+# docs/aws-facts.md, row "glibc per runtime"
 _AMAZON_LINUX_2 = ("Amazon Linux 2", (2, 26))
+# docs/aws-facts.md, row "glibc per runtime"
 _AMAZON_LINUX_2023 = ("Amazon Linux 2023", (2, 34))
 _RUNTIME_LINUX = {"3.11": _AMAZON_LINUX_2}
 

@@ -20,6 +20,7 @@ from typing import Any
 
 DEFAULT_STAGE = "$default"
 # API Gateway gives an HTTP API integration at most 30 s.
+# docs/aws-facts.md, row "Integration timeout"
 MAX_INTEGRATION_TIMEOUT_SECONDS = 30.0
 # CloudFormation's defaults for what a function's properties leave out.
 DEFAULT_FUNCTION_TIMEOUT_SECONDS = 3

@@ -51,6 +51,7 @@ SANDBOX_API_ID = "sandbox123"
 EXECUTE_API_DOMAIN = f"{SANDBOX_API_ID}.execute-api.{SANDBOX_REGION}.amazonaws.com"
 # Lambda's synchronous invocation limit, on the event and on the response ("Invocation payload
 # (request and response): 6 MB each for synchronous", Lambda developer guide, "Lambda quotas").
+# docs/aws-facts.md, row "Payload limit"
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 # Content types the HTTP API hands to Lambda as text; every other body arrives base64-encoded.
@@ -85,6 +86,7 @@ def strip_segment_prefix(path: str, prefix: str) -> str | None:
 #   APIs": with an API mapping, `rawPath` won't provide the API mapping value). The default.
 # - "stage": a captured report, CodeGenieApp/serverless-express issue 465 (`/{stageName}/foo`).
 # - "key": the mapping key, which no source shows; kept to check the function accepts it.
+# docs/aws-facts.md, row "rawPath behind a custom domain"
 RAW_PATH_SHAPES = ("none", "stage", "key")
 DEFAULT_RAW_PATH_SHAPE = "none"
 
@@ -177,8 +179,20 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def _message(status_code: int, message: str) -> Response:
-    return JSONResponse({"message": message}, status_code=status_code)
+# The gateway's own answers, `{"message": ...}` by status.
+# docs/aws-facts.md, row "Gateway answers"
+GATEWAY_MESSAGES = {
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def _message(status_code: int) -> Response:
+    return JSONResponse({"message": GATEWAY_MESSAGES[status_code]}, status_code=status_code)
 
 
 @dataclass
@@ -269,12 +283,12 @@ class HttpApiGateway:
         if self.address.domain_name == EXECUTE_API_DOMAIN and self.api.execute_api_endpoint_disabled:
             # AWS documents a disabled default endpoint's answer as 403 Forbidden (REST APIs: "Disable
             # the default endpoint"); HTTP APIs' page says only that it is disabled, for every stage.
-            return _message(403, "Forbidden")
+            return _message(403)
         public_path: str = request.scope["path"]
         raw_public_path = request.scope.get("raw_path", b"").decode("latin-1") or public_path
         route_path = strip_segment_prefix(public_path, self.address.prefix) if self.address.prefix else public_path
         if route_path is None:
-            return _message(404, "Not Found")
+            return _message(404)
         cors = self.api.cors
         origin = request.headers.get("origin")
         if (
@@ -287,13 +301,13 @@ class HttpApiGateway:
             return _preflight(cors, origin)
         found = self.match(request.method, route_path)
         if found is None:
-            return _message(404, "Not Found")
+            return _message(404)
         route, path_parameters = found
         log.route_key = route.route_key
 
         bucket = self._buckets.get(route.route_key)
         if bucket is not None and not bucket.take():
-            return _message(429, "Too Many Requests")
+            return _message(429)
 
         jwt_context: JwtContext | None = None
         if route.authorizer is not None:
@@ -305,7 +319,7 @@ class HttpApiGateway:
 
         body = await _read_body(request)
         if body is None:
-            return _message(413, "Request Entity Too Large")
+            return _message(413)
         raw_path = raw_public_path
         if self.address.prefix != self.address.raw_prefix:
             raw_path = self.address.raw_prefix + (strip_segment_prefix(raw_public_path, self.address.prefix) or "/")
@@ -314,7 +328,7 @@ class HttpApiGateway:
         )
         payload = json.dumps(event).encode()
         if len(payload) > PAYLOAD_LIMIT_BYTES:
-            return _message(413, "Request Entity Too Large")
+            return _message(413)
         response = await self._integrate(route, payload, log)
         if cors is not None and origin:
             _add_cors_headers(response, cors, origin)
@@ -336,16 +350,16 @@ class HttpApiGateway:
         log.integration_latency = str(round((time.monotonic() - started) * 1000))
         if not invocation.done():
             log.integration_error = "The integration did not answer within its timeout"
-            return _message(503, "Service Unavailable")
+            return _message(503)
         try:
             outcome = invocation.result()
         except Exception as error:  # noqa: BLE001 - a fault of the sandbox's own is still the gateway's 500
             log.integration_error = f"the function could not be invoked: {type(error).__name__}"
-            return _message(500, "Internal Server Error")
+            return _message(500)
         log.integration_status = "200"
         if not outcome.succeeded:
             log.integration_error = f"{outcome.error_type}: {outcome.error_message}"
-            return _message(500, "Internal Server Error")
+            return _message(500)
         assert outcome.payload is not None
         return self.lambda_response(outcome.payload, log)
 
@@ -429,19 +443,19 @@ class HttpApiGateway:
         try:
             result = json.loads(payload)
         except ValueError:
-            return _message(500, "Internal Server Error")
+            return _message(500)
         if not isinstance(result, dict) or "statusCode" not in result:
             return Response(payload, status_code=200, media_type="application/json")
         status = result.get("statusCode")
         if not isinstance(status, int) or not 100 <= status <= 599:
             if log is not None:
                 log.integration_error = "The function's response has no valid statusCode"
-            return _message(500, "Internal Server Error")
+            return _message(500)
         raw_body = result.get("body") or ""
         try:
             body = base64.b64decode(raw_body) if result.get("isBase64Encoded") else str(raw_body).encode("utf-8")
         except (ValueError, TypeError):
-            return _message(500, "Internal Server Error")
+            return _message(500)
         response = Response(content=body, status_code=status)
         for name, value in (result.get("headers") or {}).items():
             response.headers[str(name)] = str(value)

@@ -41,14 +41,17 @@ from starlette.routing import Route
 
 from sandbox.assembly import Function
 
+# docs/aws-facts.md, row "Runtime API"
 RUNTIME_API_VERSION = "2018-06-01"
 # Lambda gives the init phase (importing the handler's module) 10 s, then retries it during the
 # first invocation under the function's timeout; SnapStart's and provisioned concurrency's init
 # may take 130 s or the function's timeout, whichever is longer (Lambda's "Understanding the
 # Lambda execution environment lifecycle", Init phase; docs/aws-facts.md, row "Init timeout").
 INIT_TIMEOUT_SECONDS = 10.0
+# docs/aws-facts.md, row "Init timeout"
 SNAPSTART_INIT_TIMEOUT_SECONDS = 130.0
 # Lambda's limit on a synchronous invocation's response.
+# docs/aws-facts.md, row "Payload limit"
 RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
 SANDBOX_REGION = "eu-west-1"
 SANDBOX_ACCOUNT = "123456789012"

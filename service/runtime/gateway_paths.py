@@ -2,8 +2,8 @@
 
 On the execute-api domain a named stage puts `/{stage}` in front of every path, and in
 `rawPath`. Behind a custom domain the public URL starts with `/{mapping key}`, and what
-`rawPath` holds before the route is reported three ways, each accepted (docs/aws-facts.md,
-row "rawPath behind a custom domain"):
+`rawPath` holds before the route is reported three ways, each accepted
+(docs/aws-facts.md, row "rawPath behind a custom domain"):
 - nothing: AWS's payload 2.0 documentation ("Create AWS Lambda proxy integrations for HTTP
   APIs": with an API mapping, `rawPath` won't provide the API mapping value);
 - the stage: a captured report (CodeGenieApp/serverless-express issue 465, `/{stageName}/foo`
@@ -26,7 +26,9 @@ from typing import Any, NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+# docs/aws-facts.md, row "Default stage"
 DEFAULT_STAGE = "$default"
+# docs/aws-facts.md, row "execute-api domain"
 _EXECUTE_API_DOMAIN = re.compile(r"\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 
 

@@ -35,12 +35,13 @@ logger = logging.getLogger("service.lambda")
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 # Lambda's runtime sends the handler's answer as JSON text, and its limit counts that text's
-# bytes (docs/aws-facts.md, row "Response payload limit"). How the runtime interface client writes
+# bytes (docs/aws-facts.md, row "Payload limit"). How the runtime interface client writes
 # non-ASCII characters depends on the runtime: on python3.12 and later unescaped, as UTF-8
 # (aws/aws-lambda-python-runtime-interface-client issue 122; PR 88 made its encoder write
 # characters, not escapes); on python3.11 as escapes (`\u00e9`; `\ud83d\ude00` outside the Basic
 # Multilingual Plane), which is also the larger count where a runtime's client is newer. The
 # function's interpreter is its runtime's.
+# docs/aws-facts.md, row "Response payload encoding"
 RUNTIME_ESCAPES_NON_ASCII = sys.version_info < (3, 12)
 # One character of the body costs at most this many bytes: a surrogate pair's two escapes, or
 # a control character's escape (`\u001f`) where the rest is written as UTF-8 (4 bytes at most).

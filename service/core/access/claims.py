@@ -60,6 +60,7 @@ MAX_CLAIM_DEPTH = 32
 # Claims the authorizer itself reads (issuer, audience, times, scopes; AWS's JWT authorizer
 # documentation) or that name the caller and the token: these must render exactly, whatever
 # their type, and so must the configured groups claim.
+# docs/aws-facts.md, row "JWT authorizer checks"
 EXACT_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "client_id", "token_use", "scope", "scp", "jti"})
 # Of those, the times: RFC 7519's NumericDate may be a non-integer (`"exp": 4102444800.0`), and
 # how the gateway spells a top-level float is not known, so such a value matches any spelling

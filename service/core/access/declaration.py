@@ -34,6 +34,7 @@ TOKEN_PATH = "/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 SECURITY_SCHEME_NAME = "OAuth2PasswordBearer"
 # API Gateway accepts at most this many authorization scopes on a route ("Scopes per route: 10",
 # not adjustable: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+# docs/aws-facts.md, row "Scopes per route"
 MAX_ROUTE_SCOPES = 10
 
 # Every scope the service's routes may ask for, with what it grants: the one place a scope is
