@@ -29,7 +29,7 @@ SANDBOX_PYTHON ?=
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock lock-service clean
+.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock lock-service clean openapi clients api-diff
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider (reloads; RELOAD=0: no)"
@@ -37,6 +37,9 @@ help:
 	@echo "make test     lint, type checks and every test"
 	@echo "make install  install what is missing for every target (idempotent; make dev installs only what it serves with)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
+	@echo "make openapi  write contract/openapi.json, the OpenAPI document as Lambda serves it (commit it)"
+	@echo "make clients  generate the typed clients from contract/openapi.json (commit them)"
+	@echo "make api-diff the document against BASE's (default origin/main): fails on an undeclared breaking change"
 	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
 	@echo "make lock     resolve service/requirements.in into the bundle's pins, then refresh constraints.txt from the venv"
 	@echo "make bench    cold start, latency and load against a hello-world floor (minutes; not part of make test)"
@@ -71,8 +74,16 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# make dev enforces the route scopes a deployment's gateway would: route_scopes from cdk.json's
+# context, CONTEXT's entries over it, and with ENVIRONMENT=production (given on the command line)
+# that pipeline environment's entry over both (infra/dev_context.py).
+DEV_ENVIRONMENT := $(if $(filter command line,$(origin ENVIRONMENT)),$(ENVIRONMENT))
+
 dev: $(VENV)/.installed-local $(DOCS_ASSETS)/integrity.json
-	$(PY) -m service.runtime.local --host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
+	route_scopes="$$($(PY) -m infra.dev_context $(if $(DEV_ENVIRONMENT),--environment $(DEV_ENVIRONMENT)) \
+		$(foreach entry,$(CONTEXT),-c '$(entry)'))" && \
+	ROUTE_SCOPES="$$route_scopes" $(PY) -m service.runtime.local --host $(HOST) --port $(PORT) \
+		$(if $(filter 0,$(RELOAD)),--no-reload,--reload)
 
 SANDBOX_ARGS = --host $(HOST) --port $(SANDBOX_PORT) $(if $(DOMAIN),--domain $(DOMAIN)) \
 	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) --raw-path $(RAW_PATH) \
@@ -97,6 +108,20 @@ pytest: install
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# The API's contract (docs/api-contract.md): the document, the clients generated from it, and the
+# breaking-change gate against a base revision (the pull-request workflow passes the target branch).
+BASE ?= origin/main
+openapi: $(VENV)/.installed
+	$(PY) -m contract.document
+
+clients: $(VENV)/.installed node_modules/.installed
+	$(PY) -m contract.clients
+	@# The smoke script imports the client installed from it (smoke/requirements.txt): the new one.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./clients/python
+
+api-diff: $(VENV)/.installed node_modules/.installed
+	$(PY) -m contract.gate --base $(BASE)
 
 FUZZ_EXAMPLES ?= 3000
 fuzz: install
@@ -128,7 +153,7 @@ lock-service:
 # Installs the requirements files first without the old constraints, so a changed pin wins.
 lock: lock-service
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable; } > constraints.txt.new
+	{ grep '^#' constraints.txt; $(PY) -m pip freeze --disable-pip-version-check --exclude-editable --exclude api-client; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,10 @@ def _given_on_the_command_line(context: dict[str, Any]) -> dict[str, str]:
     given = {}
     for name, value in context.items():
         if name != "environments" and value != committed.get(name):
-            given[name] = ",".join(value) if isinstance(value, list | tuple) else str(value)
+            if isinstance(value, Mapping):  # route_scopes and its kin, as `-c` takes them: JSON text
+                given[name] = json.dumps(value, separators=(",", ":"))
+            else:
+                given[name] = ",".join(value) if isinstance(value, list | tuple) else str(value)
     return given
 
 

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from infra.route_scopes import read_known_scopes, read_route_scopes, route_scopes_problems
+
 # API Gateway gives an integration at most 30 s; the function must give up before that.
 # docs/aws-facts.md, row "Integration timeout"
 MAX_FUNCTION_TIMEOUT_SECONDS = 29
@@ -201,6 +203,8 @@ CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
 # More of the service's settings, passed to the function as its environment variables.
 ServiceVariables = Annotated[dict[str, str], BeforeValidator(_name_value_pairs), AfterValidator(_are_service_variables)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
+RouteScopes = Annotated[dict[str, tuple[str, ...]], BeforeValidator(read_route_scopes)]
+KnownScopes = Annotated[dict[str, str], BeforeValidator(read_known_scopes)]
 # A client secret stays in Secrets Manager: context names it, the template only refers to it.
 SecretArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_secret_arn)]
 KmsKeyArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_kms_key_arn)]
@@ -272,6 +276,15 @@ class ApiConfig(ContextConfig):
     # them at synth, as it will at cold start.
     function_environment: ServiceVariables = Field(default_factory=dict)
 
+    # A route's scopes for this deployment, replacing those the service declares
+    # ({"GET /v1/items": ["items:write"]}; [] for any valid token), and the scopes they may ask
+    # for beyond the service's KNOWN_SCOPES, each with what it grants (infra/route_scopes.py;
+    # docs/access.md, "Two models").
+    route_scopes: Annotated[dict[str, tuple[str, ...]], BeforeValidator(read_route_scopes)] = Field(
+        default_factory=dict
+    )
+    known_scopes: Annotated[dict[str, str], BeforeValidator(read_known_scopes)] = Field(default_factory=dict)
+
     @field_validator("runtime")
     @classmethod
     def _runtime_runs_the_service(cls, value: str) -> str:
@@ -325,6 +338,13 @@ class ApiConfig(ContextConfig):
             raise ValueError("domain_name and certificate_arn: set both for a custom domain, or neither")
         if self.mapping_key and not self.domain_name:
             raise ValueError("mapping_key: only applies with a custom domain (domain_name)")
+        return self
+
+    @model_validator(mode="after")
+    def _route_scopes_are_known_and_few(self) -> Self:
+        problems = route_scopes_problems(self.route_scopes, self.known_scopes)
+        if problems:
+            raise ValueError("route_scopes: " + "; ".join(problems))
         return self
 
     @property

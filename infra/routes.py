@@ -4,7 +4,9 @@ A route's access is declared once, on the route (`Authenticated(scopes=..., grou
 `service/core/access.py`). FastAPI writes that declaration into the OpenAPI document as the
 operation's `security`; this module turns each documented operation into an HTTP API route:
 the JWT authorizer with the operation's scopes where it declares security, none where it does
-not. Routes the app serves outside the document (Swagger UI, ReDoc and the document itself,
+not. The document carries the deployment's effective scopes: a route's `route_scopes` override
+(`ROUTE_SCOPES`, in the environment the app is built from) in place of its declaration. Routes
+the app serves outside the document (Swagger UI, ReDoc and the document itself,
 present when the docs are enabled) come from `describe_routes` and must be public. Groups are
 not the gateway's business: the app enforces them.
 """
@@ -19,6 +21,7 @@ from fastapi import FastAPI
 from starlette.routing import NoMatchFound
 
 from service.core.access.declaration import describe_routes
+from service.core.access.route_scopes import gateway_path
 
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH")
 
@@ -54,14 +57,11 @@ class GatewayRoute:
 
 def http_api_path(path: str) -> str:
     """A Starlette path in HTTP API syntax: `{name:path}` is the greedy `{name+}`, other converters drop."""
-
-    def convert(match: re.Match[str]) -> str:
-        greedy = match["convertor"] == "path"
-        if greedy and match.end() != len(path):
+    for match in _PATH_PARAMETER.finditer(path):
+        if match["convertor"] == "path" and match.end() != len(path):
             raise RouteDerivationError(f"{path}: HTTP API allows a greedy parameter only as the last segment")
-        return "{" + match["name"] + ("+}" if greedy else "}")
-
-    return _PATH_PARAMETER.sub(convert, path)
+    # The same conversion the service keys its route_scopes overrides with.
+    return gateway_path(path)
 
 
 def _operation_scopes(operation: dict[str, Any]) -> tuple[str, ...] | None:

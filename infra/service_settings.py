@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
+from infra.route_scopes import route_scopes_variable
 from service.core.settings import Settings, describe_validation_error, environment_values
 
 # Variables Lambda sets for every function; the service may require them, a template may not
@@ -37,6 +38,7 @@ def service_environment(
     provider_settings: Mapping[str, str | None],
     docs_assets_url: str | None = None,
     docs_assets_integrity: Mapping[str, str] | None = None,
+    route_scopes: Mapping[str, tuple[str, ...]] | None = None,
 ) -> dict[str, str]:
     """The function's environment. `provider_settings` maps a variable to its value, None if unset."""
     environment = {
@@ -56,6 +58,9 @@ def service_environment(
     if docs_enabled and docs_assets_integrity:
         integrity = dict(sorted(docs_assets_integrity.items()))
         environment["DOCS_ASSETS_INTEGRITY"] = json.dumps(integrity, separators=(",", ":"))
+    if route_scopes:
+        # Only the overrides: the service has its declarations (infra/route_scopes.py).
+        environment["ROUTE_SCOPES"] = route_scopes_variable(route_scopes)
     environment.update({name: value for name, value in sorted(provider_settings.items()) if value})
     return environment
 

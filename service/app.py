@@ -8,6 +8,7 @@ from fastapi.telemetry import TelemetryConfig
 from service.api.main import API_PREFIX, include_api
 from service.api.openapi import install_openapi
 from service.core.access.declaration import KNOWN_SCOPES
+from service.core.access.route_scopes import install_route_scopes
 from service.core.errors import install_error_handlers
 from service.core.http import SharedHttpClient
 from service.core.middleware import ApiEdge
@@ -59,4 +60,6 @@ def create_app(settings: Settings) -> FastAPI:
         from service.api.routes import local_idp
 
         app.include_router(local_idp.router, prefix=API_PREFIX)
+    # Last, once every route is in: an override must name one the app serves.
+    install_route_scopes(app, settings.route_scopes)
     return app

@@ -54,3 +54,25 @@ def a_scope() -> str:
     if SCOPE is None:
         pytest.skip("the app declares no scope (KNOWN_SCOPES is empty)", allow_module_level=True)
     return SCOPE
+
+
+# Route keys as API Gateway writes them, for the context key `route_scopes` (issue 29).
+def token_only_route() -> RouteAccess:
+    """A GET route without path parameters that takes any valid token (no scope) and that the demo admin may call."""
+    routes = [
+        route
+        for route in declared_routes()
+        if route.method == "GET" and not route.public and not route.scopes and "{" not in route.path
+        if not route.groups or DEMO_ADMIN_GROUPS & set(route.groups)
+    ]
+    if not routes:
+        pytest.skip("the app declares no GET route, without path parameters, that takes any valid token")
+    return routes[0]
+
+
+def public_route() -> RouteAccess:
+    """A route the app serves without a token."""
+    routes = [route for route in declared_routes() if route.public]
+    if not routes:
+        pytest.skip("the app declares no public route")
+    return routes[0]

@@ -64,6 +64,16 @@ IDENTITY_SOURCE_HEADER = re.compile(r"\$request\.header\.([!#$%&'*+.^_`|~0-9A-Za
 # docs/aws-facts.md, row "Identity source"
 IDENTITY_SOURCE = "$request.header.Authorization"
 
+# A route key as API Gateway writes it: an HTTP method, one space, the path ("GET /v1/items").
+ROUTE_KEY = re.compile(r"(GET|PUT|POST|DELETE|PATCH|OPTIONS|HEAD) /\S*")
+# A scope's name (RFC 6749 section 3.3, scope-token: printable ASCII but space, `"` and `\`).
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+# API Gateway accepts at most this many authorization scopes on a route ("Scopes per route: 10",
+# not adjustable: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+# docs/aws-facts.md, row "Scopes per route"
+MAX_ROUTE_SCOPES = 10
+ROUTE_SCOPES_EXAMPLE = '{"GET /v1/items": ["items:write"]}'
+
 # How the OIDC client authenticates at the token endpoint (RFC 6749 section 2.3.1).
 OidcTokenAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
@@ -148,6 +158,11 @@ class Settings(BaseModel):
     # Origins allowed by CORS. In Lambda the HTTP API answers CORS (the CDK construct
     # configures it); in LOCAL the app plays the gateway and answers it itself.
     cors_allow_origins: list[str] = []
+    # A deployment's scopes for some routes, replacing those the routes declare, as JSON:
+    # {"GET /v1/items": ["items:write"]} ([] for any valid token). The CDK construct sets it
+    # from the context key `route_scopes`, and `make dev` from the same context; only the
+    # overrides travel, never the declared scopes (service/core/access/route_scopes.py).
+    route_scopes: dict[str, tuple[str, ...]] = {}
     # FastAPI's native OpenTelemetry spans and metrics, for a function that ships an
     # OpenTelemetry SDK (the ADOT layer, say). Off, FastAPI skips asking the global
     # providers whether one is configured on every request (about 10 µs in Lambda); the
@@ -187,6 +202,25 @@ class Settings(BaseModel):
                 raise ValueError(f"{path!r} must be a package's file at its version, such as 'redoc@2.5.4/a.js'")
             if not re.fullmatch(r"sha(256|384|512)-[A-Za-z0-9+/]+={0,2}", integrity):
                 raise ValueError(f"the integrity of {path!r} must be 'sha384-' and a base64 digest")
+        return value
+
+    @field_validator("route_scopes", mode="before")
+    @classmethod
+    def _route_scopes_are_route_keys_to_scopes(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError:
+                value = None
+        if not isinstance(value, dict) or not all(isinstance(scopes, list | tuple) for scopes in value.values()):
+            raise ValueError(f"must be a JSON object of route keys to lists of scopes, such as {ROUTE_SCOPES_EXAMPLE}")
+        for key, scopes in value.items():
+            if not ROUTE_KEY.fullmatch(key):
+                raise ValueError(f"{key!r} is not a route key: METHOD /path, as in {ROUTE_SCOPES_EXAMPLE}")
+            if not all(isinstance(scope, str) and SCOPE_TOKEN.fullmatch(scope) for scope in scopes):
+                raise ValueError(f"{key!r}: each scope must be a name without spaces or quotes, such as 'items:write'")
+            if len(scopes) > MAX_ROUTE_SCOPES:
+                raise ValueError(f"{key!r}: {len(scopes)} scopes, over API Gateway's {MAX_ROUTE_SCOPES} per route")
         return value
 
     @field_validator("aws_api_gw_mapping_key")

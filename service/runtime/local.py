@@ -156,6 +156,10 @@ def local_app() -> ASGIApp:
         from service.app import create_app
 
         app = create_app(local_settings())
+    except SettingsError as error:  # ROUTE_SCOPES naming a route the changed app no longer serves, say
+        print(f"error: {error}; serving 500s until the next change", file=sys.stderr)
+        sys.stderr.flush()
+        return not_loaded_app()
     except Exception:  # noqa: BLE001 - whatever a change broke, the server must still answer
         print("error: the app failed to load; serving 500s until the next change", file=sys.stderr)
         traceback.print_exc()
@@ -178,6 +182,20 @@ def use_local_docs_assets(host: str, port: int) -> bool:
     return True
 
 
+def _checked_app(settings: Settings, *, reload: bool) -> ASGIApp | None:
+    """The app, or SettingsError (ROUTE_SCOPES naming no route it serves); reloading, other failures wait for a fix."""
+    try:
+        from service.app import create_app
+
+        return create_app(settings)
+    except SettingsError:
+        raise
+    except Exception:
+        if not reload:
+            raise
+        return None  # local_app reports it, serving 500s until the next change
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the API locally.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -189,8 +207,10 @@ def main(argv: list[str] | None = None) -> None:
     offline_docs = use_local_docs_assets(args.host, args.port)
 
     try:
-        # Checked here first, so a bad setting stops start-up with its message, reload or not.
+        # Checked here first, so a bad setting stops start-up with its message, reload or not;
+        # ROUTE_SCOPES is checked against the routes the app serves, so the app is built too.
         settings = local_settings()
+        app = _checked_app(settings, reload=args.reload)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -226,9 +246,8 @@ def main(argv: list[str] | None = None) -> None:
             "service.runtime.local:local_app", factory=True, reload=True, reload_dirs=[str(SERVICE_DIR)], **common
         )
     else:
-        from service.app import create_app
-
-        uvicorn.run(with_local_docs_assets(create_app(settings)), **common)
+        assert app is not None
+        uvicorn.run(with_local_docs_assets(app), **common)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from app import build, synth  # noqa: E402
 from infra.bundling import BundleTarget, cached_dependencies  # noqa: E402
 from infra.bytecode import find_bytecode_compiler  # noqa: E402
 from infra.stacks.api_stack import ApiStack  # noqa: E402
+from tests.route_scopes import route_scopes_context  # noqa: E402
 from tests.support import STACK_NAME, committed_context  # noqa: E402
 
 STACK = STACK_NAME
@@ -190,3 +191,9 @@ def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> CliSynth:
     """`cdk synth` by the pinned CLI with no network: wheels come from the cache, warmed first."""
     warm_bundle_cache(HOST_PYTHON, HOST_ARCHITECTURE)
     return cli_synthesize(tmp_path_factory.mktemp("cli") / "cdk.out", HOST_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def override_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """cdk.json with route_scopes on a scoped route and on a token-only route, as given with `-c`."""
+    return synthesize(tmp_path_factory.mktemp("route-scopes"), **route_scopes_context())

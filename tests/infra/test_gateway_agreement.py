@@ -71,9 +71,10 @@ def disagreements(gateway: dict[str, Access], service: dict[str, Access]) -> lis
 
 
 def test_every_service_operation_has_its_route_with_its_access(
-    default_synth: Synthesized, custom_synth: Synthesized
+    default_synth: Synthesized, custom_synth: Synthesized, override_synth: Synthesized
 ) -> None:
-    for synth in (default_synth, custom_synth):
+    # With route_scopes, the service's access is the effective one: its declarations with the overrides.
+    for synth in (default_synth, custom_synth, override_synth):
         assert disagreements(gateway_access(synth), expected_access(service_app(synth))) == []
 
 

@@ -29,13 +29,12 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from service.core.access.caller import Principal, authenticate_caller
 from service.core.errors import AppError
 
+# Re-exported: stated once, in the settings, which check ROUTE_SCOPES against it too.
+from service.core.settings import MAX_ROUTE_SCOPES as MAX_ROUTE_SCOPES  # noqa: PLC0414
+
 TOKEN_PATH = "/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 # The password flow's name in the OpenAPI document (FastAPI's default for OAuth2PasswordBearer).
 SECURITY_SCHEME_NAME = "OAuth2PasswordBearer"
-# API Gateway accepts at most this many authorization scopes on a route ("Scopes per route: 10",
-# not adjustable: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
-# docs/aws-facts.md, row "Scopes per route"
-MAX_ROUTE_SCOPES = 10
 
 # Every scope the service's routes may ask for, with what it grants: the one place a scope is
 # declared. Swagger UI offers them in its Authorize dialog, and `make dev`'s demo admin is
@@ -46,6 +45,10 @@ KNOWN_SCOPES: dict[str, str] = {
     # Yours: "resource:action": "what it grants",
 }
 
+
+# Where `install_route_scopes` (route_scopes.py) leaves a deployment's overrides on the app:
+# {(id(route), method): scopes}, read at each request of a protected route.
+ROUTE_SCOPES_STATE = "scopes_by_route"
 
 # This file, as the repository names it, for the message that sends a developer here.
 REGISTRY_FILE = "/".join(Path(__file__).parts[-4:])
@@ -75,8 +78,11 @@ class RequireAccess(OAuth2PasswordBearer):
         self, request: Request, security_scopes: SecurityScopes
     ) -> Principal:
         # `security_scopes` holds every scope declared along the way (a router's requirement
-        # beside the route's own), as FastAPI writes them into the operation's `security`.
-        caller = await authenticate_caller(request, security_scopes.scopes)
+        # beside the route's own), as FastAPI writes them into the operation's `security`;
+        # a deployment's override for the matched route (ROUTE_SCOPES) replaces them all.
+        overrides: dict[tuple[int, str], tuple[str, ...]] = getattr(request.app.state, ROUTE_SCOPES_STATE, {})
+        required = overrides.get((id(request.scope.get("route")), request.method), security_scopes.scopes)
+        caller = await authenticate_caller(request, required)
         if self.groups and caller.groups.isdisjoint(self.groups):
             raise AppError(
                 f"This operation requires membership in one of: {', '.join(self.groups)}.",
