@@ -19,7 +19,8 @@ RELOAD ?= 1
 # make sandbox listens on PORT when one is given, else on 8001 (make dev's 8000 stays free).
 SANDBOX_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8001)
 # A custom domain to play (DOMAIN=api.example.com MAPPING_KEY=shop), what its rawPath holds before the
-# route (RAW_PATH=none, AWS's documentation; stage or key, as reports differ), more CDK context (CONTEXT="memory_mb=1024 runtime=python3.12", make synth too), the
+# route (RAW_PATH=none, AWS's documentation; stage or key, as reports differ), more CDK context
+# (CONTEXT="memory_mb=1024 runtime=python3.12", make synth too), the
 # interpreter of the function's Python where it is not on PATH (SANDBOX_PYTHON=...).
 DOMAIN ?=
 MAPPING_KEY ?=
