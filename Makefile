@@ -18,12 +18,13 @@ PORT ?= 8000
 RELOAD ?= 1
 # make sandbox listens on PORT when one is given, else on 8001 (make dev's 8000 stays free).
 SANDBOX_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8001)
-# A custom domain to play (DOMAIN=api.example.com MAPPING_KEY=shop), rawPath without the key
-# (KEY_IN_RAW_PATH=0), more CDK context (CONTEXT="memory_mb=1024 runtime=python3.12", make synth too), the
+# A custom domain to play (DOMAIN=api.example.com MAPPING_KEY=shop), what its rawPath holds before the
+# route (RAW_PATH=none, AWS's documentation; stage or key, as reports differ), more CDK context
+# (CONTEXT="memory_mb=1024 runtime=python3.12", make synth too), the
 # interpreter of the function's Python where it is not on PATH (SANDBOX_PYTHON=...).
 DOMAIN ?=
 MAPPING_KEY ?=
-KEY_IN_RAW_PATH ?= 1
+RAW_PATH ?= none
 CONTEXT ?=
 SANDBOX_PYTHON ?=
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
@@ -86,7 +87,7 @@ dev: $(VENV)/.installed-local $(DOCS_ASSETS)/integrity.json
 		$(if $(filter 0,$(RELOAD)),--no-reload,--reload)
 
 SANDBOX_ARGS = --host $(HOST) --port $(SANDBOX_PORT) $(if $(DOMAIN),--domain $(DOMAIN)) \
-	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) $(if $(filter 0,$(KEY_IN_RAW_PATH)),--no-key-in-raw-path) \
+	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) --raw-path $(RAW_PATH) \
 	$(foreach entry,$(CONTEXT),-c $(entry)) $(if $(SANDBOX_PYTHON),--python $(SANDBOX_PYTHON))
 
 sandbox: install

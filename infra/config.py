@@ -32,6 +32,7 @@ from pydantic import (
 from infra.route_scopes import read_known_scopes, read_route_scopes, route_scopes_problems
 
 # API Gateway gives an integration at most 30 s; the function must give up before that.
+# docs/aws-facts.md, row "Integration timeout"
 MAX_FUNCTION_TIMEOUT_SECONDS = 29
 
 # The service uses Python 3.11 features (StrEnum, typing.Self).
@@ -191,6 +192,7 @@ def _name_value_pairs(value: object) -> object:
 
 # Lambda reserves these names for its own variables (AWS Lambda Developer Guide, "Defined
 # runtime environment variables"): _HANDLER, AWS_REGION, AWS_LAMBDA_*, LAMBDA_TASK_ROOT...
+# docs/aws-facts.md, row "Reserved environment variables"
 RESERVED_VARIABLE_PREFIXES = ("_", "AWS_", "LAMBDA_")
 
 

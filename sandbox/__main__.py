@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 from infra import docs_assets
 from sandbox import offline
 from sandbox.assembly import AssemblyError, HttpApi, load_http_api
-from sandbox.gateway import EXECUTE_API_DOMAIN, PublicAddress
+from sandbox.gateway import DEFAULT_RAW_PATH_SHAPE, EXECUTE_API_DOMAIN, RAW_PATH_SHAPES, PublicAddress
 from sandbox.runtime_client import RuntimeClientError
 from sandbox.server import PreparedFunction, bind, emit, fail, port_of, prepare_functions, serve
 from sandbox.synth import ROOT, SynthError, sandbox_context, synthesize
@@ -60,13 +60,13 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _address(api: HttpApi, *, domain: str | None, key_in_raw_path: bool) -> PublicAddress:
+def _address(api: HttpApi, *, domain: str | None, raw_path: str) -> PublicAddress:
     if domain is None and api.execute_api_endpoint_disabled and len(api.custom_domains) == 1:
         # The template leaves the custom domain as the only way in: serve that.
         domain = api.custom_domains[0].domain_name
     if domain is None:
         return PublicAddress.execute_api(api)
-    return PublicAddress.custom_domain(api, api.custom_domain(domain), key_in_raw_path=key_in_raw_path)
+    return PublicAddress.custom_domain(api, api.custom_domain(domain), raw_path=raw_path)
 
 
 def _bind_or_fail(host: str, port: int) -> socket.socket:
@@ -86,7 +86,11 @@ def _banner(
     offline_services: OfflineServices | None,
 ) -> None:
     base = origin + address.prefix
-    played = "its execute-api domain" if address.domain_name == EXECUTE_API_DOMAIN else "its custom domain"
+    played = (
+        "its execute-api domain"
+        if address.domain_name == EXECUTE_API_DOMAIN
+        else f"its custom domain, rawPath {address.raw_prefix or 'without a prefix'} before the route"
+    )
     emit(f"Sandbox: stack {api.stack_name} from {api.template_path.parent}, as API Gateway and Lambda would serve it")
     emit(f"  API:        {base}  (as https://{address.domain_name}{address.prefix}, {played}; stage {api.stage_name})")
     docs = [route.path for route in api.routes if route.path and route.path.endswith("/docs")]
@@ -120,7 +124,7 @@ def _serve_assembly(
     gateway_socket: socket.socket,
     origin: str,
     domain: str | None,
-    key_in_raw_path: bool,
+    raw_path: str,
     jwks_uris: Mapping[str, str],
     python: Path | None,
     offline_services: OfflineServices | None = None,
@@ -128,7 +132,7 @@ def _serve_assembly(
 ) -> None:
     try:
         api = load_http_api(assembly_dir)
-        address = _address(api, domain=domain, key_in_raw_path=key_in_raw_path)
+        address = _address(api, domain=domain, raw_path=raw_path)
         prepared = prepare_functions(api, cache_dir=CACHE_DIR, interpreter=python)
     except (AssemblyError, RuntimeClientError) as error:
         fail(str(error))
@@ -180,7 +184,7 @@ def run(args: argparse.Namespace) -> None:
         gateway_socket=gateway_socket,
         origin=f"http://{args.host}:{args.port}",
         domain=args.domain,
-        key_in_raw_path=args.key_in_raw_path,
+        raw_path=args.raw_path,
         jwks_uris={offline.ISSUER: f"{offline_url}{offline.JWKS_PATH}"} if services.trusted else {},
         python=args.python,
         offline_services=services,
@@ -198,7 +202,7 @@ def serve_command(args: argparse.Namespace) -> None:
         gateway_socket=gateway_socket,
         origin=f"http://{args.host}:{port_of(gateway_socket)}",
         domain=args.domain,
-        key_in_raw_path=args.key_in_raw_path,
+        raw_path=args.raw_path,
         jwks_uris=dict(args.jwks),
         python=args.python,
         invoke_socket=invoke_socket,
@@ -223,10 +227,11 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--domain", help="play this custom domain of the template instead of the execute-api domain")
     parser.add_argument(
-        "--key-in-raw-path",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="on a custom domain, whether rawPath keeps the API mapping key (reports differ)",
+        "--raw-path",
+        choices=RAW_PATH_SHAPES,
+        default=DEFAULT_RAW_PATH_SHAPE,
+        help="on a custom domain, what rawPath holds before the route: nothing (AWS's documentation), "
+        "the stage (a captured report) or the mapping key",
     )
     parser.add_argument("--python", type=Path, help="the interpreter of the function's Python version to run it with")
 

@@ -20,12 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import offline
+from sandbox.gateway import DEFAULT_RAW_PATH_SHAPE, RAW_PATH_SHAPES
 from sandbox.synth import sandbox_context, synthesize
 from tests.support import STACK_NAME, free_port, running_server, server_env
 
 STAGE = "mvp"
 CUSTOM_DOMAIN = "api.example.com"
 MAPPING_KEY = "shop"
+# Every shape of rawPath behind the custom domain the sandbox plays (sandbox/gateway.py): the
+# route, docs and smoke tests run on each.
+CUSTOM_DOMAIN_RAW_PATHS = RAW_PATH_SHAPES
 STACK_TEMPLATE = f"{STACK_NAME}.template.json"
 PROBE_MODULE = Path(__file__).parent / "sandbox" / "probe_handler.py"
 # The offline issuer's signing key, in the directory its services run in.
@@ -103,7 +107,7 @@ def running_sandbox(
     *,
     offline_url: str,
     domain: str | None = None,
-    key_in_raw_path: bool = True,
+    raw_path: str = DEFAULT_RAW_PATH_SHAPE,
     name: str = "sandbox",
     invoke_api: bool = False,
 ) -> Iterator[RunningSandbox]:
@@ -122,7 +126,7 @@ def running_sandbox(
     ]
     prefix = f"/{STAGE}"
     if domain is not None:
-        command += ["--domain", domain, "--key-in-raw-path" if key_in_raw_path else "--no-key-in-raw-path"]
+        command += ["--domain", domain, "--raw-path", raw_path]
         prefix = f"/{MAPPING_KEY}"
     invoke_url = None
     if invoke_api:

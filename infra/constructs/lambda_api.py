@@ -31,6 +31,7 @@ from infra.service_settings import service_environment, settings_from_environmen
 from service.app import create_app
 from service.core.access.route_scopes import RouteScopesError
 from service.core.settings import IDENTITY_SOURCE
+from service.runtime.gateway_paths import ambiguous_custom_domain_paths
 
 HANDLER = "service.runtime.aws_lambda.handler"
 ALIAS_NAME = "live"
@@ -158,6 +159,14 @@ class LambdaApi(Construct):
         self.docs_path = docs_path(service_app)
         self.health_path = health_path(service_app)
         self.token_route_key = f"POST {token_path(service_app)}"
+        if config.domain_name:
+            ambiguity = ambiguous_custom_domain_paths(
+                stage_name=stage_name,
+                mapping_key=mapping_key,
+                route_paths=(route.path for route in self.gateway_routes),
+            )
+            if ambiguity:
+                raise ConfigError(f"invalid CDK context: {ambiguity}")
 
         self.http_api = apigwv2.HttpApi(
             self,

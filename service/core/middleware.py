@@ -124,7 +124,11 @@ class ApiEdge:
                 # The aborted read came up as an exception: the answer is still the body's size.
                 await self._too_large()(scope, receive, emit)
                 return
-            logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": scope.get("path", "")})
+            # The type in the message too: make dev's log shows the message, not the extras.
+            error_type = type(exc).__name__
+            logger.error(
+                "unhandled error: %s", error_type, extra={"error_type": error_type, "path": scope.get("path", "")}
+            )
             if not started:
                 response = problem_response(500, code="internal_error", detail="An unexpected error occurred.")
                 await response(scope, receive, emit)

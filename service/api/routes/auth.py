@@ -88,7 +88,9 @@ async def answer_in_oauth_errors(request: Request) -> AsyncIterator[None]:
         # OAuth errors are answered as they are; the app's edge answers its own (a body over the limit).
         raise
     except Exception as exc:  # noqa: BLE001 - every failure of this route answers in its clients' terms
-        logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": request.url.path})
+        # The type in the message too: make dev's log shows the message, not the extras.
+        error_type = type(exc).__name__
+        logger.error("unhandled error: %s", error_type, extra={"error_type": error_type, "path": request.url.path})
         raise TokenEndpointFailed() from None
 
 

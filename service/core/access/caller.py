@@ -75,6 +75,11 @@ async def authenticate_caller(request: Request, required_scopes: Sequence[str]) 
     token_header = request.headers.get(settings.identity_header)
     context: JwtContext | None
     if settings.runtime is Runtime.LOCAL:
+        if len(request.headers.getlist(settings.identity_header)) > 1:
+            # Payload 2.0 joins repeated headers with commas, and what the authorizer makes of that
+            # is not documented (docs/aws-facts.md, row "Repeated Authorization header"): refused,
+            # as the sandbox's gateway refuses it, rather than reading the first.
+            raise GatewayRejection.unauthorized("the identity source's header is repeated")
         context = await local_authorizer(request).authorize(token_header, required_scopes)
     else:
         context = jwt_context_from_event(request.scope.get("aws.event"))
