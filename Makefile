@@ -18,12 +18,13 @@ PORT ?= 8000
 RELOAD ?= 1
 # make sandbox listens on PORT when one is given, else on 8001 (make dev's 8000 stays free).
 SANDBOX_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8001)
-# A custom domain to play (DOMAIN=api.example.com MAPPING_KEY=shop), rawPath without the key
-# (KEY_IN_RAW_PATH=0), more CDK context (CONTEXT="memory_mb=1024 runtime=python3.12", make synth too), the
+# A custom domain to play (DOMAIN=api.example.com MAPPING_KEY=shop), what its rawPath holds before the
+# route (RAW_PATH=none, AWS's documentation; stage or key, as reports differ), more CDK context
+# (CONTEXT="memory_mb=1024 runtime=python3.12", make synth too), the
 # interpreter of the function's Python where it is not on PATH (SANDBOX_PYTHON=...).
 DOMAIN ?=
 MAPPING_KEY ?=
-KEY_IN_RAW_PATH ?= 1
+RAW_PATH ?= none
 CONTEXT ?=
 SANDBOX_PYTHON ?=
 # Users of the embedded (make dev) and offline (make sandbox) issuer instead of the demo ones:
@@ -32,7 +33,7 @@ USERS_FILE ?=
 # The venv's Node.js (from PyPI) and the pinned CDK CLI come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock lock-service clean
+.PHONY: help install dev sandbox test lint format typecheck pytest fuzz synth bench lock lock-service clean openapi clients api-diff
 
 help:
 	@echo "make dev      serve the API on http://$(HOST):$(PORT) with the embedded identity provider (reloads; RELOAD=0: no)"
@@ -40,6 +41,9 @@ help:
 	@echo "make test     lint, type checks and every test"
 	@echo "make install  install what is missing for every target (idempotent; make dev installs only what it serves with)"
 	@echo "make synth    synthesize the CDK app with the pinned CLI"
+	@echo "make openapi  write contract/openapi.json, the OpenAPI document as Lambda serves it (commit it)"
+	@echo "make clients  generate the typed clients from contract/openapi.json (commit them)"
+	@echo "make api-diff the document against BASE's (default origin/main): fails on an undeclared breaking change"
 	@echo "make fuzz     contract fuzzing with many more generated cases than make test"
 	@echo "make lock     resolve service/requirements.in into the bundle's pins, then refresh constraints.txt from the venv"
 	@echo "make bench    cold start, latency and load against a hello-world floor (minutes; not part of make test)"
@@ -88,7 +92,7 @@ dev: $(VENV)/.installed-local $(DOCS_ASSETS)/integrity.json
 		--host $(HOST) --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload,--reload)
 
 SANDBOX_ARGS = --host $(HOST) --port $(SANDBOX_PORT) $(if $(DOMAIN),--domain $(DOMAIN)) \
-	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) $(if $(filter 0,$(KEY_IN_RAW_PATH)),--no-key-in-raw-path) \
+	$(if $(MAPPING_KEY),--mapping-key $(MAPPING_KEY)) --raw-path $(RAW_PATH) \
 	$(foreach entry,$(CONTEXT),-c $(entry)) $(if $(SANDBOX_PYTHON),--python $(SANDBOX_PYTHON)) \
 	$(if $(USERS_FILE),--users-file $(abspath $(USERS_FILE)))
 
@@ -111,6 +115,20 @@ pytest: install
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# The API's contract (docs/api-contract.md): the document, the clients generated from it, and the
+# breaking-change gate against a base revision (the pull-request workflow passes the target branch).
+BASE ?= origin/main
+openapi: $(VENV)/.installed
+	$(PY) -m contract.document
+
+clients: $(VENV)/.installed node_modules/.installed
+	$(PY) -m contract.clients
+	@# The smoke script imports the client installed from it (smoke/requirements.txt): the new one.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./clients/python
+
+api-diff: $(VENV)/.installed node_modules/.installed
+	$(PY) -m contract.gate --base $(BASE)
 
 FUZZ_EXAMPLES ?= 3000
 fuzz: install
@@ -143,7 +161,7 @@ lock-service:
 # a pin this machine's venv does not hold (tzdata: other platforms) is kept (infra/constraints.py).
 lock: lock-service
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip freeze --disable-pip-version-check --exclude-editable | $(PY) -m infra.constraints constraints.txt
+	$(PY) -m pip freeze --disable-pip-version-check --exclude-editable --exclude api-client | $(PY) -m infra.constraints constraints.txt
 	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip freeze --disable-pip-version-check --exclude-editable \

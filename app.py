@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_cdk import App, Environment, cx_api
 
+from infra.bundling import LocalBundling
 from infra.config import ApiConfig, AppConfig, BuildConfig, ConfigError, PipelineConfig, check_context_keys
 from infra.limits import LimitExceeded, check_assembly
 from infra.nag import add_nag_checks
@@ -124,6 +125,12 @@ def main() -> None:
     except (ConfigError, ServiceSettingsError, LimitExceeded) as error:
         # One line, no traceback: the message names the key or the limit, and what it accepts.
         print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except RuntimeError:
+        # A bundle that failed inside CDK's hook (jsii's RuntimeError): its own message, no traceback.
+        if LocalBundling.failure is None:
+            raise
+        print(f"error: {LocalBundling.failure}", file=sys.stderr)
         raise SystemExit(1) from None
 
 

@@ -22,14 +22,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from infra.bytecode import BytecodeCompiler, check_bytecode, compile_tree
-from infra.wheels import PLATFORM_TAGS, WheelInstallError, cached_tree, install_wheels
+from infra.wheels import NoLoadableWheel, WheelInstallError, cached_tree, install_wheels, platform_tags
 
 # Bump when the bundle's layout or trimming changes, so every cached tree and hash moves.
 BUNDLE_FORMAT = "5"
@@ -71,7 +71,8 @@ class BundleTarget:
 
     @property
     def platform_tag(self) -> str:
-        return PLATFORM_TAGS[self.architecture]
+        """The newest manylinux tag the runtime's Linux loads (older ones load too)."""
+        return platform_tags(self.python_version, self.architecture)[0]
 
 
 def _bytecode_format(compiler: BytecodeCompiler | None) -> str:
@@ -141,6 +142,8 @@ def pip_install(requirements: Path, target: BundleTarget, into: Path) -> None:
     """Wheels for `target` from `requirements` into `into`, as a bundle's dependencies are installed."""
     try:
         install_wheels(requirements, python_version=target.python_version, architecture=target.architecture, into=into)
+    except NoLoadableWheel as error:
+        raise BundlingError(str(error)) from None
     except WheelInstallError as error:
         raise BundlingError(f"{error}\n(a first synth needs PyPI; later ones use the cache)") from None
 
@@ -197,6 +200,10 @@ def _make_readable(tree: Path) -> None:
 class LocalBundling:
     """CDK's hook for building an asset without Docker."""
 
+    # The last bundle that failed: jsii hands an exception raised in this hook back as a
+    # RuntimeError carrying both stacks, so app.py reports this message instead, in its words.
+    failure: ClassVar[BundlingError | None] = None
+
     def __init__(
         self, *, service_dir: Path, target: BundleTarget, compiler: BytecodeCompiler | None, cache_dir: Path
     ) -> None:
@@ -210,13 +217,17 @@ class LocalBundling:
         if importlib.util.find_spec("pip") is None:
             print("pip is unavailable to this interpreter: falling back to Docker bundling", file=sys.stderr)
             return False
-        build_bundle(
-            service_dir=self._service_dir,
-            target=self._target,
-            compiler=self._compiler,
-            cache_dir=self._cache_dir,
-            output_dir=Path(output_dir),
-        )
+        try:
+            build_bundle(
+                service_dir=self._service_dir,
+                target=self._target,
+                compiler=self._compiler,
+                cache_dir=self._cache_dir,
+                output_dir=Path(output_dir),
+            )
+        except BundlingError as error:
+            LocalBundling.failure = error
+            raise
         return True
 
 
@@ -225,8 +236,9 @@ def _docker_command(target: BundleTarget, *, bytecode: bool) -> list[str]:
 
     The image's Python is the runtime's, so it compiles the bytecode where the hash says there is some.
     """
+    platforms = " ".join(f"--platform {tag}" for tag in platform_tags(target.python_version, target.architecture))
     steps = [
-        f"pip install --no-compile --target /asset-output --platform {target.platform_tag} --implementation cp"
+        f"pip install --no-compile --target /asset-output {platforms} --implementation cp"
         f" --python-version {target.python_version} --only-binary=:all: --requirement {REQUIREMENTS_FILE}",
         "rm -rf /asset-output/bin " + " ".join(f"/asset-output/{sub}" for sub in _UNUSED_SUBPACKAGES),
         f"mkdir -p /asset-output/{SERVICE_PACKAGE}",

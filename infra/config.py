@@ -32,6 +32,7 @@ from pydantic import (
 from infra.route_scopes import read_known_scopes, read_route_scopes, route_scopes_problems
 
 # API Gateway gives an integration at most 30 s; the function must give up before that.
+# docs/aws-facts.md, row "Integration timeout"
 MAX_FUNCTION_TIMEOUT_SECONDS = 29
 
 # The service uses Python 3.11 features (StrEnum, typing.Self).
@@ -162,6 +163,12 @@ def _is_layer_version_arn(value: str | None) -> str | None:
     return value
 
 
+def _is_topic_arn(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w.-]{1,256}", value):
+        raise ValueError("must be an SNS topic's ARN (arn:aws:sns:<region>:<account>:<name>)")
+    return value
+
+
 def _matches_url() -> AfterValidator:
     def check(value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"https?://\S+", value):
@@ -185,6 +192,7 @@ def _name_value_pairs(value: object) -> object:
 
 # Lambda reserves these names for its own variables (AWS Lambda Developer Guide, "Defined
 # runtime environment variables"): _HANDLER, AWS_REGION, AWS_LAMBDA_*, LAMBDA_TASK_ROOT...
+# docs/aws-facts.md, row "Reserved environment variables"
 RESERVED_VARIABLE_PREFIXES = ("_", "AWS_", "LAMBDA_")
 
 
@@ -206,6 +214,7 @@ KnownScopes = Annotated[dict[str, str], BeforeValidator(read_known_scopes)]
 # A client secret stays in Secrets Manager: context names it, the template only refers to it.
 SecretArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_secret_arn)]
 KmsKeyArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_kms_key_arn)]
+TopicArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_topic_arn)]
 LayerVersionArn = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_is_layer_version_arn)]
 # A concurrency limit, or None for none.
 OptionalLimit = Annotated[Annotated[int, Field(ge=1)] | None, BeforeValidator(_off_is_none)]
@@ -268,6 +277,21 @@ class ApiConfig(ContextConfig):
 
     # How a new version reaches the alias: shifted by CodeDeploy as a canary, rolled back on alarm.
     canary: bool
+
+    # The standing alarms (infra/constructs/monitoring.py) and where they notify: an SNS topic's
+    # ARN (the pipeline's notifications topic, say), or none for a topic of the stack's own.
+    alarm_topic_arn: TopicArn = None
+    # The share of the stage's answers that may be 5xx, in percent.
+    alarm_server_error_percent: float = Field(default=5, gt=0, le=100)
+    # The stage's p99 latency (API Gateway's Latency), in milliseconds.
+    alarm_latency_p99_ms: float = Field(default=2500, gt=0)
+    # The share of the function's invocations Lambda may throttle, in percent.
+    alarm_throttle_percent: float = Field(default=1, gt=0, le=100)
+    # How a rise in 401/403 on the authorized routes is told: an anomaly-detection band
+    # (`alarm_auth_refusal_band` standard deviations) or a fixed rate (`alarm_auth_refusal_percent`).
+    alarm_auth_refusals: Literal["anomaly", "rate"] = "anomaly"
+    alarm_auth_refusal_band: float = Field(default=3, gt=0)
+    alarm_auth_refusal_percent: float = Field(default=20, gt=0, le=100)
 
     # The service's own settings that no key above sets, as its environment variables
     # ({"ORDERS_PAGE_SIZE": "100"}; docs/recipes.md, "Add a setting"). The service validates
@@ -400,7 +424,7 @@ class BuildConfig(ContextConfig):
 PIPELINE_SWITCHES = ("github_repository", "github_branch", "codestar_connection_arn")
 
 # An environment's own keys; every other key in its entry overrides the ApiConfig key of that name.
-ENVIRONMENT_KEYS = ("account", "region", "manual_approval", "smoke_user_secret_arn")
+ENVIRONMENT_KEYS = ("account", "region", "manual_approval", "smoke_user_secret_arn", "hook_user_secret_arn")
 
 # A connection's ARN names the account and region it lives in (CodeConnections, formerly CodeStar Connections).
 CONNECTION_ARN = re.compile(
@@ -451,7 +475,15 @@ class EnvironmentConfig(BaseModel):
     # The smoke test's user, {"username", "password", "groups"?} in Secrets Manager, in the
     # pipeline's account and region (its step runs there); None: unauthenticated checks only.
     smoke_user_secret_arn: CompleteSecretArn = None
+    # The same user for the deployment hooks, which run in the environment's account and region:
+    # a secret there; None: smoke_user_secret_arn (readable only when the environment is the pipeline's).
+    hook_user_secret_arn: CompleteSecretArn = None
     api: ApiConfig
+
+    @property
+    def hooks_user_secret_arn(self) -> str | None:
+        """The secret the deployment hooks read their test user from."""
+        return self.hook_user_secret_arn or self.smoke_user_secret_arn
 
 
 class PipelineConfig(BaseModel):

@@ -2,7 +2,8 @@
 
 One place for what the docs pages load and from which pinned package (package-lock.json's
 version and integrity of `swagger-ui-dist` and `redoc`):
-- `fetch(DIR)` downloads just those packages' tarballs from the npm registry, checks each
+- `fetch(DIR)` downloads just those packages' tarballs from the npm registry the user
+  configured (`.npmrc`, `npm_config_registry`: `npm_registry()`, as `npm ci` reads it), checks each
   against the lock's `integrity` (as `npm ci` does) and unpacks the files the pages load into
   `DIR/<package>@<version>/`, the layout of jsDelivr's npm mirror, with `integrity.json` beside
   them. `make dev` runs it (`python -m infra.docs_assets DIR`) and serves DIR from the app, so
@@ -19,18 +20,21 @@ import base64
 import hashlib
 import io
 import json
+import os
+import re
 import sys
 import tarfile
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "package-lock.json"
 CACHE = ROOT / ".cache" / "docs-assets"
-# npm's own registry: where `npm ci` fetches the lock's packages from.
+# npm's own registry: where `npm ci` fetches the lock's packages from unless configured otherwise.
 REGISTRY = "https://registry.npmjs.org"
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Each package, and the files of it the docs pages load (`service/api/routes/docs.py`).
 FILES: dict[str, tuple[str, ...]] = {
     "swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"),
@@ -53,9 +57,49 @@ class Pin:
     def served_as(self) -> str:
         return f"{self.name}@{self.version}"
 
-    @property
-    def tarball_url(self) -> str:
-        return f"{REGISTRY}/{self.name}/-/{self.name}-{self.version}.tgz"
+    def tarball_url(self, registry: str = REGISTRY) -> str:
+        # npm treats the default registry in a lock's `resolved` URLs as "the configured one" and
+        # fetches `<registry>/<name>/-/<name>-<version>.tgz` there (npm's package-lock.json docs).
+        return f"{registry.rstrip('/')}/{self.name}/-/{self.name}-{self.version}.tgz"
+
+
+@dataclass(frozen=True)
+class Registry:
+    url: str
+    token: str | None = None  # the config's `//host/path/:_authToken` for it
+
+
+def _npmrc(path: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """`key=value` lines of an .npmrc, `${VAR}` expanded from the environment as npm does."""
+    if not path.is_file():
+        return {}
+    entries = {}
+    for line in path.read_text().splitlines():
+        text = line.strip()
+        key, separator, value = text.partition("=")
+        if not separator or text.startswith(("#", ";")):
+            continue
+        value = _ENV_REFERENCE.sub(lambda match: environ.get(match[1], ""), value.strip().strip("\"'"))
+        entries[key.strip()] = value
+    return entries
+
+
+def npm_registry(project_dir: Path = ROOT, environ: Mapping[str, str] | None = None) -> Registry:
+    """The registry `npm ci` in `project_dir` fetches from: npm's config, lowest precedence first.
+
+    The user's `~/.npmrc` (or `NPM_CONFIG_USERCONFIG`), then the project's `.npmrc`, then
+    `npm_config_registry` in the environment (npm's "config" docs). Only unscoped packages are
+    fetched, so `@scope:registry` lines do not apply.
+    """
+    environ = os.environ if environ is None else environ
+    variables = {name.lower(): value for name, value in environ.items()}
+    home = Path(environ.get("HOME", str(Path.home())))
+    user_config = Path(variables.get("npm_config_userconfig") or home / ".npmrc")
+    config = {**_npmrc(user_config, environ), **_npmrc(project_dir / ".npmrc", environ)}
+    url = variables.get("npm_config_registry") or config.get("registry") or REGISTRY
+    url = url.rstrip("/") + "/"
+    nerf_dart = "//" + url.split("://", 1)[-1]
+    return Registry(url=url.rstrip("/"), token=config.get(f"{nerf_dart}:_authToken") or None)
 
 
 def pins(lock: Path = LOCK) -> list[Pin]:
@@ -74,20 +118,24 @@ def sri(data: bytes) -> str:
     return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
 
 
-def _check_tarball(pin: Pin, data: bytes) -> None:
+def _check_tarball(pin: Pin, url: str, data: bytes) -> None:
     algorithm, _, expected = pin.integrity.partition("-")
     actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
     if actual != expected:
-        raise DocsAssetsError(f"{pin.tarball_url}: its {algorithm} is not the lock's; refusing it")
+        raise DocsAssetsError(f"{url}: its {algorithm} is not the lock's; refusing it")
 
 
-def _download(pin: Pin) -> bytes:
+def _download(pin: Pin, registry: Registry) -> bytes:
+    url = pin.tarball_url(registry.url)
+    request = urllib.request.Request(url)  # noqa: S310 - the registry npm is configured with
+    if registry.token:
+        request.add_header("Authorization", f"Bearer {registry.token}")
     try:
-        with urllib.request.urlopen(pin.tarball_url, timeout=60) as answer:  # noqa: S310 - a fixed https URL
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - as above
             data: bytes = answer.read()
     except OSError as error:
-        raise DocsAssetsError(f"cannot fetch {pin.tarball_url} ({error}); the docs pages need it offline") from None
-    _check_tarball(pin, data)
+        raise DocsAssetsError(f"cannot fetch {url} ({error}); the docs pages need it offline") from None
+    _check_tarball(pin, url, data)
     return data
 
 
@@ -104,7 +152,8 @@ def _unpack(pin: Pin, data: bytes, into: Path) -> None:
 
 
 def fetch(into: Path = CACHE, lock: Path = LOCK) -> dict[str, str]:
-    """The pinned files under `into` (fetched once per version), and their integrity map."""
+    """The pinned files under `into` (fetched once per version from npm's registry), and their integrity map."""
+    registry = npm_registry(lock.parent)
     for pin in pins(lock):
         directory = into / pin.served_as
         if all((directory / name).is_file() for name in FILES[pin.name]):
@@ -112,7 +161,7 @@ def fetch(into: Path = CACHE, lock: Path = LOCK) -> dict[str, str]:
         # Beside, then renamed: an interrupted fetch never leaves a half package that looks whole.
         partial = into / f".{pin.served_as}.partial"
         partial.mkdir(parents=True, exist_ok=True)
-        _unpack(pin, _download(pin), partial)
+        _unpack(pin, _download(pin, registry), partial)
         partial.rename(directory)
     integrity = asset_integrity(into, lock)
     (into / INTEGRITY_FILE).write_text(json.dumps(integrity, indent=2) + "\n")

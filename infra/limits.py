@@ -77,6 +77,7 @@ def routes_per_api(maximum: int = 300) -> Limit:
 
 # "Scopes per route: 10, cannot be increased" (HTTP API quotas); the service refuses more on one
 # declaration (`MAX_ROUTE_SCOPES`), this catches a route whose requirements add up to more.
+# docs/aws-facts.md, row "Scopes per route"
 SCOPES_PER_ROUTE = Limit(
     name="authorization scopes on one route",
     maximum=MAX_ROUTE_SCOPES,
@@ -86,6 +87,7 @@ SCOPES_PER_ROUTE = Limit(
 )
 # "Function environment variables: 4 KB, for all environment variables associated with the function, in
 # aggregate" (Lambda quotas). Counted as the names' and values' UTF-8 bytes: the least it can be.
+# docs/aws-facts.md, row "Function environment size"
 ENVIRONMENT = Limit(
     name="the function's environment (names and values)",
     maximum=4 * 1024,
@@ -95,6 +97,7 @@ ENVIRONMENT = Limit(
 )
 # "Deployment package (.zip file archive) size: 250 MB unzipped, including layers" (Lambda quotas);
 # the account limit `CodeSizeUnzipped` is 262,144,000 bytes. The layers' own size is not counted here.
+# docs/aws-facts.md, row "Unzipped deployment package"
 UNZIPPED_BUNDLE = Limit(
     name="the function's unzipped bundle",
     maximum=250 * 1024 * 1024,
@@ -104,6 +107,7 @@ UNZIPPED_BUNDLE = Limit(
 )
 # "Function resource-based policy: 20 KB" (Lambda quotas); past it AddPermission fails with
 # PolicyLengthExceededException (aws/aws-cdk issue 19535: one permission per route reached it).
+# docs/aws-facts.md, row "Function resource-based policy"
 RESOURCE_POLICY = Limit(
     name="the function's resource-based policy (estimated)",
     maximum=20 * 1024,
@@ -114,6 +118,7 @@ RESOURCE_POLICY = Limit(
 )
 # "Role policy size cannot exceed 10,240 characters" for all of a role's inline policies together;
 # IAM does not count white space (IAM and AWS STS quotas).
+# docs/aws-facts.md, row "Role inline policies"
 ROLE_INLINE_POLICIES = Limit(
     name="the role's inline policies (characters without white space)",
     maximum=10_240,
@@ -123,6 +128,7 @@ ROLE_INLINE_POLICIES = Limit(
 )
 # "Template body size in an Amazon S3 object: 1 MB" (CloudFormation quotas); the CDK CLI uploads
 # every template over 50 KB to the bootstrap bucket, so this is the one that applies.
+# docs/aws-facts.md, row "Template size"
 TEMPLATE = Limit(
     name="the synthesized template",
     maximum=1024 * 1024,
@@ -132,6 +138,7 @@ TEMPLATE = Limit(
 )
 # FunctionName: "The length constraint applies only to the full ARN. If you specify only the function
 # name, it is limited to 64 characters in length" (Lambda API, CreateFunction).
+# docs/aws-facts.md, row "Function name length"
 FUNCTION_NAME = Limit(
     name="the function's name",
     maximum=64,
@@ -140,6 +147,7 @@ FUNCTION_NAME = Limit(
     fix="shorten it, or leave it out and let CloudFormation generate one",
 )
 # "Log group names can be between 1 and 512 characters long" (CloudWatch Logs API, CreateLogGroup).
+# docs/aws-facts.md, row "Log group name length"
 LOG_GROUP_NAME = Limit(
     name="the log group's name",
     maximum=512,

@@ -26,6 +26,7 @@ class ApiStage(Stage):
         bundle_cache_dir: Path,
         build: BuildConfig,
         description: str | None = None,
+        smoke_user_secret_arn: str | None = None,
         **stage_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stage_options)
@@ -37,4 +38,5 @@ class ApiStage(Stage):
             bundle_cache_dir=bundle_cache_dir,
             build=build,
             description=description,
+            smoke_user_secret_arn=smoke_user_secret_arn,
         )

@@ -8,6 +8,7 @@ wheels do not load the CDK.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,16 +16,57 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-# Lambda's architectures and the wheels their Linux runs.
-PLATFORM_TAGS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# Lambda's architectures, by the machine name wheel tags use.
+MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+# The glibc each Python runtime's Linux has (docs/aws-facts.md, row "glibc per runtime"): Lambda's
+# runtimes table puts python3.11 on Amazon Linux 2 and python3.12 and later on Amazon Linux 2023;
+# AL2 ships glibc 2.26 and AL2023 glibc 2.34 ("Comparing AL2 and AL2023"; AL2023's "Core
+# toolchain packages"). A runtime newer than the table here is taken to be on AL2023.
+# docs/aws-facts.md, row "glibc per runtime"
+_AMAZON_LINUX_2 = ("Amazon Linux 2", (2, 26))
+# docs/aws-facts.md, row "glibc per runtime"
+_AMAZON_LINUX_2023 = ("Amazon Linux 2023", (2, 34))
+_RUNTIME_LINUX = {"3.11": _AMAZON_LINUX_2}
+
+# manylinux2014 is glibc 2.17 (PEP 599), the oldest tag a wheel for aarch64 can carry.
+_OLDEST_GLIBC_MINOR = 17
+
+
+def runtime_linux(python_version: str) -> tuple[str, tuple[int, int]]:
+    """The Linux, and its glibc version, under Lambda's Python `python_version` runtime."""
+    return _RUNTIME_LINUX.get(python_version, _AMAZON_LINUX_2023)
+
+
+def platform_tags(python_version: str, architecture: str) -> list[str]:
+    """Every manylinux tag the runtime's glibc loads, newest first.
+
+    pip expands the legacy `manylinux2014` to 2010 and 1 but never a `manylinux_2_x` (PEP 600)
+    tag to the older ones, so each is listed.
+    """
+    machine = MACHINES[architecture]
+    _, (_, minor) = runtime_linux(python_version)
+    tags = [f"manylinux_2_{m}_{machine}" for m in range(minor, _OLDEST_GLIBC_MINOR - 1, -1)]
+    return [*tags, f"manylinux2014_{machine}"]
 
 
 class WheelInstallError(Exception):
     """pip could not install the requirements for the platform; the message carries pip's own."""
 
 
+class NoLoadableWheel(WheelInstallError):
+    """A requirement has no wheel the runtime's glibc loads; the message is one line naming it and the runtime."""
+
+
+_NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
+
+
 def install_wheels(requirements: Path, *, python_version: str, architecture: str, into: Path) -> None:
-    """Binary wheels that `requirements` resolve to for CPython `python_version` on Lambda's `architecture`."""
+    """Binary wheels that `requirements` resolve to for CPython `python_version` on Lambda's `architecture`.
+
+    Only wheels the runtime's glibc loads: pip never picks one with a newer manylinux tag.
+    """
+    tags = platform_tags(python_version, architecture)
     command = [
         sys.executable,
         "-m",
@@ -36,8 +78,7 @@ def install_wheels(requirements: Path, *, python_version: str, architecture: str
         "--no-compile",
         "--target",
         str(into),
-        "--platform",
-        PLATFORM_TAGS[architecture],
+        *(argument for tag in tags for argument in ("--platform", tag)),
         "--implementation",
         "cp",
         "--python-version",
@@ -48,8 +89,16 @@ def install_wheels(requirements: Path, *, python_version: str, architecture: str
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
     if result.returncode != 0:
+        missing = _NO_MATCH.search(result.stderr)
+        linux, (major, minor) = runtime_linux(python_version)
+        if missing is not None:
+            raise NoLoadableWheel(
+                f"{missing[1]}: no wheel that runtime python{python_version} on {architecture} can load ({linux}, "
+                f"glibc {major}.{minor}: tags up to {tags[0]}) is on the index; pin a version with such a wheel, "
+                "or choose a newer runtime"
+            )
         raise WheelInstallError(
-            f"pip could not install {requirements} for Python {python_version} on {PLATFORM_TAGS[architecture]}:\n"
+            f"pip could not install {requirements} for Python {python_version} on {tags[0]} or older:\n"
             f"{result.stderr.strip()}"
         )
 

@@ -1,7 +1,7 @@
 """`python -m sandbox`: run (synthesize, then serve; what `make sandbox` does), serve a cloud assembly, or offline.
 
-python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [--users-file F] [-c k=v]
-python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...]
+python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [--users-file F] [-c key=value ...]
+python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...] [--invoke-port P]
 python -m sandbox offline [--port P] [--users-file F]   the offline identity provider and docs assets alone
 """
 
@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 from infra import docs_assets
 from sandbox import offline
 from sandbox.assembly import AssemblyError, HttpApi, load_http_api
-from sandbox.gateway import EXECUTE_API_DOMAIN, PublicAddress
+from sandbox.gateway import DEFAULT_RAW_PATH_SHAPE, EXECUTE_API_DOMAIN, RAW_PATH_SHAPES, PublicAddress
 from sandbox.runtime_client import RuntimeClientError
 from sandbox.server import PreparedFunction, bind, emit, fail, port_of, prepare_functions, serve
 from sandbox.synth import ROOT, SynthError, sandbox_context, synthesize
@@ -60,13 +60,13 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _address(api: HttpApi, *, domain: str | None, key_in_raw_path: bool) -> PublicAddress:
+def _address(api: HttpApi, *, domain: str | None, raw_path: str) -> PublicAddress:
     if domain is None and api.execute_api_endpoint_disabled and len(api.custom_domains) == 1:
         # The template leaves the custom domain as the only way in: serve that.
         domain = api.custom_domains[0].domain_name
     if domain is None:
         return PublicAddress.execute_api(api)
-    return PublicAddress.custom_domain(api, api.custom_domain(domain), key_in_raw_path=key_in_raw_path)
+    return PublicAddress.custom_domain(api, api.custom_domain(domain), raw_path=raw_path)
 
 
 def _bind_or_fail(host: str, port: int) -> socket.socket:
@@ -86,7 +86,11 @@ def _banner(
     offline_services: OfflineServices | None,
 ) -> None:
     base = origin + address.prefix
-    played = "its execute-api domain" if address.domain_name == EXECUTE_API_DOMAIN else "its custom domain"
+    played = (
+        "its execute-api domain"
+        if address.domain_name == EXECUTE_API_DOMAIN
+        else f"its custom domain, rawPath {address.raw_prefix or 'without a prefix'} before the route"
+    )
     emit(f"Sandbox: stack {api.stack_name} from {api.template_path.parent}, as API Gateway and Lambda would serve it")
     emit(f"  API:        {base}  (as https://{address.domain_name}{address.prefix}, {played}; stage {api.stage_name})")
     docs = [route.path for route in api.routes if route.path and route.path.endswith("/docs")]
@@ -120,14 +124,15 @@ def _serve_assembly(
     gateway_socket: socket.socket,
     origin: str,
     domain: str | None,
-    key_in_raw_path: bool,
+    raw_path: str,
     jwks_uris: Mapping[str, str],
     python: Path | None,
     offline_services: OfflineServices | None = None,
+    invoke_socket: socket.socket | None = None,
 ) -> None:
     try:
         api = load_http_api(assembly_dir)
-        address = _address(api, domain=domain, key_in_raw_path=key_in_raw_path)
+        address = _address(api, domain=domain, raw_path=raw_path)
         prepared = prepare_functions(api, cache_dir=CACHE_DIR, interpreter=python)
     except (AssemblyError, RuntimeClientError) as error:
         fail(str(error))
@@ -146,6 +151,7 @@ def _serve_assembly(
                 prepared=prepared,
                 jwks_uris=jwks_uris,
                 extra_apps=extra,
+                invoke_socket=invoke_socket,
             )
         )
 
@@ -186,7 +192,7 @@ def run(args: argparse.Namespace) -> None:
         gateway_socket=gateway_socket,
         origin=f"http://{args.host}:{args.port}",
         domain=args.domain,
-        key_in_raw_path=args.key_in_raw_path,
+        raw_path=args.raw_path,
         jwks_uris={offline.ISSUER: f"{offline_url}{offline.JWKS_PATH}"} if services.trusted else {},
         python=args.python,
         offline_services=services,
@@ -195,14 +201,19 @@ def run(args: argparse.Namespace) -> None:
 
 def serve_command(args: argparse.Namespace) -> None:
     gateway_socket = _bind_or_fail(args.host, args.port)
+    # Lambda's Invoke API, for what invokes a function directly (the pre-traffic hook, hooks/).
+    invoke_socket = _bind_or_fail("127.0.0.1", args.invoke_port) if args.invoke_port is not None else None
+    if invoke_socket is not None:
+        emit(f"  Invoke API: http://127.0.0.1:{port_of(invoke_socket)} (AWS_ENDPOINT_URL_LAMBDA for an SDK)")
     _serve_assembly(
         args.assembly,
         gateway_socket=gateway_socket,
         origin=f"http://{args.host}:{port_of(gateway_socket)}",
         domain=args.domain,
-        key_in_raw_path=args.key_in_raw_path,
+        raw_path=args.raw_path,
         jwks_uris=dict(args.jwks),
         python=args.python,
+        invoke_socket=invoke_socket,
     )
 
 
@@ -224,10 +235,11 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--domain", help="play this custom domain of the template instead of the execute-api domain")
     parser.add_argument(
-        "--key-in-raw-path",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="on a custom domain, whether rawPath keeps the API mapping key (reports differ)",
+        "--raw-path",
+        choices=RAW_PATH_SHAPES,
+        default=DEFAULT_RAW_PATH_SHAPE,
+        help="on a custom domain, what rawPath holds before the route: nothing (AWS's documentation), "
+        "the stage (a captured report) or the mapping key",
     )
     parser.add_argument("--python", type=Path, help="the interpreter of the function's Python version to run it with")
 
@@ -258,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="append",
         default=[],
         help="ISSUER=URL: fetch this issuer's keys here instead of through its discovery document",
+    )
+    serve_parser.add_argument(
+        "--invoke-port", type=int, help="also serve Lambda's Invoke API for the functions on this loopback port"
     )
     serve_parser.set_defaults(handler=serve_command)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 DEFAULT_STAGE = "$default"
 # API Gateway gives an HTTP API integration at most 30 s.
+# docs/aws-facts.md, row "Integration timeout"
 MAX_INTEGRATION_TIMEOUT_SECONDS = 30.0
 # CloudFormation's defaults for what a function's properties leave out.
 DEFAULT_FUNCTION_TIMEOUT_SECONDS = 3
@@ -79,6 +80,8 @@ class Function:
     qualifier: str | None  # the alias the integration invokes, if any
     # Layers Lambda would unpack under /opt (an extension, say): named here, never run.
     layers: tuple[str, ...] = ()
+    # SnapStart on published versions: its init is not bound by the 10 s of an on-demand one.
+    snap_start: bool = False
 
     @property
     def python_version(self) -> str:
@@ -402,6 +405,7 @@ def _function(
             layer if isinstance(layer, str) else "a layer named at deploy time"
             for layer in properties.get("Layers") or ()
         ),
+        snap_start=(properties.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions",
     )
 
 

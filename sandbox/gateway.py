@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -51,6 +51,7 @@ SANDBOX_API_ID = "sandbox123"
 EXECUTE_API_DOMAIN = f"{SANDBOX_API_ID}.execute-api.{SANDBOX_REGION}.amazonaws.com"
 # Lambda's synchronous invocation limit, on the event and on the response ("Invocation payload
 # (request and response): 6 MB each for synchronous", Lambda developer guide, "Lambda quotas").
+# docs/aws-facts.md, row "Payload limit"
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 # Content types the HTTP API hands to Lambda as text; every other body arrives base64-encoded.
@@ -79,28 +80,41 @@ def strip_segment_prefix(path: str, prefix: str) -> str | None:
     return None
 
 
+# What `rawPath` holds before the route behind a custom domain: reports differ
+# (docs/aws-facts.md, row "rawPath behind a custom domain").
+# - "none": AWS's payload 2.0 documentation ("Create AWS Lambda proxy integrations for HTTP
+#   APIs": with an API mapping, `rawPath` won't provide the API mapping value). The default.
+# - "stage": a captured report, CodeGenieApp/serverless-express issue 465 (`/{stageName}/foo`).
+# - "key": the mapping key, which no source shows; kept to check the function accepts it.
+# docs/aws-facts.md, row "rawPath behind a custom domain"
+RAW_PATH_SHAPES = ("none", "stage", "key")
+DEFAULT_RAW_PATH_SHAPE = "none"
+
+
 @dataclass(frozen=True)
 class PublicAddress:
-    """Where the API is published: a domain, and the path prefix in front of the routes."""
+    """Where the API is published: a domain, the path prefix in front of the routes, and what rawPath holds instead."""
 
     domain_name: str
     stage: str
     prefix: str
-    prefix_in_raw_path: bool
+    raw_prefix: str
 
     @classmethod
     def execute_api(cls, api: HttpApi) -> PublicAddress:
         prefix = "" if api.stage_name == DEFAULT_STAGE else f"/{api.stage_name}"
-        return cls(domain_name=EXECUTE_API_DOMAIN, stage=api.stage_name, prefix=prefix, prefix_in_raw_path=True)
+        return cls(domain_name=EXECUTE_API_DOMAIN, stage=api.stage_name, prefix=prefix, raw_prefix=prefix)
 
     @classmethod
-    def custom_domain(cls, api: HttpApi, domain: CustomDomain, *, key_in_raw_path: bool) -> PublicAddress:
+    def custom_domain(
+        cls, api: HttpApi, domain: CustomDomain, *, raw_path: str = DEFAULT_RAW_PATH_SHAPE
+    ) -> PublicAddress:
         key = domain.mapping_key.strip("/")
+        prefix = f"/{key}" if key else ""
+        stage = "" if api.stage_name == DEFAULT_STAGE else f"/{api.stage_name}"
+        raw_prefixes = {"none": "", "stage": stage, "key": prefix}
         return cls(
-            domain_name=domain.domain_name,
-            stage=api.stage_name,
-            prefix=f"/{key}" if key else "",
-            prefix_in_raw_path=key_in_raw_path,
+            domain_name=domain.domain_name, stage=api.stage_name, prefix=prefix, raw_prefix=raw_prefixes[raw_path]
         )
 
 
@@ -165,8 +179,20 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def _message(status_code: int, message: str) -> Response:
-    return JSONResponse({"message": message}, status_code=status_code)
+# The gateway's own answers, `{"message": ...}` by status.
+# docs/aws-facts.md, row "Gateway answers"
+GATEWAY_MESSAGES = {
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def _message(status_code: int) -> Response:
+    return JSONResponse({"message": GATEWAY_MESSAGES[status_code]}, status_code=status_code)
 
 
 @dataclass
@@ -229,7 +255,13 @@ class HttpApiGateway:
             source_ip=request.client.host if request.client else "127.0.0.1",
             protocol=f"HTTP/{scope.get('http_version', '1.1')}",
         )
-        response = await self.respond(request, log)
+        try:
+            response = await self.respond(request, log)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: no answer to send, but the access log
+            # still gets its line (status "-": none was sent) and no traceback reaches the log.
+            self._write_access_log(log)
+            return
         response.headers["apigw-requestid"] = log.request_id
         log.status = response.status_code
         log.response_length = len(getattr(response, "body", b""))
@@ -251,12 +283,12 @@ class HttpApiGateway:
         if self.address.domain_name == EXECUTE_API_DOMAIN and self.api.execute_api_endpoint_disabled:
             # AWS documents a disabled default endpoint's answer as 403 Forbidden (REST APIs: "Disable
             # the default endpoint"); HTTP APIs' page says only that it is disabled, for every stage.
-            return _message(403, "Forbidden")
+            return _message(403)
         public_path: str = request.scope["path"]
         raw_public_path = request.scope.get("raw_path", b"").decode("latin-1") or public_path
         route_path = strip_segment_prefix(public_path, self.address.prefix) if self.address.prefix else public_path
         if route_path is None:
-            return _message(404, "Not Found")
+            return _message(404)
         cors = self.api.cors
         origin = request.headers.get("origin")
         if (
@@ -269,13 +301,13 @@ class HttpApiGateway:
             return _preflight(cors, origin)
         found = self.match(request.method, route_path)
         if found is None:
-            return _message(404, "Not Found")
+            return _message(404)
         route, path_parameters = found
         log.route_key = route.route_key
 
         bucket = self._buckets.get(route.route_key)
         if bucket is not None and not bucket.take():
-            return _message(429, "Too Many Requests")
+            return _message(429)
 
         jwt_context: JwtContext | None = None
         if route.authorizer is not None:
@@ -287,16 +319,24 @@ class HttpApiGateway:
 
         body = await _read_body(request)
         if body is None:
-            return _message(413, "Request Entity Too Large")
+            return _message(413)
         raw_path = raw_public_path
-        if not self.address.prefix_in_raw_path and self.address.prefix:
-            raw_path = strip_segment_prefix(raw_public_path, self.address.prefix) or "/"
+        if self.address.prefix != self.address.raw_prefix:
+            raw_path = self.address.raw_prefix + (strip_segment_prefix(raw_public_path, self.address.prefix) or "/")
         event = self.event(
-            request, route=route, raw_path=raw_path, path_parameters=path_parameters, body=body, jwt_context=jwt_context
+            request,
+            route=route,
+            raw_path=raw_path,
+            path_parameters=path_parameters,
+            body=body,
+            jwt_context=jwt_context,
+            # One id per request, as API Gateway has it: the event's, the access log's and the
+            # `apigw-requestid` header's (AWS docs, "Customizing HTTP API access logs": $context.requestId).
+            request_id=log.request_id,
         )
         payload = json.dumps(event).encode()
         if len(payload) > PAYLOAD_LIMIT_BYTES:
-            return _message(413, "Request Entity Too Large")
+            return _message(413)
         response = await self._integrate(route, payload, log)
         if cors is not None and origin:
             _add_cors_headers(response, cors, origin)
@@ -318,16 +358,16 @@ class HttpApiGateway:
         log.integration_latency = str(round((time.monotonic() - started) * 1000))
         if not invocation.done():
             log.integration_error = "The integration did not answer within its timeout"
-            return _message(503, "Service Unavailable")
+            return _message(503)
         try:
             outcome = invocation.result()
         except Exception as error:  # noqa: BLE001 - a fault of the sandbox's own is still the gateway's 500
             log.integration_error = f"the function could not be invoked: {type(error).__name__}"
-            return _message(500, "Internal Server Error")
+            return _message(500)
         log.integration_status = "200"
         if not outcome.succeeded:
             log.integration_error = f"{outcome.error_type}: {outcome.error_message}"
-            return _message(500, "Internal Server Error")
+            return _message(500)
         assert outcome.payload is not None
         return self.lambda_response(outcome.payload, log)
 
@@ -340,6 +380,7 @@ class HttpApiGateway:
         path_parameters: dict[str, str],
         body: bytes,
         jwt_context: JwtContext | None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
@@ -374,7 +415,7 @@ class HttpApiGateway:
                 "sourceIp": client_ip,
                 "userAgent": headers.get("user-agent", ""),
             },
-            "requestId": uuid.uuid4().hex[:16],
+            "requestId": request_id or uuid.uuid4().hex[:16],
             "routeKey": route.route_key,
             "stage": self.address.stage,
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
@@ -411,19 +452,19 @@ class HttpApiGateway:
         try:
             result = json.loads(payload)
         except ValueError:
-            return _message(500, "Internal Server Error")
+            return _message(500)
         if not isinstance(result, dict) or "statusCode" not in result:
             return Response(payload, status_code=200, media_type="application/json")
         status = result.get("statusCode")
         if not isinstance(status, int) or not 100 <= status <= 599:
             if log is not None:
                 log.integration_error = "The function's response has no valid statusCode"
-            return _message(500, "Internal Server Error")
+            return _message(500)
         raw_body = result.get("body") or ""
         try:
             body = base64.b64decode(raw_body) if result.get("isBase64Encoded") else str(raw_body).encode("utf-8")
         except (ValueError, TypeError):
-            return _message(500, "Internal Server Error")
+            return _message(500)
         response = Response(content=body, status_code=status)
         for name, value in (result.get("headers") or {}).items():
             response.headers[str(name)] = str(value)
@@ -441,7 +482,7 @@ class HttpApiGateway:
             "httpMethod": log.method,
             "path": log.path,
             "routeKey": log.route_key,
-            "status": str(log.status),
+            "status": str(log.status) if log.status else "-",
             "protocol": log.protocol,
             "responseLength": str(log.response_length),
             "responseLatency": str(round((time.monotonic() - log.started) * 1000)),

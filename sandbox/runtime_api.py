@@ -8,9 +8,12 @@ again; a failed start is reported at `POST /runtime/init/error`. Played here as 
 
 - the process starts on the first invocation (a cold start) and serves the next ones warm;
 - one invocation at a time, as one execution environment serves them;
-- the init phase may take 10 s, an invocation the function's timeout; past either the
-  process is killed, and the next invocation starts a fresh one, as after an init error or
-  a crash;
+- the init phase may take 10 s; past it the process is killed and the init retried within
+  the first invocation, under the function's timeout, init and invocation together
+  (docs/aws-facts.md, row "Init timeout"); with SnapStart the init may take 130 s or the
+  function's timeout, whichever is longer;
+- an invocation may take the function's timeout; past it (or after an init error or a crash)
+  the process is killed, and the next invocation starts a fresh one;
 - a response over 6 MB is refused (413) and fails the invocation.
 
 Each invocation ends in an `Outcome`: the function's answer, or Lambda's error. The platform
@@ -38,10 +41,17 @@ from starlette.routing import Route
 
 from sandbox.assembly import Function
 
+# docs/aws-facts.md, row "Runtime API"
 RUNTIME_API_VERSION = "2018-06-01"
-# Lambda gives the init phase (importing the handler's module) 10 s.
+# Lambda gives the init phase (importing the handler's module) 10 s, then retries it during the
+# first invocation under the function's timeout; SnapStart's and provisioned concurrency's init
+# may take 130 s or the function's timeout, whichever is longer (Lambda's "Understanding the
+# Lambda execution environment lifecycle", Init phase; docs/aws-facts.md, row "Init timeout").
 INIT_TIMEOUT_SECONDS = 10.0
+# docs/aws-facts.md, row "Init timeout"
+SNAPSTART_INIT_TIMEOUT_SECONDS = 130.0
 # Lambda's limit on a synchronous invocation's response.
+# docs/aws-facts.md, row "Payload limit"
 RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
 SANDBOX_REGION = "eu-west-1"
 SANDBOX_ACCOUNT = "123456789012"
@@ -127,6 +137,9 @@ class _Invocation:
         self.request_id = str(uuid.uuid4())
         self.payload = payload
         self.taken: asyncio.Future[float] = loop.create_future()  # when the runtime received it
+        # When the function's timeout ends, where it runs from before the runtime takes the event
+        # (an init retried within the invocation); else from when the runtime took it.
+        self.deadline: float | None = None
         self.outcome: asyncio.Future[Outcome] = loop.create_future()
 
     def end(
@@ -190,22 +203,31 @@ class LambdaFunction:
             environment.current = invocation
             environment.invocations.put_nowait(invocation)
             try:
-                outcome = await self._run(environment, invocation)
+                environment, outcome = await self._run(environment, invocation)
             finally:
                 environment.current = None
             self._report(environment, invocation, outcome, cold=cold)
             return outcome
 
-    async def _run(self, environment: _Environment, invocation: _Invocation) -> Outcome:
+    def _init_timeout_seconds(self) -> float:
+        if self.function.snap_start:
+            return max(SNAPSTART_INIT_TIMEOUT_SECONDS, self.function.timeout_seconds)
+        return INIT_TIMEOUT_SECONDS
+
+    async def _run(self, environment: _Environment, invocation: _Invocation) -> tuple[_Environment, Outcome]:
         # Until the runtime takes the event: on a cold start, that is the init phase.
         started: set[asyncio.Future[Any]] = {invocation.taken, invocation.outcome}
-        await asyncio.wait(started, timeout=INIT_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        init_timeout = self._init_timeout_seconds()
+        await asyncio.wait(started, timeout=init_timeout, return_when=asyncio.FIRST_COMPLETED)
         if not invocation.taken.done() and not invocation.outcome.done():
-            self._log(f"INIT_REPORT Init Duration: {INIT_TIMEOUT_SECONDS * 1000:.2f} ms Phase: init Status: timeout")
+            self._log(f"INIT_REPORT Init Duration: {init_timeout * 1000:.2f} ms Phase: init Status: timeout")
+            # Detached first: the killed process's exit must not end the invocation being retried.
+            environment.current = None
             await self._retire(environment)
-            invocation.end(error_type="Sandbox.Timedout", error_message="The function did not start in time.")
+            environment = await self._retry_init(invocation)
         if invocation.taken.done():
-            remaining = invocation.taken.result() + self.function.timeout_seconds - time.time()
+            deadline = invocation.deadline or invocation.taken.result() + self.function.timeout_seconds
+            remaining = deadline - time.time()
             await asyncio.wait({invocation.outcome}, timeout=max(0.0, remaining))
             if not invocation.outcome.done():
                 message = f"Task timed out after {self.function.timeout_seconds:.2f} seconds"
@@ -213,7 +235,27 @@ class LambdaFunction:
                 # Lambda stops the environment; the next invocation starts a fresh one.
                 await self._retire(environment)
                 invocation.end(error_type="Sandbox.Timedout", error_message=message)
-        return await invocation.outcome
+        return environment, await invocation.outcome
+
+    async def _retry_init(self, invocation: _Invocation) -> _Environment:
+        """A fresh process for `invocation`, its init and the invocation within the function's timeout."""
+        invocation.deadline = time.time() + self.function.timeout_seconds
+        try:
+            environment = self._environment = await self._start()
+        except OSError as error:
+            invocation.end(error_type="Runtime.InvalidEntrypoint", error_message=str(error))
+            assert self._environment is not None
+            return self._environment
+        environment.current = invocation
+        environment.invocations.put_nowait(invocation)
+        started: set[asyncio.Future[Any]] = {invocation.taken, invocation.outcome}
+        await asyncio.wait(started, timeout=self.function.timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
+        if not invocation.taken.done() and not invocation.outcome.done():
+            message = f"Task timed out after {self.function.timeout_seconds:.2f} seconds"
+            self._log(f"{_timestamp()} {invocation.request_id} {message}")
+            invocation.end(error_type="Sandbox.Timedout", error_message=message)
+            await self._retire(environment)
+        return environment
 
     def _report(self, environment: _Environment, invocation: _Invocation, outcome: Outcome, *, cold: bool) -> None:
         if not invocation.taken.done():
@@ -358,7 +400,8 @@ def runtime_api_app(function: LambdaFunction) -> Starlette:
         invocation = await function.next_invocation()
         if invocation is None:
             return _error(500, "Runtime.Stopped", "The execution environment is shutting down.")
-        deadline_ms = int((invocation.taken.result() + function.function.timeout_seconds) * 1000)
+        deadline = invocation.deadline or invocation.taken.result() + function.function.timeout_seconds
+        deadline_ms = int(deadline * 1000)
         qualifier = f":{function.function.qualifier}" if function.function.qualifier else ""
         arn = f"arn:aws:lambda:{SANDBOX_REGION}:{SANDBOX_ACCOUNT}:function:{function.function.name}{qualifier}"
         trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.assembly import Function, HttpApi, JwtAuthorizer
 from sandbox.gateway import HttpApiGateway, PublicAddress, build_authorizers
+from sandbox.invoke_api import invoke_api_app
 from sandbox.runtime_api import LambdaFunction, launch, runtime_api_app
 from sandbox.runtime_client import check_architecture, find_interpreter, install_runtime_client
 from service.core.access.jwks import RemoteKeySet
@@ -111,9 +112,10 @@ async def serve(
     prepared: Mapping[str, PreparedFunction],
     jwks_uris: Mapping[str, str],
     extra_apps: Mapping[socket.socket, ASGIApp] | None = None,
+    invoke_socket: socket.socket | None = None,
     log: Callable[[str], None] = emit,
 ) -> None:
-    """Serve until stopped (SIGINT, SIGTERM)."""
+    """Serve until stopped (SIGINT, SIGTERM); with `invoke_socket`, Lambda's Invoke API for the functions there too."""
     import uvicorn
 
     runtime_sockets = {logical_id: bind("127.0.0.1", 0) for logical_id in prepared}
@@ -141,6 +143,9 @@ async def serve(
     apps.update({port_of(runtime_sockets[key]): runtime_api_app(function) for key, function in functions.items()})
     apps.update({port_of(sock): app for sock, app in (extra_apps or {}).items()})
     sockets = [gateway_socket, *runtime_sockets.values(), *(extra_apps or {})]
+    if invoke_socket is not None:
+        apps[port_of(invoke_socket)] = invoke_api_app(functions)
+        sockets.append(invoke_socket)
     config = uvicorn.Config(_ByPort(apps), lifespan="off", log_level="warning", access_log=False, server_header=False)
 
     class Server(uvicorn.Server):

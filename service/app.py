@@ -12,6 +12,7 @@ from service.core.access.route_scopes import install_route_scopes
 from service.core.errors import install_error_handlers
 from service.core.http import SharedHttpClient
 from service.core.middleware import ApiEdge
+from service.core.request_log import RequestLog
 from service.core.settings import IdentityProviderName, Runtime, Settings
 
 TITLE = "FastAPI on AWS Lambda"
@@ -37,8 +38,10 @@ def create_app(settings: Settings) -> FastAPI:
     # Every scope a route may ask for: the embedded issuer's demo admin is granted them all.
     app.state.declared_scopes = tuple(KNOWN_SCOPES)
     app.state.http = SharedHttpClient(timeout_seconds=settings.provider_timeout_seconds)
+    # Each request's log line and metrics; the SnapStart hooks mark a restore's first request cold.
+    app.state.request_log = RequestLog(lambda: app.routes)
     install_error_handlers(app)
-    app.add_middleware(ApiEdge, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(ApiEdge, max_bytes=settings.max_request_body_bytes, request_log=app.state.request_log)
     if settings.runtime is Runtime.LOCAL and settings.cors_allow_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

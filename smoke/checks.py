@@ -1,6 +1,11 @@
 """The smoke checks: health, docs, the gateway's refusal, sign-in, whoami, the admin route, refresh, a wrong password,
 then the product's own routes (smoke/product.py).
 
+The operations are called through the API's generated client (`api_client`, `make clients`), as
+a consumer calls them, so an answer that no longer matches the committed OpenAPI document fails
+here too; each check still reads the raw answer where it must (who answered, the gateway or the
+function; the token response's headers).
+
 The routes are the product's documented paths (the service's route table): the script runs
 against whatever is deployed, so it cannot read them from the app; `openapi.json`, where it is
 served, is checked to declare each of them, so a renamed route fails here rather than silently.
@@ -23,6 +28,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from api_client import Client
+from api_client.api.admin import list_endpoints
+from api_client.api.auth import issue_token
+from api_client.api.manage import health_check
+from api_client.api.users import whoami as whoami_operation
+from api_client.models.issue_token_token_request import IssueTokenTokenRequest
+from api_client.models.issue_token_token_request_grant_type import IssueTokenTokenRequestGrantType
 from smoke.product import ProductCheck
 
 HEALTH_PATH = "/v1/manage/hc"
@@ -130,6 +142,36 @@ class Api:
             raise CheckFailed(f"{method} {path}: no answer within {timeout:.1f} s") from None
         except httpx.HTTPError as error:
             raise CheckFailed(f"{method} {path}: {type(error).__name__}: {error}") from None
+
+    def call(self, operation: Any, what: str, *, access_token: str | None = None, **arguments: Any) -> httpx.Response:
+        """`operation` (a generated module) through the API's client; its raw answer, for the checks to read.
+
+        A documented status whose body the client cannot read as the document says fails here.
+        """
+        remaining = self.remaining()
+        if remaining <= 0:
+            raise CheckFailed(f"the total deadline of {self.deadline_seconds:g} s passed")
+        timeout = min(self.request_timeout, remaining)
+        answers: list[httpx.Response] = []
+        client = Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout),
+            headers={"authorization": f"Bearer {access_token}"} if access_token else {},
+            follow_redirects=False,
+            httpx_args={"event_hooks": {"response": [answers.append]}},
+        )
+        with client:
+            try:
+                operation.sync_detailed(client=client, **arguments)
+            except httpx.TimeoutException:
+                raise CheckFailed(f"{what}: no answer within {timeout:.1f} s") from None
+            except httpx.HTTPError as error:
+                raise CheckFailed(f"{what}: {type(error).__name__}: {error}") from None
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise CheckFailed(
+                    f"{what}: {describe(answers[-1]) if answers else 'no answer'}, not as the OpenAPI document says"
+                ) from None
+        return answers[-1]
 
     def close(self) -> None:
         self.client.close()
@@ -239,7 +281,7 @@ class Smoke:
     def health(self) -> str:
         for attempt in range(1, HEALTH_ATTEMPTS + 1):
             try:
-                response = self.api.request("GET", HEALTH_PATH)
+                response = self.api.call(health_check, f"GET {HEALTH_PATH}")
                 break
             except CheckFailed:
                 if attempt == HEALTH_ATTEMPTS or self.api.remaining() < HEALTH_RETRY_SECONDS:
@@ -281,7 +323,7 @@ class Smoke:
         return f"GET {DOCS_PATH} and {OPENAPI_PATH} 200 behind {prefix or '/'}, with the routes this script calls"
 
     def refused_without_token(self) -> str:
-        response = self.api.request("GET", WHOAMI_PATH)
+        response = self.api.call(whoami_operation, f"GET {WHOAMI_PATH} without a token")
         if response.status_code == 200:
             raise CheckFailed(f"GET {WHOAMI_PATH} without a token answered 200: the route has no JWT authorizer")
         if response.status_code == 401 and answered_by_the_function(response):
@@ -305,11 +347,12 @@ class Smoke:
         return self.options.user
 
     def sign_in(self) -> str:
-        response = self.api.request(
-            "POST",
-            TOKEN_PATH,
-            data={"grant_type": "password", "username": self.user.username, "password": self.user.password},
+        form = IssueTokenTokenRequest(
+            grant_type=IssueTokenTokenRequestGrantType.PASSWORD,
+            username=self.user.username,
+            password=self.user.password,
         )
+        response = self.api.call(issue_token, f"POST {TOKEN_PATH} (password grant)", body=form)
         self.grant = read_grant(response, f"POST {TOKEN_PATH} (password grant)", self.report)
         return f"POST {TOKEN_PATH} password grant: 200, a bearer token with expires_in and a refresh_token"
 
@@ -334,16 +377,17 @@ class Smoke:
         assert self.grant is not None
         member = self.options.admin_group in self.user.groups
         expected = 200 if member else 403
-        response = self.api.request("GET", ADMIN_PATH, headers=self._bearer(self.grant.access_token))
+        response = self.api.call(list_endpoints, f"GET {ADMIN_PATH}", access_token=self.grant.access_token)
         why = "in" if member else "not in"
         expect_status(response, expected, f"GET {ADMIN_PATH} ({why} {self.options.admin_group})")
         return f"GET {ADMIN_PATH}: {expected}, as the test user is {why} {self.options.admin_group}"
 
     def refresh(self) -> str:
         assert self.grant is not None
-        response = self.api.request(
-            "POST", TOKEN_PATH, data={"grant_type": "refresh_token", "refresh_token": self.grant.refresh_token}
+        form = IssueTokenTokenRequest(
+            grant_type=IssueTokenTokenRequestGrantType.REFRESH_TOKEN, refresh_token=self.grant.refresh_token
         )
+        response = self.api.call(issue_token, f"POST {TOKEN_PATH} (refresh_token grant)", body=form)
         refreshed = read_grant(
             response, f"POST {TOKEN_PATH} (refresh_token grant)", self.report, new_refresh_token=False
         )
@@ -353,9 +397,10 @@ class Smoke:
     def wrong_password(self) -> str:
         wrong = self.user.password + "-wrong"
         self.report.secrets.add(wrong)
-        response = self.api.request(
-            "POST", TOKEN_PATH, data={"grant_type": "password", "username": self.user.username, "password": wrong}
+        form = IssueTokenTokenRequest(
+            grant_type=IssueTokenTokenRequestGrantType.PASSWORD, username=self.user.username, password=wrong
         )
+        response = self.api.call(issue_token, f"POST {TOKEN_PATH} with a wrong password", body=form)
         body = _json_or_none(response)
         if response.status_code != 400 or not isinstance(body, dict) or body.get("error") != "invalid_grant":
             raise CheckFailed(
@@ -364,7 +409,7 @@ class Smoke:
         return f"POST {TOKEN_PATH} with a wrong password: 400 invalid_grant"
 
     def _whoami(self, access_token: str) -> dict[str, Any]:
-        response = self.api.request("GET", WHOAMI_PATH, headers=self._bearer(access_token))
+        response = self.api.call(whoami_operation, f"GET {WHOAMI_PATH} with the token", access_token=access_token)
         expect_status(response, 200, f"GET {WHOAMI_PATH} with the token")
         claims = _json_or_none(response)
         if not isinstance(claims, dict):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import offline
+from sandbox.gateway import DEFAULT_RAW_PATH_SHAPE, RAW_PATH_SHAPES
 from sandbox.synth import sandbox_context, synthesize
 from service.core.identity.local import LocalUser
 from tests.support import STACK_NAME, committed_context, free_port, running_server, server_env
@@ -27,6 +28,9 @@ from tests.support import STACK_NAME, committed_context, free_port, running_serv
 STAGE = "mvp"
 CUSTOM_DOMAIN = "api.example.com"
 MAPPING_KEY = "shop"
+# Every shape of rawPath behind the custom domain the sandbox plays (sandbox/gateway.py): the
+# route, docs and smoke tests run on each.
+CUSTOM_DOMAIN_RAW_PATHS = RAW_PATH_SHAPES
 STACK_TEMPLATE = f"{STACK_NAME}.template.json"
 PROBE_MODULE = Path(__file__).parent / "sandbox" / "probe_handler.py"
 # The offline issuer's signing key, in the directory its services run in.
@@ -88,6 +92,8 @@ class RunningSandbox:
     origin: str
     prefix: str
     log_path: Path
+    # Lambda's Invoke API in front of the same functions, where asked for (`sandbox serve --invoke-port`).
+    invoke_url: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -115,8 +121,9 @@ def running_sandbox(
     *,
     offline_url: str,
     domain: str | None = None,
-    key_in_raw_path: bool = True,
+    raw_path: str = DEFAULT_RAW_PATH_SHAPE,
     name: str = "sandbox",
+    invoke_api: bool = False,
 ) -> Iterator[RunningSandbox]:
     """`python -m sandbox serve` on a free port, the authorizer trusting the offline issuer's keys."""
     port = free_port()
@@ -133,14 +140,19 @@ def running_sandbox(
     ]
     prefix = f"/{STAGE}"
     if domain is not None:
-        command += ["--domain", domain, "--key-in-raw-path" if key_in_raw_path else "--no-key-in-raw-path"]
+        command += ["--domain", domain, "--raw-path", raw_path]
         prefix = f"/{MAPPING_KEY}"
+    invoke_url = None
+    if invoke_api:
+        invoke_port = free_port()
+        command += ["--invoke-port", str(invoke_port)]
+        invoke_url = f"http://127.0.0.1:{invoke_port}"
     log_path = workdir / f"{name}.log"
     # Ready once the gateway answers; the function itself starts on the first invocation.
     with running_server(
         command, port=port, ready_path=f"{prefix}/v1/not-a-route", ready_status=404, env=server_env(), log_path=log_path
     ) as origin:
-        yield RunningSandbox(origin=origin, prefix=prefix, log_path=log_path)
+        yield RunningSandbox(origin=origin, prefix=prefix, log_path=log_path, invoke_url=invoke_url)
 
 
 def changed_assembly(

@@ -17,7 +17,7 @@ update fails, so the pipeline stops before the next environment.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codedeploy as codedeploy
@@ -45,6 +45,8 @@ class CanaryDeployment(Construct):
         alias: lambda_.Alias,
         stage: apigwv2.HttpStage,
         deployment_config: codedeploy.ILambdaDeploymentConfig = CANARY,
+        pre_hook: lambda_.IFunction | None = None,
+        post_hook: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.errors_alarm = cloudwatch.Alarm(
@@ -109,10 +111,25 @@ class CanaryDeployment(Construct):
             alias=alias,
             deployment_config=deployment_config,
             alarms=list(self.alarms),
+            # BeforeAllowTraffic and AfterAllowTraffic (infra/constructs/deployment_hooks.py): CDK lets each
+            # report its status to this group alone and lets CodeDeploy's role invoke it.
+            pre_hook=pre_hook,
+            post_hook=post_hook,
             auto_rollback=codedeploy.AutoRollbackConfig(
                 failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
             ),
         )
+        stack = Stack.of(self)
+        for hook in (h for h in (pre_hook, post_hook) if h is not None):
+            function = hook.node.default_child
+            assert isinstance(function, CfnElement)
+            Validations.of(self.deployment_group.role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(function)}.Arn>:*]",
+                    reason="CDK's grant for CodeDeploy to invoke this lifecycle hook: the hook function itself and "
+                    "its versions and aliases (`:*`), that one function only.",
+                )
+            )
         Validations.of(self.deployment_group.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 
 import jsii
 from aws_cdk import Acknowledgment, Annotations, Duration, Stack, Validations
@@ -30,6 +31,7 @@ from infra.service_settings import service_environment, settings_from_environmen
 from service.app import create_app
 from service.core.access.route_scopes import RouteScopesError
 from service.core.settings import IDENTITY_SOURCE
+from service.runtime.gateway_paths import ambiguous_custom_domain_paths
 
 HANDLER = "service.runtime.aws_lambda.handler"
 ALIAS_NAME = "live"
@@ -55,6 +57,10 @@ ACCESS_LOG_FIELDS = {
     "integrationError": "$context.integrationErrorMessage",
     "authorizerError": "$context.authorizer.error",
     "domainName": "$context.domainName",
+    # Which API and stage wrote the line: the dimensions of the metrics its metric filters count
+    # (infra/constructs/monitoring.py), so that stacks sharing an account never add up.
+    "apiId": "$context.apiId",
+    "stage": "$context.stage",
 }
 
 CORS_ALLOWED_HEADERS = ["authorization", "content-type"]
@@ -88,6 +94,41 @@ class _AccessLogSettings:
         return apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")))
 
 
+def function_environment(config: ApiConfig, *, docs_assets_integrity: Mapping[str, str] | None) -> dict[str, str]:
+    """The function's environment from the deployment's configuration (the OpenAPI document is built from it too)."""
+    environment = service_environment(
+        stage_name=config.stage_name,
+        # Where the authorizer reads the token (a single request header): the function reads the
+        # verified token's exact claims from the same header (`JWT_IDENTITY_SOURCE`).
+        identity_source=IDENTITY_SOURCE,
+        mapping_key=config.mapping_key or "",
+        groups_claim=config.jwt_groups_claim,
+        identity_provider=config.identity_provider,
+        jwt_issuer=config.jwt_issuer,
+        jwt_audience=config.jwt_audience,
+        docs_enabled=config.docs_enabled,
+        docs_assets_url=config.docs_assets_url,
+        docs_assets_integrity=docs_assets_integrity,
+        provider_timeout_seconds=config.provider_timeout_seconds,
+        route_scopes=config.route_scopes,
+        provider_settings={
+            **config.provider_settings,
+            # Only the secrets' ARNs: the function reads the values at run time (anyone allowed
+            # lambda:GetFunctionConfiguration reads its environment, and every version keeps a copy).
+            **config.provider_secret_arns,
+            **(
+                {"CLIENT_SECRET_CACHE_SECONDS": f"{config.client_secret_cache_seconds:g}"}
+                if config.provider_secret_arns
+                else {}
+            ),
+        },
+    )
+    taken = sorted(config.function_environment.keys() & environment.keys())
+    if taken:
+        raise ConfigError(f"invalid CDK context: function_environment: {taken[0]} is set from another context key")
+    return {**environment, **config.function_environment}
+
+
 class LambdaApi(Construct):
     """The FastAPI service on Lambda behind an HTTP API with a JWT authorizer."""
 
@@ -98,39 +139,14 @@ class LambdaApi(Construct):
         # Chosen once, given to the gateway and to the function's environment alike.
         stage_name = config.stage_name
         mapping_key = config.mapping_key or ""
-        # Where the authorizer reads the token (a single request header): the function reads the
-        # verified token's exact claims from the same header (`JWT_IDENTITY_SOURCE`).
         identity_source = IDENTITY_SOURCE
-        self.environment = service_environment(
-            stage_name=stage_name,
-            identity_source=identity_source,
-            mapping_key=mapping_key,
-            groups_claim=config.jwt_groups_claim,
-            identity_provider=config.identity_provider,
-            jwt_issuer=config.jwt_issuer,
-            jwt_audience=config.jwt_audience,
-            docs_enabled=config.docs_enabled,
-            docs_assets_url=config.docs_assets_url,
+        # The header itself, for what sends the token as a caller would (the pre-traffic hook).
+        self.identity_header = identity_source.removeprefix("$request.header.")
+        self.environment = function_environment(
+            config,
             # The exact files the docs pages load, with integrity computed from the pinned packages.
             docs_assets_integrity=docs_assets.fetch() if config.docs_enabled else None,
-            provider_timeout_seconds=config.provider_timeout_seconds,
-            route_scopes=config.route_scopes,
-            provider_settings={
-                **config.provider_settings,
-                # Only the secrets' ARNs: the function reads the values at run time (anyone allowed
-                # lambda:GetFunctionConfiguration reads its environment, and every version keeps a copy).
-                **config.provider_secret_arns,
-                **(
-                    {"CLIENT_SECRET_CACHE_SECONDS": f"{config.client_secret_cache_seconds:g}"}
-                    if config.provider_secret_arns
-                    else {}
-                ),
-            },
         )
-        taken = sorted(config.function_environment.keys() & self.environment.keys())
-        if taken:
-            raise ConfigError(f"invalid CDK context: function_environment: {taken[0]} is set from another context key")
-        self.environment = {**self.environment, **config.function_environment}
         # The app the function will build at cold start, built here from the same environment:
         # its OpenAPI document carries the effective scopes (route_scopes included) to the routes.
         try:
@@ -143,6 +159,14 @@ class LambdaApi(Construct):
         self.docs_path = docs_path(service_app)
         self.health_path = health_path(service_app)
         self.token_route_key = f"POST {token_path(service_app)}"
+        if config.domain_name:
+            ambiguity = ambiguous_custom_domain_paths(
+                stage_name=stage_name,
+                mapping_key=mapping_key,
+                route_paths=(route.path for route in self.gateway_routes),
+            )
+            if ambiguity:
+                raise ConfigError(f"invalid CDK context: {ambiguity}")
 
         self.http_api = apigwv2.HttpApi(
             self,

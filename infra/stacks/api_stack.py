@@ -12,7 +12,9 @@ from infra.bundling import BundleTarget, service_bundle
 from infra.bytecode import CompilerSearch, find_bytecode_compiler
 from infra.config import ApiConfig, BuildConfig
 from infra.constructs.canary_deployment import CanaryDeployment
+from infra.constructs.deployment_hooks import DeploymentHooks
 from infra.constructs.lambda_api import LambdaApi, python_runtime
+from infra.constructs.monitoring import ApiMonitoring
 from infra.limits import add_limit_checks
 
 NO_BYTECODE_WARNING = "fastapi-lambda:no-bytecode"
@@ -31,6 +33,7 @@ class ApiStack(Stack):
         service_dir: Path,
         bundle_cache_dir: Path,
         build: BuildConfig,
+        smoke_user_secret_arn: str | None = None,
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
@@ -45,9 +48,31 @@ class ApiStack(Stack):
         )
         self.api = LambdaApi(self, "Api", config=config, code=bundle.code)
         add_limit_checks(self, max_routes=config.http_api_max_routes)
+        self.monitoring = ApiMonitoring(self, "Monitoring", api=self.api, config=config)
         self.rollout: CanaryDeployment | None = None
+        self.hooks: DeploymentHooks | None = None
+        custom_domain_url = f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}"
+        # With the execute-api endpoint disabled, the custom domain is the only way in (the pipeline's
+        # health check included).
+        api_url = custom_domain_url.rstrip("/") if LambdaApi.serves_only_the_custom_domain(config) else None
         if config.canary:
-            self.rollout = CanaryDeployment(self, "Rollout", alias=self.api.alias, stage=self.api.stage)
+            self.hooks = DeploymentHooks(
+                self,
+                "DeploymentHooks",
+                api=self.api,
+                config=config,
+                api_url=api_url or self.api.stage.url,
+                cache_dir=bundle_cache_dir,
+                smoke_user_secret_arn=smoke_user_secret_arn,
+            )
+            self.rollout = CanaryDeployment(
+                self,
+                "Rollout",
+                alias=self.api.alias,
+                stage=self.api.stage,
+                pre_hook=self.hooks.pre_traffic.function,
+                post_hook=self.hooks.post_traffic.function,
+            )
 
         if search.compiler is None:
             message = no_bytecode_message(search, runtime=config.runtime)
@@ -62,10 +87,6 @@ class ApiStack(Stack):
                 "jwt_audience and the provider's settings (docs/deploying.md) before deploying.",
             )
 
-        custom_domain_url = f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}"
-        # With the execute-api endpoint disabled, the custom domain is the only way in (the pipeline's
-        # health check included).
-        api_url = custom_domain_url.rstrip("/") if LambdaApi.serves_only_the_custom_domain(config) else None
         self.api_url_output = CfnOutput(
             self,
             "ApiUrl",
@@ -111,6 +132,18 @@ class ApiStack(Stack):
             description="The HTTP API's access log, a line a request: aws logs tail <this> --follow",
         )
         CfnOutput(self, "AliasName", value=self.api.alias.alias_name, description="The alias the API invokes")
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=self.monitoring.dashboard_url,
+            description="The stage's dashboard: every route's requests, errors and latency (docs/operations.md)",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.topic.topic_arn,
+            description="Where the standing alarms notify: aws sns subscribe --topic-arn <this> --protocol email ...",
+        )
         if self.rollout is not None:
             group = self.rollout.deployment_group
             CfnOutput(self, "DeploymentApplication", value=group.application.application_name)
@@ -120,6 +153,17 @@ class ApiStack(Stack):
                 value=group.deployment_group_name,
                 description="CodeDeploy's canary on the alias: aws deploy list-deployments, stop-deployment",
             )
+        if self.hooks is not None:
+            for name, hook in (
+                ("PreTrafficHookLogGroup", self.hooks.pre_traffic),
+                ("PostTrafficHookLogGroup", self.hooks.post_traffic),
+            ):
+                CfnOutput(
+                    self,
+                    name,
+                    value=hook.log_group.log_group_name,
+                    description="A failed deployment's hook names the failing check here: aws logs tail <this>",
+                )
 
 
 def no_bytecode_message(search: CompilerSearch, *, runtime: str) -> str:

@@ -139,6 +139,8 @@ class PipelineStack(Stack):
                 service_dir=service_dir,
                 bundle_cache_dir=bundle_cache_dir,
                 build=build,
+                # The deployment hooks sign in as the smoke step's test user, from a secret they can read.
+                smoke_user_secret_arn=environment.hooks_user_secret_arn,
                 env=Environment(
                     account=environment.account or config.account, region=environment.region or config.region
                 ),

@@ -2,7 +2,12 @@
 
 A route declares its access once (`Authenticated(...)`), from which FastAPI writes the
 operation's `security`; the 401 and 403 that come with it are documented here, from that
-same `security`, rather than declared a second time on each route.
+same `security`, rather than declared a second time on each route. So are the groups a
+route requires (`x-required-groups`, and a sentence of its description), which no OpenAPI
+field expresses, and the gateway's throttling answer, which any operation may get.
+
+The document is a contract with the API's consumers: `make openapi` commits it
+(`contract/openapi.json`), and `make api-diff` refuses a change that breaks it (docs/api-contract.md).
 
 Models that only the document reads (`document_only`) get their schemas here too, when the
 document is first built, rather than when their routes are declared.
@@ -20,11 +25,14 @@ from fastapi.openapi.models import OpenAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from service.core.access.declaration import SECURITY_SCHEME_NAME
+from service.core.access.declaration import SECURITY_SCHEME_NAME, describe_routes
 from service.core.access.route_scopes import effective_routes, overrides_of, route_key
 from service.core.errors import PROBLEM_JSON, GatewayMessage, Problem
 
 _REF = "#/components/schemas/"
+# The groups a route requires, one of which the caller must be in: an OpenAPI extension, since
+# OAuth scopes are the only access the specification describes. The breaking-change gate reads it.
+GROUPS_EXTENSION = "x-required-groups"
 
 # Registered by `document_only`, by name: filled into the document where it refers to them.
 _DOCUMENT_ONLY: dict[str, type[BaseModel]] = {}
@@ -37,6 +45,11 @@ def _json(ref: str) -> dict[str, Any]:
 def _operations(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for operations in schema.get("paths", {}).values():
         yield from operations.values()
+
+
+def success_example(example: Any, *, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses` entry: an example of its success, for the docs pages and the clients' readers."""
+    return {status: {"content": {"application/json": {"example": example}}}}
 
 
 def document_only(model: type[BaseModel]) -> dict[str, Any]:
@@ -89,19 +102,30 @@ def _document_access_refusals(schema: dict[str, Any]) -> None:
     components.setdefault("GatewayMessage", GatewayMessage.model_json_schema())
     for operation in _operations(schema):
         if not operation.get("security"):
+            # Public, said explicitly: a consumer (and a linter) need not guess.
+            operation["security"] = []
             continue
         responses = operation.setdefault("responses", {})
         responses.setdefault(
             "401",
             {"description": "No token, or one the JWT authorizer refuses", "content": _json("GatewayMessage")},
         )
+        # Either body under either media type: generated clients read one media type per status
+        # (openapi-python-client the first it knows), and must parse both refusals from it.
+        either = {"schema": {"anyOf": [{"$ref": _REF + "GatewayMessage"}, {"$ref": _REF + "Problem"}]}}
         responses.setdefault(
             "403",
             {
-                "description": "The token lacks the route's scope (gateway), or the caller its group (app)",
-                "content": {**_json("GatewayMessage"), PROBLEM_JSON: {"schema": {"$ref": _REF + "Problem"}}},
+                "description": "The token lacks the route's scope (gateway: application/json), "
+                "or the caller its group (app: application/problem+json)",
+                "content": {"application/json": either, PROBLEM_JSON: either},
             },
         )
+
+
+def _documented_path(path: str) -> str:
+    """A route's path as the document writes it: every path parameter plainly, `{name}`, whatever its converter."""
+    return re.sub(r"\{(\w+)(?::\w+)?\}", r"{\1}", path)
 
 
 def _security_as_deployed(schema: dict[str, Any], app: FastAPI) -> None:
@@ -118,9 +142,7 @@ def _security_as_deployed(schema: dict[str, Any], app: FastAPI) -> None:
     for route in effective_routes(app):
         if route_key(route.method, route.path) not in overrides:
             continue
-        # The document writes every path parameter plainly: `{name}`, whatever its converter.
-        documented = re.sub(r"\{(\w+)(?::\w+)?\}", r"{\1}", route.path)
-        operation = paths.get(documented, {}).get(route.method.lower())
+        operation = paths.get(_documented_path(route.path), {}).get(route.method.lower())
         if operation is not None:
             operation["security"] = [{SECURITY_SCHEME_NAME: list(route.scopes)}]
     scheme = schema.get("components", {}).get("securitySchemes", {}).get(SECURITY_SCHEME_NAME, {})
@@ -128,6 +150,42 @@ def _security_as_deployed(schema: dict[str, Any], app: FastAPI) -> None:
     if offered is not None:
         for scope in dict.fromkeys(s for scopes in overrides.values() for s in scopes):
             offered.setdefault(scope, "Required by this deployment's route_scopes")
+
+
+def _document_throttling(schema: dict[str, Any]) -> None:
+    """The stage's throttling answers any operation before the function runs.
+
+    429 with `{"message":"Too Many Requests"}`: "Throttle requests to your HTTP APIs for better
+    throughput in API Gateway" (AWS API Gateway Developer Guide) names the status; the body is
+    API Gateway's own message shape, as for its 401 and 403. Where a route answers 429 itself
+    (the token endpoint, for a throttling identity provider), either body may come.
+    """
+    gateway = {"$ref": _REF + "GatewayMessage"}
+    for operation in _operations(schema):
+        responses = operation.setdefault("responses", {})
+        own = responses.get("429")
+        if own is None:
+            responses["429"] = {
+                "description": "The API's throttling limit was reached (API Gateway)",
+                "content": {"application/json": {"schema": gateway}},
+            }
+            continue
+        own["description"] += "; or the API's throttling limit was reached (API Gateway's own body)"
+        content = own.setdefault("content", {}).setdefault("application/json", {})
+        content["schema"] = {"anyOf": [content["schema"], gateway]} if "schema" in content else gateway
+
+
+def _document_groups(schema: dict[str, Any], app: FastAPI) -> None:
+    """Each operation's required groups, as an extension and a sentence of its description."""
+    paths = schema.get("paths", {})
+    for route in describe_routes(app):
+        operation = paths.get(_documented_path(route.path), {}).get(route.method.lower())
+        if operation is None or not route.groups:
+            continue
+        operation[GROUPS_EXTENSION] = list(route.groups)
+        names = ", ".join(f"`{group}`" for group in route.groups)
+        sentence = f"Requires membership in one of the groups {names} (checked by the service: 403 `missing_group`)."
+        operation["description"] = f"{operation.get('description', '').rstrip()}\n\n{sentence}".lstrip()
 
 
 def _problems_as_problem_json(schema: dict[str, Any]) -> None:
@@ -149,6 +207,8 @@ def install_openapi(app: FastAPI) -> None:
             _problems_as_problem_json(schema)
             _security_as_deployed(schema, app)
             _document_access_refusals(schema)
+            _document_throttling(schema)
+            _document_groups(schema, app)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -32,6 +32,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_JSON = "application/problem+json"
 
 
+# The JWT authorizer's refusals: `{"message": ...}` by status, with a `www-authenticate` header.
+# docs/aws-facts.md, row "Authorizer refusals"
+GATEWAY_REFUSALS = {401: "Unauthorized", 403: "Forbidden"}
+
+
 class GatewayMessage(BaseModel):
     """API Gateway's own refusal body."""
 
@@ -110,7 +115,7 @@ class GatewayRejection(Exception):
         )
 
     def to_response(self) -> JSONResponse:
-        message = "Unauthorized" if self.status_code == 401 else "Forbidden"
+        message = GATEWAY_REFUSALS[self.status_code]
         challenge = (
             f'Bearer scope="{" ".join(self.scopes)}" error="{self.error}" error_description="{self.description}"'
         )

@@ -1,23 +1,26 @@
 """The app's edge: one ASGI layer between Starlette's outer error handler and the routes.
 
-It does three things every request needs, in one layer because each ASGI layer costs every
+It does four things every request needs, in one layer because each ASGI layer costs every
 request a few microseconds (two wrapped callables, one more frame on every message):
 - default response headers suited to an API;
 - the request body limit, answered with a 413 problem;
 - the last line of defence: an unexpected exception becomes a bare 500 problem and one log
   line. Starlette's own server-error handler re-raises after answering, which makes Mangum
-  and uvicorn log a full traceback (with request data); the exception stops here instead.
+  and uvicorn log a full traceback (with request data); the exception stops here instead;
+- the request's log line and metrics (`service/core/request_log.py`), once it is answered.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from time import perf_counter
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.errors import AppError, problem_response
+from service.core.request_log import RequestLog
 
 logger = logging.getLogger("service.errors")
 
@@ -57,15 +60,16 @@ def with_default_headers(message: Message) -> Message:
 
 
 class ApiEdge:
-    """Default headers, the body limit (`max_bytes`) and the unhandled-error shield.
+    """Default headers, the body limit (`max_bytes`), the unhandled-error shield and the request's line.
 
     Starlette's own body limiter answers in plain text, outside the app's error handlers;
     this one keeps the app's error shape.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, request_log: RequestLog | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.request_log = request_log
 
     def _too_large(self) -> Response:
         # Built only when needed: a JSON response per request would cost every request.
@@ -76,14 +80,18 @@ class ApiEdge:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        begun = perf_counter()
         started = False
         exceeded = False
         received = 0
+        # What the line reports if nothing was answered at all (the client went away).
+        status = 500
 
         async def emit(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message = with_default_headers(message)
             await send(message)
 
@@ -116,10 +124,17 @@ class ApiEdge:
                 # The aborted read came up as an exception: the answer is still the body's size.
                 await self._too_large()(scope, receive, emit)
                 return
-            logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": scope.get("path", "")})
+            # The type in the message too: make dev's log shows the message, not the extras.
+            error_type = type(exc).__name__
+            logger.error(
+                "unhandled error: %s", error_type, extra={"error_type": error_type, "path": scope.get("path", "")}
+            )
             if not started:
                 response = problem_response(500, code="internal_error", detail="An unexpected error occurred.")
                 await response(scope, receive, emit)
+        finally:
+            if self.request_log is not None:
+                self.request_log.write(scope, status, begun)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -45,12 +45,14 @@ LOCAL_AUDIENCE = "fastapi-lambda-local"
 MAX_PROVIDER_TIMEOUT_SECONDS = 25.0
 # Lambda's synchronous invocation payload limit, for requests and responses alike ("6 MB each for
 # synchronous", Lambda developer guide, "Lambda quotas").
+# docs/aws-facts.md, row "Payload limit"
 LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 
 # A Secrets Manager secret's ARN, as the client secrets' `*_ARN` variables name them.
 SECRET_ARN = re.compile(r"arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^\s]+")
 # The port the AWS Parameters and Secrets Lambda Extension answers on unless told otherwise.
+# docs/aws-facts.md, row "Secrets extension port"
 SECRETS_EXTENSION_DEFAULT_PORT = 2773
 
 # An identity source naming one request header (API Gateway's `$request.header.<name>`), the
@@ -59,6 +61,7 @@ IDENTITY_SOURCE_HEADER = re.compile(r"\$request\.header\.([!#$%&'*+.^_`|~0-9A-Za
 # Where the HTTP API JWT authorizer reads the token unless told otherwise (API Gateway developer
 # guide, "Controlling access to HTTP APIs with JWT authorizers": identity source, default
 # `$request.header.Authorization`); the CDK construct keeps it and gives it to the function too.
+# docs/aws-facts.md, row "Identity source"
 IDENTITY_SOURCE = "$request.header.Authorization"
 
 # A route key as API Gateway writes it: an HTTP method, one space, the path ("GET /v1/items").
@@ -67,6 +70,7 @@ ROUTE_KEY = re.compile(r"(GET|PUT|POST|DELETE|PATCH|OPTIONS|HEAD) /\S*")
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 # API Gateway accepts at most this many authorization scopes on a route ("Scopes per route: 10",
 # not adjustable: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+# docs/aws-facts.md, row "Scopes per route"
 MAX_ROUTE_SCOPES = 10
 ROUTE_SCOPES_EXAMPLE = '{"GET /v1/items": ["items:write"]}'
 

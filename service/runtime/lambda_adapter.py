@@ -14,6 +14,7 @@ import binascii
 import json
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -30,30 +31,42 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger("service.lambda")
+# Mangum logs each request at INFO ("GET /mvp/v1/items/42 200": the raw path, an id in it);
+# the app's own line (service/core/request_log.py) says that and more, so Mangum's is left out.
+logging.getLogger("mangum.http").setLevel(logging.WARNING)
 
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 # Lambda's runtime sends the handler's answer as JSON text, and its limit counts that text's
-# bytes. The runtime writes non-ASCII characters as escapes (`\u00e9`; `\ud83d\ude00` for one
-# outside the Basic Multilingual Plane), so one character of the body can cost up to 12 bytes,
-# and a body of at most this many characters cannot be over the limit, whatever it holds
-# (64 kB left for the status, headers and framing): only a longer one is measured, which
-# spares every other response a second serialization.
-_MAX_JSON_BYTES_PER_CHARACTER = 12
-_BODY_CHARACTERS_SURELY_WITHIN = (LAMBDA_PAYLOAD_LIMIT_BYTES - 64 * 1024) // _MAX_JSON_BYTES_PER_CHARACTER
+# bytes (docs/aws-facts.md, row "Payload limit"). How the runtime interface client writes
+# non-ASCII characters depends on the runtime: on python3.12 and later unescaped, as UTF-8
+# (aws/aws-lambda-python-runtime-interface-client issue 122; PR 88 made its encoder write
+# characters, not escapes); on python3.11 as escapes (`\u00e9`; `\ud83d\ude00` outside the Basic
+# Multilingual Plane), which is also the larger count where a runtime's client is newer. The
+# function's interpreter is its runtime's.
+# docs/aws-facts.md, row "Response payload encoding"
+RUNTIME_ESCAPES_NON_ASCII = sys.version_info < (3, 12)
+# One character of the body costs at most this many bytes: a surrogate pair's two escapes, or
+# a control character's escape (`\u001f`) where the rest is written as UTF-8 (4 bytes at most).
+_MAX_JSON_BYTES_PER_CHARACTER = {True: 12, False: 6}
+# 64 kB left for the status, headers and framing.
+_HEADROOM_BYTES = 64 * 1024
 
 
-def over_payload_limit(response: dict[str, Any]) -> bool:
+def over_payload_limit(response: dict[str, Any], *, escapes_non_ascii: bool = RUNTIME_ESCAPES_NON_ASCII) -> bool:
     """Whether Lambda would refuse `response` as larger than its 6 MB payload limit.
 
-    Counted as the runtime serializes it (`json.dumps`: ASCII, with escapes, as Lambda's
-    Python runtime interface client writes it; where a runtime writes UTF-8 instead, never
-    more bytes): multi-byte characters, escaped quotes, the base64 text of a binary body and
-    the headers all count.
+    Counted as the runtime serializes it (`escapes_non_ascii`: this runtime's way, above):
+    multi-byte characters, escaped quotes, the base64 text of a binary body and the headers
+    all count. A body short enough to be within the limit whatever it holds is not measured,
+    which spares nearly every response a second serialization.
     """
-    if len(response.get("body") or "") <= _BODY_CHARACTERS_SURELY_WITHIN:
+    surely_within = (LAMBDA_PAYLOAD_LIMIT_BYTES - _HEADROOM_BYTES) // _MAX_JSON_BYTES_PER_CHARACTER[escapes_non_ascii]
+    if len(response.get("body") or "") <= surely_within:
         return False
-    return len(json.dumps(response)) > LAMBDA_PAYLOAD_LIMIT_BYTES
+    text = json.dumps(response, ensure_ascii=escapes_non_ascii)
+    size = len(text) if escapes_non_ascii else len(text.encode("utf-8", "surrogatepass"))
+    return size > LAMBDA_PAYLOAD_LIMIT_BYTES
 
 
 def problem(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
@@ -102,9 +115,10 @@ def malformed_event_reason(event: Any) -> str | None:
     return None
 
 
-# What Mangum parses out of `host` (`name` or `name:port`) and `x-forwarded-port`.
-_HOST = re.compile(r"[^:]*(:[0-9]+)?")
-_PORT = re.compile(r"[0-9]+")
+# What Mangum parses out of `host` (`name` or `name:port`) and `x-forwarded-port`: a TCP port
+# has five digits at most, and thousands of them pass Python's int-string limit inside Mangum.
+_HOST = re.compile(r"[^:]*(:[0-9]{1,5})?")
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 def _texts(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -124,10 +138,10 @@ def untranslatable_event_reason(event: dict[str, Any]) -> str | None:
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     host = headers.get("host")
     if host is not None and not _HOST.fullmatch(host):
-        return "header 'host' is not a host with an optional numeric port"
+        return "header 'host' is not a host with an optional port number"
     port = headers.get("x-forwarded-port")
     if port is not None and ":" not in (host or "") and not _PORT.fullmatch(port):
-        return "header 'x-forwarded-port' is not a number"
+        return "header 'x-forwarded-port' is not a port number"
     for where, text in _texts(event):
         try:
             text.encode()

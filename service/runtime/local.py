@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -71,8 +72,38 @@ class QueryStringRedactor(logging.Filter):
         return True
 
 
+# The top-level keys Lambda's JSON log format writes itself; anything else on a record is the
+# caller's `extra` (awslambdaric's JsonFormatter, what the managed runtime installs).
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class LambdaJsonFormatter(logging.Formatter):
+    """The service's log records as Lambda's JSON log format writes them, for `make dev`.
+
+    `timestamp`, `level`, `message`, `logger`, then the record's `extra` values at the top
+    level, `None` left out: an unhandled error's line reads as it does in the sandbox. (The
+    request's own line is written by `service/core/request_log.py`, in the same shape.)
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        extra = {key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES}
+        line: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            **extra,
+        }
+        return json.dumps({key: value for key, value in line.items() if value is not None}, default=str)
+
+
 def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging configuration, with the query-string redactor on its access log."""
+    """uvicorn's default logging configuration, with the query-string redactor on its access log.
+
+    The service's own loggers write Lambda's JSON log format (`LambdaJsonFormatter`), at
+    INFO as the function's `ApplicationLogLevel` has it, which also turns on the line per
+    request (`service/core/request_log.py`), as in Lambda.
+    """
     import uvicorn.config
 
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
@@ -80,6 +111,13 @@ def uvicorn_log_config() -> dict[str, Any]:
     # the configuration is applied again in the server's own process.
     config.setdefault("filters", {})["redact_query_string"] = {"()": "service.runtime.local.QueryStringRedactor"}
     config["handlers"]["access"].setdefault("filters", []).append("redact_query_string")
+    config["formatters"]["lambda_json"] = {"()": "service.runtime.local.LambdaJsonFormatter"}
+    config["handlers"]["service"] = {
+        "formatter": "lambda_json",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["service"] = {"handlers": ["service"], "level": "INFO", "propagate": False}
     return config
 
 

@@ -12,7 +12,8 @@ takes the snapshot and after each restore:
   client secret read from Secrets Manager): the next request builds it afresh;
 - after each restore, `random`'s generator is reseeded from the restored machine's entropy,
   where a module imported during init seeded it: otherwise every environment restored from
-  one snapshot would draw the same numbers.
+  one snapshot would draw the same numbers;
+- after each restore, the next request's log line and metrics count a cold start.
 
 Both run after each restore as well as before the snapshot because the runtime runs the
 before-snapshot hooks last registered first: one a library registered earlier (priming its
@@ -51,4 +52,5 @@ def register_snapshot_hooks(app: FastAPI) -> bool:
         register(http.reset)
         register(forget_identity_provider, app)
     register_after_restore(reseed_random)
+    register_after_restore(app.state.request_log.mark_cold)
     return True

@@ -27,10 +27,11 @@ from typing import Any
 import pytest
 
 from infra import docs_assets
+from sandbox.gateway import DEFAULT_RAW_PATH_SHAPE
 from service.runtime.local import DOCS_ASSETS_DIR
 from tests.browser.conftest import ARTIFACTS_DIR, PageLog
 from tests.support import running_dev_server
-from tests.support_sandbox import CUSTOM_DOMAIN, running_sandbox
+from tests.support_sandbox import CUSTOM_DOMAIN, CUSTOM_DOMAIN_RAW_PATHS, running_sandbox
 
 pytest.importorskip("playwright.sync_api", reason="browser tests need playwright: pip install -r requirements-dev.txt")
 from playwright.sync_api import Locator, Page, expect
@@ -74,7 +75,8 @@ def dev_server(workdir: Path) -> Iterator[str]:
         yield base_url
 
 
-SITES = ["local", "stage", "custom-domain", "custom-domain-key-not-in-raw-path"]
+# The custom domain once per shape of its rawPath (`custom-domain-<shape>`).
+SITES = ["local", "stage", *(f"custom-domain-{shape}" for shape in CUSTOM_DOMAIN_RAW_PATHS)]
 
 
 @pytest.fixture(scope="module", params=SITES)
@@ -91,7 +93,7 @@ def site(
         workdir,
         offline_url=offline_services,
         domain=domain,
-        key_in_raw_path=name != "custom-domain-key-not-in-raw-path",
+        raw_path=name.removeprefix("custom-domain-") if domain else DEFAULT_RAW_PATH_SHAPE,
         name=f"sandbox-{name}",
     ) as sandbox:
         yield DocsSite(name=name, origin=sandbox.origin, prefix=sandbox.prefix)

@@ -76,3 +76,16 @@ def test_pre_commit_runs_the_linters_of_make_lint_and_make_typecheck_from_the_in
         assert command in entries, command
     # Every hook runs what `make install` installed: the venv's tools, or the pinned npm ones.
     assert all(entry[0].startswith((".venv/bin/", "node_modules/.bin/")) for entry in entries)
+
+
+def test_every_pull_request_runs_the_breaking_change_gate_against_its_target_branch() -> None:
+    workflow = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
+    gate = [job for job in workflow["jobs"].values() if any("make api-diff" in s.get("run", "") for s in job["steps"])]
+
+    assert len(gate) == 1
+    (job,) = gate
+    assert "pull_request" in job.get("if", "pull_request")
+    # The whole history, so the target branch's document can be read.
+    assert any(step.get("with", {}).get("fetch-depth") == 0 for step in job["steps"])
+    assert any('BASE="origin/$BASE_REF"' in step.get("run", "") for step in job["steps"])
+    assert any(step.get("env", {}).get("BASE_REF") == "${{ github.base_ref }}" for step in job["steps"])

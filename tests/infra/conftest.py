@@ -62,6 +62,12 @@ CUSTOM_CONTEXT = {
     "jwt_groups_claim": "cognito:groups",
     "cognito_user_pool_client_id": "client-one",
     "cognito_client_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cognito-client-AbCdEf",
+    "alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:pipeline-notifications",
+    "alarm_server_error_percent": "2.5",
+    "alarm_latency_p99_ms": "1200",
+    "alarm_throttle_percent": "0.5",
+    "alarm_auth_refusals": "rate",
+    "alarm_auth_refusal_percent": "15",
 }
 
 

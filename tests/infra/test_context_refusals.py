@@ -13,6 +13,7 @@ import pytest
 
 from app import CONTEXT_KEYS
 from infra.config import ApiConfig, ConfigError, check_context_keys
+from tests.declared import declared_routes
 from tests.support import ROOT, committed_context
 
 
@@ -97,3 +98,22 @@ def test_every_synth_entry_point_takes_context(target: str) -> None:
 
     command = result.stdout.strip().splitlines()[-1]
     assert "-c stack_name=alice-api -c memory_mb=1024" in command
+
+
+@pytest.mark.parametrize("key", ["mapping_key", "stage_name"])
+def test_a_custom_domain_prefix_a_route_begins_with_is_refused_in_one_line(key: str, tmp_path: Path) -> None:
+    # Behind the custom domain rawPath may hold nothing, the key or the stage before the route
+    # (service/runtime/gateway_paths.py): a prefix that is also a route's first segment reads two ways.
+    first_segment = declared_routes()[0].path.strip("/").split("/")[0]
+    certificate = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+    domain = {"domain_name": "api.example.com", "certificate_arn": certificate}
+    # The host's Python: the bundle before the check needs no other interpreter installed.
+    host_runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    prefixes = {"mapping_key": "shop", "stage_name": "mvp", key: first_segment}
+    result = run_app(tmp_path, runtime=host_runtime, **domain, **prefixes)
+
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"error: invalid CDK context: {key}: '{first_segment}' may begin the route path /")
+    assert f"choose a {key} no route path begins with" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -32,6 +32,11 @@ STAGING_SMOKE_USER_SECRET_ARN = (
     f"arn:aws:secretsmanager:{PIPELINE_REGION}:{PIPELINE_ACCOUNT}:secret:orders-api/staging/smoke-user-Xy12Ab"
 )
 
+# Its deployment hooks run in staging's own account, and read the same user from a copy there.
+STAGING_HOOK_USER_SECRET_ARN = (
+    "arn:aws:secretsmanager:eu-west-1:222222222222:secret:orders-api/staging/smoke-user-Pq34Rs"
+)
+
 PIPELINE_CONTEXT: dict[str, Any] = {
     "github_repository": "acme/orders-api",
     "github_branch": "release",
@@ -50,6 +55,7 @@ PIPELINE_CONTEXT: dict[str, Any] = {
             "jwt_issuer": "https://securetoken.google.com/orders-staging",
             "jwt_audience": ["orders-staging"],
             "smoke_user_secret_arn": STAGING_SMOKE_USER_SECRET_ARN,
+            "hook_user_secret_arn": STAGING_HOOK_USER_SECRET_ARN,
         },
         "production": {
             "account": "333333333333",

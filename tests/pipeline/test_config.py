@@ -9,7 +9,7 @@ import pytest
 from app import _given_on_the_command_line
 from infra.config import ApiConfig, ConfigError, PipelineConfig
 from tests.infra.conftest import cdk_json_context
-from tests.pipeline.conftest import CONNECTION_ARN
+from tests.pipeline.conftest import CONNECTION_ARN, PIPELINE_CONTEXT, STAGING_HOOK_USER_SECRET_ARN
 
 SWITCHES = {
     "github_repository": "acme/orders-api",
@@ -133,3 +133,13 @@ def test_the_pipelines_own_synth_repeats_only_what_cdk_json_does_not_say() -> No
 
     # What cdk.json says, the build reads from the checkout; -c would freeze it at the deployed value.
     assert given == {**SWITCHES, "notification_emails": "ops@example.com,oncall@example.com"}
+
+
+def test_the_hooks_read_their_own_copy_of_the_test_user_where_given_else_the_smoke_steps() -> None:
+    # Staging's entry in the pipeline's context names both; production's neither.
+    staging, production = configured(environments=PIPELINE_CONTEXT["environments"]).environments
+
+    assert staging.hooks_user_secret_arn == STAGING_HOOK_USER_SECRET_ARN != staging.smoke_user_secret_arn
+    assert production.hooks_user_secret_arn is None
+    without_copy = staging.model_copy(update={"hook_user_secret_arn": None})
+    assert without_copy.hooks_user_secret_arn == staging.smoke_user_secret_arn

@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk import CfnElement
 from aws_cdk.assertions import Match
 
+from infra.constructs.lambda_api import HANDLER
 from tests.infra.conftest import cdk_json_context
 from tests.pipeline.conftest import PipelineSynth, StageSynth
 from tests.support import STACK_NAME
@@ -20,9 +22,24 @@ def ref(stage: StageSynth, resource_type: str) -> dict[str, str]:
     return {"Ref": logical_id}
 
 
+def rollout_alarm_ids(stage: StageSynth) -> set[str]:
+    """The canary's alarms (the stage's standing alarms watch some of the same metrics)."""
+    stack = stage.stage.api_stack
+    assert stack.rollout is not None
+    ids = set()
+    for alarm in stack.rollout.alarms:
+        resource = alarm.node.default_child
+        assert isinstance(resource, CfnElement)
+        ids.add(stack.resolve(stack.get_logical_id(resource)))
+    return ids
+
+
 def alarm(stage: StageSynth, metric_name: str) -> tuple[str, dict[str, Any]]:
-    """The alarm on `metric_name`, directly or inside its metric math."""
+    """The canary's alarm on `metric_name`, directly or inside its metric math."""
+    rollout = rollout_alarm_ids(stage)
     for logical_id, resource in stage.resources("AWS::CloudWatch::Alarm").items():
+        if logical_id not in rollout:
+            continue
         properties = resource["Properties"]
         names = {properties.get("MetricName")} | {
             query["MetricStat"]["Metric"]["MetricName"]
@@ -65,7 +82,13 @@ def test_an_alarm_stops_the_deployment_and_rolls_it_back(pipeline_synth: Pipelin
 
 
 def alias_dimensions(stage: StageSynth) -> list[dict[str, Any]]:
-    function = ref(stage, "AWS::Lambda::Function")
+    # The service's function: the stack's other functions are the deployment hooks (test_hooks.py).
+    (service,) = [
+        logical_id
+        for logical_id, function in stage.resources("AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == HANDLER
+    ]
+    function = {"Ref": service}
     return [
         {"Name": "FunctionName", "Value": function},
         {"Name": "Resource", "Value": {"Fn::Join": ["", [function, ":live"]]}},
@@ -144,7 +167,10 @@ def test_a_laptop_deploy_goes_all_at_once_as_cdk_json_says(no_pipeline_synth: Pi
 
     assert cdk_json_context()["canary"] is False
     assert no_pipeline_synth.stacks.api.rollout is None
-    assert not {t for t in types if t.startswith("AWS::CodeDeploy::") or t == "AWS::CloudWatch::Alarm"}
+    assert not {t for t in types if t.startswith("AWS::CodeDeploy::")}
+    # Only the standing alarms (infra/constructs/monitoring.py), none of a canary's.
+    alarms = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) == len(no_pipeline_synth.stacks.api.monitoring.alarms)
     assert "UpdatePolicy" not in alias
 
 

@@ -20,7 +20,14 @@ from fastapi.testclient import TestClient
 
 from infra.routes import http_api_path
 from sandbox.assembly import Cors, HttpApi, Throttle, load_http_api
-from sandbox.gateway import EXECUTE_API_DOMAIN, HttpApiGateway, PublicAddress, TokenBucket, build_authorizers
+from sandbox.gateway import (
+    DEFAULT_RAW_PATH_SHAPE,
+    EXECUTE_API_DOMAIN,
+    HttpApiGateway,
+    PublicAddress,
+    TokenBucket,
+    build_authorizers,
+)
 from sandbox.runtime_api import Outcome
 from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.local import LocalIssuer, LocalUser, demo_users
@@ -74,13 +81,13 @@ def make_gateway(
     function: RecordingFunction,
     *,
     domain: str | None = None,
-    key_in_raw_path: bool = True,
+    raw_path: str = DEFAULT_RAW_PATH_SHAPE,
     access_log: Callable[[str], None] | None = None,
 ) -> HttpApiGateway:
     address = (
         PublicAddress.execute_api(api)
         if domain is None
-        else PublicAddress.custom_domain(api, api.custom_domain(domain), key_in_raw_path=key_in_raw_path)
+        else PublicAddress.custom_domain(api, api.custom_domain(domain), raw_path=raw_path)
     )
     return HttpApiGateway(
         api=api,
@@ -243,12 +250,14 @@ def test_the_authorizers_verdict_reaches_the_function_as_strings(
     assert scoped["scopes"] == list(route.scopes)
 
 
-@pytest.mark.parametrize(("key_in_raw_path", "raw_path"), [(True, "/shop/v1/manage/hc"), (False, "/v1/manage/hc")])
+@pytest.mark.parametrize(
+    ("shape", "raw_path"), [("none", "/v1/manage/hc"), ("stage", "/mvp/v1/manage/hc"), ("key", "/shop/v1/manage/hc")]
+)
 def test_behind_the_custom_domain_the_mapping_key_prefixes_the_url(
-    api: HttpApi, issuer: LocalIssuer, key_in_raw_path: bool, raw_path: str
+    api: HttpApi, issuer: LocalIssuer, shape: str, raw_path: str
 ) -> None:
     function = RecordingFunction()
-    gateway = make_gateway(api, issuer, function, domain=CUSTOM_DOMAIN, key_in_raw_path=key_in_raw_path)
+    gateway = make_gateway(api, issuer, function, domain=CUSTOM_DOMAIN, raw_path=shape)
     with TestClient(gateway) as client:
         assert client.get("/mvp/v1/manage/hc").status_code == 404
         assert client.get("/shop/v1/manage/hc").status_code == 200

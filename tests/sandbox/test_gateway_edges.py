@@ -10,15 +10,17 @@ import json
 import os
 import select
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from sandbox.__main__ import _address
 from sandbox.assembly import HttpApi, load_http_api
-from sandbox.gateway import EXECUTE_API_DOMAIN, HttpApiGateway, PublicAddress
+from sandbox.gateway import DEFAULT_RAW_PATH_SHAPE, EXECUTE_API_DOMAIN, HttpApiGateway, PublicAddress
 from sandbox.runtime_api import Outcome
 from tests.infra.conftest import CUSTOM_CONTEXT, synthesize
 from tests.support_sandbox import STAGE, running_sandbox
@@ -62,13 +64,13 @@ def test_with_the_endpoint_disabled_only_the_custom_domains_path_is_served(domai
     assert refused.json() == {"message": "Forbidden"}
     assert function.events == []
 
-    on_domain = PublicAddress.custom_domain(domain_only_api, domain, key_in_raw_path=True)
+    on_domain = PublicAddress.custom_domain(domain_only_api, domain)
     with TestClient(gateway(domain_only_api, on_domain, function)) as client:
         assert client.get(f"/{domain.mapping_key}/v1/manage/hc").status_code == 200
     assert [event["requestContext"]["domainName"] for event in function.events] == [domain.domain_name]
 
     # `python -m sandbox serve` without --domain plays the domain, the only way in.
-    served = _address(domain_only_api, domain=None, key_in_raw_path=True)
+    served = _address(domain_only_api, domain=None, raw_path=DEFAULT_RAW_PATH_SHAPE)
     assert served.domain_name == domain.domain_name != EXECUTE_API_DOMAIN
 
 
@@ -138,3 +140,25 @@ def test_a_streamed_body_over_6_mb_is_refused_while_read_without_holding_it(
     assert b'{"message":"Request Entity Too Large"}' in answer
     print(f"peak memory grew by {grown / MiB:.1f} MiB")
     assert grown < 100 * MiB
+
+
+def test_a_client_that_hangs_up_mid_body_gets_an_access_log_line_and_no_traceback(
+    sandbox_assembly: Path, offline_services: str, tmp_path: Path
+) -> None:
+    with running_sandbox(sandbox_assembly, tmp_path, offline_url=offline_services) as sandbox:
+        port = int(sandbox.origin.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(
+                f"POST /{STAGE}/v1/auth/token HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+                "content-type: application/x-www-form-urlencoded\r\ncontent-length: 1000\r\n\r\nusername=a".encode()
+            )
+        # The gateway notices the hang-up, then logs; a request after it is logged after it.
+        after = httpx.get(f"{sandbox.base_url}/v1/manage/hc", timeout=30)
+        time.sleep(0.5)
+        log = sandbox.log()
+
+    assert after.status_code == 200
+    assert not [line for line in log if "Traceback" in line or "ClientDisconnect" in line]
+    access = [json.loads(line.removeprefix("[gateway] ")) for line in log if line.startswith("[gateway] ")]
+    # No answer was sent: the line says so ("-"), as it says "-" for every field without a value.
+    assert [(entry["httpMethod"], entry["status"]) for entry in access[-2:]] == [("POST", "-"), ("GET", "200")]

@@ -14,6 +14,7 @@ from service.core.access.claims import (
     EXACT_CLAIMS,
     MATCHED_TOKENS_KEPT,
     MAX_CLAIM_DEPTH,
+    TIME_CLAIMS,
     flatten_claim,
     flatten_claims,
     go_float,
@@ -177,7 +178,7 @@ def test_a_rendering_that_differs_where_it_is_documented_is_refused(other: dict[
 
 
 def test_the_listed_claims_render_exactly_even_where_their_type_would_allow_leeway() -> None:
-    for name in sorted(EXACT_CLAIMS | {"cognito:groups"}):
+    for name in sorted((EXACT_CLAIMS - TIME_CLAIMS) | {"cognito:groups"}):
         claims = {"sub": "u", name: 2.5} if name != "sub" else {"sub": 2.5}
         assert verified(unsigned_token(claims), flatten_claims(claims), groups_claim="cognito:groups") == claims
         with pytest.raises(GatewayRejection):
@@ -386,3 +387,47 @@ def test_what_json_has_no_room_for_is_refused_even_where_the_rendering_would_mat
     with pytest.raises(GatewayRejection) as refused:
         verified(unsigned_token(payload), rendered)
     assert "no readable token" in refused.value.description
+
+
+@pytest.mark.parametrize("name", sorted(TIME_CLAIMS))
+@pytest.mark.parametrize("spelling", ["4102444800", "4102444800.0", "4.1024448e+09", "4102444800.000"])
+def test_a_float_time_claim_matches_any_spelling_of_its_number(name: str, spelling: str) -> None:
+    # RFC 7519 allows a non-integer NumericDate; how the gateway spells a top-level float is not known.
+    claims = {"sub": "u", name: 4102444800.0}
+    assert verified(unsigned_token(claims), {"sub": "u", name: spelling}) == claims
+
+
+@pytest.mark.parametrize("name", sorted(TIME_CLAIMS))
+def test_a_float_time_claim_rendered_as_another_number_is_refused(name: str) -> None:
+    with pytest.raises(GatewayRejection):
+        verified(unsigned_token({"sub": "u", name: 4102444800.0}), {"sub": "u", name: "4102444801"})
+
+
+@pytest.mark.parametrize("empty", [[], {}])
+def test_an_empty_array_or_object_claim_may_be_missing_or_rendered(empty: Any) -> None:
+    # No source shows how the gateway renders `[]` or `{}` (Auth0's "permissions": [] for a user without any).
+    claims = {"sub": "u", "permissions": empty, "groups": ["USERS"]}
+    rendered = flatten_claims(claims)
+    missing = {name: text for name, text in rendered.items() if name != "permissions"}
+    assert verified(unsigned_token(claims), rendered) == claims
+    assert verified(unsigned_token(claims), missing) == claims
+
+
+@pytest.mark.parametrize("value", ["", 0, False, ["x"], {"k": "v"}])
+def test_only_an_empty_array_or_object_may_be_missing(value: Any) -> None:
+    claims = {"sub": "u", "other": value}
+    with pytest.raises(GatewayRejection):
+        verified(unsigned_token(claims), {"sub": "u"})
+
+
+@pytest.mark.parametrize("odd", [7, 2.5, None, True, ["a"], {"k": "v"}])
+def test_an_authorizer_claim_that_is_not_a_string_is_refused_with_one_warning(
+    odd: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    claims = {"sub": "u", "org": {"id": 1}}
+    with caplog.at_level(logging.WARNING), pytest.raises(GatewayRejection) as refused:
+        verified(unsigned_token(claims), {"sub": "u", "org": odd})
+    assert refused.value.status_code == 401
+    assert [record.getMessage() for record in caplog.records] == [
+        "refused the authorizer's claims: the authorizer's claims hold a value that is not a string"
+    ]

@@ -86,3 +86,15 @@ def test_whoami_returns_a_string_claim_of_deeply_nested_json_text_as_that_string
     assert response.status_code == 200
     assert response.json()["name"] == nested
     assert "Traceback" not in dev_server.log()
+
+
+def test_two_authorization_headers_are_refused_as_the_sandbox_refuses_them(dev_server: DevServer) -> None:
+    with httpx.Client(base_url=dev_server.url, timeout=10) as client:
+        token = password_grant(client, *ADMIN)["access_token"]
+        bearer = f"Bearer {token}"
+        one = client.get("/v1/users/whoami", headers={"authorization": bearer})
+        two = client.get("/v1/users/whoami", headers=[("authorization", bearer), ("authorization", bearer)])
+
+    assert one.status_code == 200
+    assert two.status_code == 401
+    assert two.json() == {"message": "Unauthorized"}

@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from service.app import create_app
 from service.core.middleware import ApiEdge
-from service.runtime.lambda_adapter import build_handler
+from service.runtime.lambda_adapter import RUNTIME_ESCAPES_NON_ASCII, build_handler, over_payload_limit
 from tests.service.conftest import ADMIN, TokenForger, password_grant
 from tests.service.test_lambda_handler import FakeContext, lambda_settings
 from tests.support import assert_oauth_error, load_event
@@ -182,10 +182,12 @@ LAMBDA_LIMIT = 6 * 1024 * 1024
     ("body", "media_type"),
     [
         (b"x" * (7 * 1024 * 1024), "text/plain"),
-        # 2.2 MB of UTF-8 in 1.1 M characters, each written as a 6-byte escape (6.6 MB).
-        ("é".encode() * 1_100_000, "text/plain; charset=utf-8"),
-        # 2.4 MB of UTF-8 in 600 k characters, each written as a 12-byte surrogate pair (7.2 MB).
-        ("😀".encode() * 600_000, "text/plain; charset=utf-8"),
+        # On a runtime that escapes non-ASCII (python3.11): 2.2 MB of UTF-8 in 1.1 M characters,
+        # each written as a 6-byte escape (6.6 MB); on a later one, 6.6 MB of UTF-8.
+        ("é".encode() * (1_100_000 if RUNTIME_ESCAPES_NON_ASCII else 3_300_000), "text/plain; charset=utf-8"),
+        # 2.4 MB of UTF-8 in 600 k characters, each written as a 12-byte surrogate pair (7.2 MB);
+        # or 7.2 MB of UTF-8.
+        ("😀".encode() * (600_000 if RUNTIME_ESCAPES_NON_ASCII else 1_800_000), "text/plain; charset=utf-8"),
         # 3.3 M quotes in a JSON document, each written escaped in two bytes (6.6 MB).
         (b'"' * 3_300_000, "application/json"),
         # 4.8 MB of binary, which travels as 6.4 MB of base64.
@@ -217,6 +219,28 @@ def test_a_response_within_lambdas_limit_is_served(body: bytes, media_type: str)
     result = handler_serving(lambda: Response(body, media_type=media_type))()
     assert result["statusCode"] == 200
     assert len(json.dumps(result)) <= LAMBDA_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("escapes_non_ascii", "text", "over"),
+    [
+        # 1.1 M two-byte characters: 6.6 MB escaped, 2.2 MB as UTF-8.
+        (True, "é" * 1_100_000, True),
+        (False, "é" * 1_100_000, False),
+        # 600 k characters outside the Basic Multilingual Plane: 7.2 MB escaped, 2.4 MB as UTF-8.
+        (True, "😀" * 600_000, True),
+        (False, "😀" * 600_000, False),
+        (False, "😀" * 1_800_000, True),
+        # Control characters are escaped either way (6 bytes each).
+        (False, "\x01" * 1_100_000, True),
+    ],
+)
+def test_the_limit_is_measured_as_each_runtime_writes_its_answer(
+    escapes_non_ascii: bool, text: str, over: bool
+) -> None:
+    # python3.11's runtime client writes non-ASCII as escapes; python3.12 and later's as UTF-8.
+    response = {"statusCode": 200, "headers": {}, "body": text, "isBase64Encoded": False}
+    assert over_payload_limit(response, escapes_non_ascii=escapes_non_ascii) is over
 
 
 def test_the_body_limit_is_configurable_and_answers_413(make_local_app: Callable[..., FastAPI]) -> None:
@@ -258,6 +282,8 @@ def test_an_unexpected_error_is_a_bare_500_without_traceback(
     assert "hunter2" not in response.text
     assert "hunter2" not in caplog.text
     assert "Traceback" not in caplog.text
+    # One line, whose message (all make dev's log shows) names the error's type, never its text.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == ["unhandled error: RuntimeError"]
     assert response.headers["x-content-type-options"] == "nosniff"
 
 

@@ -113,6 +113,9 @@ UNTRANSLATABLE_EVENTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "x-forwarded-port not a number": lambda e: e["headers"].update({"x-forwarded-port": "abc"}),
     "host with two colons": lambda e: e["headers"].update({"host": "a:b:c"}),
     "host with a port that is not a number": lambda e: e["headers"].update({"host": "example.com:https"}),
+    # Thousands of digits pass Python's int-string limit inside Mangum.
+    "host with a port of 5000 digits": lambda e: e["headers"].update({"host": "example.com:" + "9" * 5000}),
+    "x-forwarded-port of 5000 digits": lambda e: e["headers"].update({"x-forwarded-port": "9" * 5000}),
     "lone surrogate in a header value": lambda e: e["headers"].update({"x-trace": "a\ud800b"}),
     "lone surrogate in a header name": lambda e: e["headers"].update({"x-\udfff": "a"}),
     "lone surrogate in the query string": lambda e: e.update(rawQueryString="q=\ud800"),

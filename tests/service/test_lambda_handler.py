@@ -68,10 +68,13 @@ def test_health_on_the_default_stage(make_handler: Callable[..., LambdaHandler])
     assert status == 200
 
 
-@pytest.mark.parametrize(
-    "event_name", ["health_custom_domain_key_in_path.json", "health_custom_domain_key_not_in_path.json"]
-)
-def test_health_behind_a_custom_domain_with_or_without_the_key_in_raw_path(
+# What rawPath holds before the route behind a custom domain, as each source reports it
+# (service/runtime/gateway_paths.py): nothing, the stage, or the mapping key.
+CUSTOM_DOMAIN_RAW_PATHS = ["key_not_in_path", "stage_in_path", "key_in_path"]
+
+
+@pytest.mark.parametrize("event_name", [f"health_custom_domain_{shape}.json" for shape in CUSTOM_DOMAIN_RAW_PATHS])
+def test_health_behind_a_custom_domain_whatever_rawpath_holds_before_the_route(
     handler: LambdaHandler, event_name: str
 ) -> None:
     status, _, _ = invoke(handler, load_event(event_name))
@@ -199,10 +202,12 @@ def for_route(event: dict[str, Any], route: RouteAccess) -> dict[str, Any]:
     context = event["requestContext"]
     event["routeKey"] = context["routeKey"] = f"{route.method} {route.path}"
     event["rawPath"] = context["http"]["path"] = f"/{context['stage']}{route.path}"
-    # The scopes of the route the gateway found in the token; the claims stay the signed token's.
+    # The authorizer hands over the token's whole scope list on a route with scopes (floci PR 2011's
+    # measurement; docs/aws-facts.md, row "jwt.scopes"): the fixture token's, with the route's own
+    # taken to be among them. The claims stay the signed token's.
     jwt = context["authorizer"]["jwt"]
     if jwt["scopes"] is not None:
-        jwt["scopes"] = list(route.scopes)
+        jwt["scopes"] = list(dict.fromkeys([*jwt["scopes"], *route.scopes]))
     # A caller in one of the route's groups: the token the authorizer verified says so, and its
     # claims reach the function as the gateway renders them.
     if route.groups:
@@ -235,11 +240,12 @@ def test_docs_behind_the_stage_load_their_spec_from_under_the_stage(handler: Lam
     )
 
 
-def test_docs_behind_a_custom_domain_use_the_mapping_key(handler: LambdaHandler) -> None:
-    status, _, page = invoke(handler, load_event("docs_custom_domain_key_not_in_path.json"))
+@pytest.mark.parametrize("shape", CUSTOM_DOMAIN_RAW_PATHS)
+def test_docs_behind_a_custom_domain_use_the_mapping_key(handler: LambdaHandler, shape: str) -> None:
+    status, _, page = invoke(handler, load_event(f"docs_custom_domain_{shape}.json"))
     assert status == 200
     assert "url: '/shop/v1/openapi.json'" in page
-    status, _, body = invoke(handler, load_event("openapi_custom_domain_key_in_path.json"))
+    status, _, body = invoke(handler, load_event(f"openapi_custom_domain_{shape}.json"))
     spec = json.loads(body)
     assert spec["servers"] == [{"url": "/shop"}]
     assert spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == (
@@ -364,3 +370,18 @@ def test_a_token_request_over_starlettes_field_limit_is_invalid_request_in_lambd
     assert error["error"] == "invalid_request"
     expected = "too many fields" if fields > 1000 else "needs username and password"
     assert expected in error["error_description"]
+
+
+@pytest.mark.parametrize("odd", [5, 5.5, {"k": "v"}, ["a"], True])
+def test_an_authorizer_claim_that_is_not_a_string_is_a_401_with_one_warning(
+    handler: LambdaHandler, odd: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The gateway hands over strings only (docs/aws-facts.md, row "Claim rendering"); anything else is not its verdict.
+    event = load_event("whoami_named_stage.json")
+    claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+    claims[sorted(claims)[0]] = odd
+    with caplog.at_level(logging.WARNING):
+        status, _, body = invoke(handler, event)
+    assert status == 401
+    assert json.loads(body) == {"message": "Unauthorized"}
+    assert [record.levelname for record in caplog.records] == ["WARNING"]

@@ -287,8 +287,8 @@ def test_the_runtime_hooks_renew_connections_caches_and_randomness_in_every_rest
     assert first["draw_before_hooks"] == second["draw_before_hooks"]
     assert first["draw"] != second["draw"]
     # Before the snapshot: the HTTP client's reset and the provider's (and the priming hook);
-    # after each restore: those two and random's reseed.
-    assert seen["registered"] == [3, 3]
+    # after each restore: those two, random's reseed and the request line's cold-start flag.
+    assert seen["registered"] == [3, 4]
 
 
 def test_without_the_runtime_module_nothing_is_registered(monkeypatch: pytest.MonkeyPatch) -> None:

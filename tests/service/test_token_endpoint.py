@@ -179,7 +179,9 @@ def test_an_unexpected_error_is_a_server_error_without_detail_or_traceback(
     assert "internal-detail-42" not in response.text
     assert "internal-detail-42" not in caplog.text
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
-    assert [(record.name, record.getMessage()) for record in errors] == [("service.errors", "unhandled error")]
+    assert [(record.name, record.getMessage()) for record in errors] == [
+        ("service.errors", "unhandled error: KeyError")
+    ]
     assert not [record for record in caplog.records if record.exc_info]
 
 

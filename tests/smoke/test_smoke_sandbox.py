@@ -28,6 +28,7 @@ from service.core.identity.local import DEMO_USERS
 from tests.support import ROOT, server_env
 from tests.support_sandbox import (
     CUSTOM_DOMAIN,
+    CUSTOM_DOMAIN_RAW_PATHS,
     RunningSandbox,
     ServedCopy,
     changed_assembly,
@@ -143,10 +144,13 @@ def test_the_pipelines_own_command_line_passes_against_the_sandbox(unchanged: Ru
     assert DEMO_PASSWORDS[demo_user(1)["username"]] not in completed.stdout + completed.stderr
 
 
+@pytest.mark.parametrize("raw_path", CUSTOM_DOMAIN_RAW_PATHS)
 def test_behind_the_custom_domains_mapping_key_every_check_passes(
-    sandbox_assembly: Path, offline_services: str, tmp_path: Path
+    sandbox_assembly: Path, offline_services: str, tmp_path: Path, raw_path: str
 ) -> None:
-    with running_sandbox(sandbox_assembly, tmp_path, offline_url=offline_services, domain=CUSTOM_DOMAIN) as running:
+    with running_sandbox(
+        sandbox_assembly, tmp_path, offline_url=offline_services, domain=CUSTOM_DOMAIN, raw_path=raw_path
+    ) as running:
         run = run_smoke(running.base_url, demo_user(0))
 
     assert run.returncode == 0

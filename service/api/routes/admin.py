@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from service.api.openapi import success_example
 from service.core.access.caller import Principal
 from service.core.access.declaration import Authenticated
 from service.core.access.route_scopes import effective_routes
@@ -22,7 +23,20 @@ class Endpoint(BaseModel):
     groups: list[str]
 
 
-@router.get("/endpoints", operation_id="list_endpoints")
+ENDPOINTS_EXAMPLE = [
+    {"method": "GET", "path": "/v1/manage/hc", "name": "health_check", "public": True, "scopes": [], "groups": []},
+    {
+        "method": "GET",
+        "path": "/v1/admin/endpoints",
+        "name": "list_endpoints",
+        "public": False,
+        "scopes": [],
+        "groups": ["ADMINS"],
+    },
+]
+
+
+@router.get("/endpoints", operation_id="list_endpoints", responses=success_example(ENDPOINTS_EXAMPLE))
 async def list_endpoints(
     request: Request, _caller: Annotated[Principal, Authenticated(groups=["ADMINS"])]
 ) -> list[Endpoint]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.exceptions import HTTPException
 
 from service.api.deps import IdentityProviderDep
-from service.api.openapi import document_only
+from service.api.openapi import document_only, success_example
 from service.core.errors import AppError, OAuthError, OAuthErrorBody
 from service.core.identity.base import InvalidTokenRequest, TokenEndpointFailed, TokenGrant, UnsupportedGrantType
 
@@ -88,7 +88,9 @@ async def answer_in_oauth_errors(request: Request) -> AsyncIterator[None]:
         # OAuth errors are answered as they are; the app's edge answers its own (a body over the limit).
         raise
     except Exception as exc:  # noqa: BLE001 - every failure of this route answers in its clients' terms
-        logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": request.url.path})
+        # The type in the message too: make dev's log shows the message, not the extras.
+        error_type = type(exc).__name__
+        logger.error("unhandled error: %s", error_type, extra={"error_type": error_type, "path": request.url.path})
         raise TokenEndpointFailed() from None
 
 
@@ -96,7 +98,15 @@ def _oauth_error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": document_only(OAuthErrorBody)}}}
 
 
-TOKEN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **success_example(
+        {
+            "access_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiIxIn0.c2ln",
+            "token_type": "bearer",
+            "expires_in": 3600,
+            "refresh_token": "AMf-vBx4-example",
+        }
+    ),
     400: _oauth_error(
         "`invalid_request` (a missing, repeated or malformed parameter), `unsupported_grant_type`, "
         "`invalid_grant` (wrong credentials, a bad refresh token, a disabled account, a further step "
@@ -119,7 +129,7 @@ TOKEN_REQUEST_BODY = {
     operation_id="issue_token",
     response_model_exclude_none=True,
     dependencies=[Depends(answer_in_oauth_errors)],
-    responses=TOKEN_ERROR_RESPONSES,
+    responses=TOKEN_RESPONSES,
     openapi_extra=TOKEN_REQUEST_BODY,
 )
 async def issue_token(

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from service.api.openapi import success_example
 from service.core.access.caller import Principal
 from service.core.access.declaration import Authenticated
 
@@ -22,7 +23,7 @@ class Item(BaseModel):
 DEMO_ITEMS = (Item(id=1, name="first demo item"), Item(id=2, name="second demo item"))
 
 
-@router.get("", operation_id="list_items")
+@router.get("", operation_id="list_items", responses=success_example([item.model_dump() for item in DEMO_ITEMS]))
 async def list_items(_caller: Annotated[Principal, Authenticated(scopes=["items:read"])]) -> list[Item]:
     """Demonstration items. Requires the `items:read` scope."""
     return list(DEMO_ITEMS)

@@ -4,6 +4,8 @@
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from service.api.openapi import success_example
+
 router = APIRouter(prefix="/manage", tags=["manage"])
 
 
@@ -11,7 +13,7 @@ class Health(BaseModel):
     status: str
 
 
-@router.get("/hc", operation_id="health_check")
+@router.get("/hc", operation_id="health_check", responses=success_example({"status": "ok"}))
 async def health_check() -> Health:
     """Report that the service is up. Public."""
     return Health(status="ok")

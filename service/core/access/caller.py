@@ -23,6 +23,7 @@ from fastapi import Request
 
 from service.core.access.claims import JwtContext, groups_from_claim, jwt_context_from_event, verified_token_claims
 from service.core.errors import GatewayRejection
+from service.core.request_log import CALLER_SUB
 from service.core.settings import Runtime, get_settings
 
 if TYPE_CHECKING:
@@ -74,11 +75,18 @@ async def authenticate_caller(request: Request, required_scopes: Sequence[str]) 
     token_header = request.headers.get(settings.identity_header)
     context: JwtContext | None
     if settings.runtime is Runtime.LOCAL:
+        if len(request.headers.getlist(settings.identity_header)) > 1:
+            # Payload 2.0 joins repeated headers with commas, and what the authorizer makes of that
+            # is not documented (docs/aws-facts.md, row "Repeated Authorization header"): refused,
+            # as the sandbox's gateway refuses it, rather than reading the first.
+            raise GatewayRejection.unauthorized("the identity source's header is repeated")
         context = await local_authorizer(request).authorize(token_header, required_scopes)
     else:
         context = jwt_context_from_event(request.scope.get("aws.event"))
         if context is None:
             raise GatewayRejection.unauthorized("no authorizer context for a protected route")
+    # The verified caller's subject for the request's log line (never any other claim).
+    request.scope[CALLER_SUB] = context["claims"].get("sub")
     return principal_from_jwt_context(
         context,
         token_header=token_header,

@@ -20,12 +20,18 @@ takes its claims, exact, only where they render to the text the authorizer hande
 (`renders_to`). Exact where the rendering is known, never a lock-out where it is not:
 
 - `EXACT_CLAIMS`, the configured groups claim, and every claim whose rendering is certain
-  (strings, integers, booleans, arrays of strings and booleans) must render exactly;
-- a null claim must be absent from the authorizer's claims, and every other claim present;
+  (strings, integers, booleans, non-empty arrays of strings and booleans) must render exactly;
+- a null claim must be absent from the authorizer's claims, and every other claim present,
+  but for an empty array or object: no source shows how the gateway renders ``[]`` or ``{}``
+  (Auth0's ``"permissions": []``), so it may be missing, as a null is, or rendered;
 - what is left (objects, arrays holding numbers, objects, arrays or nulls, non-integer
-  numbers) compares by the same rendering, allowing only what no source documents: how a
-  number nested in an object or array is spelled (Go prints a decoded number as a float64,
-  e.g. ``1.635018939e+09``), how a non-integer number is spelled, how a nested null is spelled.
+  numbers, anywhere, ``exp`` and the other `EXACT_CLAIMS` included) compares by the same
+  rendering, allowing only what no source documents: how a number nested in an object or
+  array is spelled (Go prints a decoded number as a float64, e.g. ``1.635018939e+09``), how a
+  non-integer number is spelled (RFC 7519 allows ``"exp": 4102444800.0``; the gateway prints
+  top-level integers as digits, so not with ``%v``, and its float spelling is not known), how a
+  nested null is spelled.
+See docs/aws-facts.md, rows "Claim rendering" and "Claims the rendering leaves unknown".
 
 A request whose header holds no such token is refused: the claims the app would read are not
 the ones that were verified. The local runtime plays the gateway with `flatten_claims` and
@@ -54,7 +60,12 @@ MAX_CLAIM_DEPTH = 32
 # Claims the authorizer itself reads (issuer, audience, times, scopes; AWS's JWT authorizer
 # documentation) or that name the caller and the token: these must render exactly, whatever
 # their type, and so must the configured groups claim.
+# docs/aws-facts.md, row "JWT authorizer checks"
 EXACT_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "client_id", "token_use", "scope", "scp", "jti"})
+# Of those, the times: RFC 7519's NumericDate may be a non-integer (`"exp": 4102444800.0`), and
+# how the gateway spells a top-level float is not known, so such a value matches any spelling
+# of the same number (docs/aws-facts.md, row "Claims the rendering leaves unknown").
+TIME_CLAIMS = frozenset({"exp", "nbf", "iat"})
 # The largest integer a float64 holds exactly; beyond it how the gateway spells one is not known.
 _EXACT_INTEGER_LIMIT = 2**53
 
@@ -172,10 +183,13 @@ def verified_token_claims(
 ) -> dict[str, Any]:
     """The exact claims of the token behind `rendered` (the authorizer's claims), from its identity source's header.
 
-    Refused (401, as the gateway refuses a bad token) where the header holds no readable
+    Refused (401, as the gateway refuses a bad token) where the authorizer's claims are not
+    all strings (the gateway hands over strings only), where the header holds no readable
     token, where the token's claims do not render to `rendered` (`renders_to`), or where they
     nest deeper than `MAX_CLAIM_DEPTH`.
     """
+    if not all(type(text) is str for text in rendered.values()):
+        raise _refused("the authorizer's claims hold a value that is not a string")
     token = bearer_token(token_header)
     matched = _matched_tokens.get(token) if token else None
     if matched is not None and matched[0] == rendered and matched[1] == groups_claim:
@@ -201,11 +215,19 @@ def renders_to(claims: Mapping[str, Any], rendered: Mapping[str, str], *, groups
     if flatten_claims(claims) == rendered:
         return True
     present = {name: value for name, value in claims.items() if value is not None}
-    if present.keys() != rendered.keys():
+    if not rendered.keys() <= present.keys():
         return False
     for name, value in present.items():
-        text = rendered[name]
-        if name in EXACT_CLAIMS or name == groups_claim or _rendering_is_certain(value):
+        text = rendered.get(name)
+        if text is None:
+            if isinstance(value, list | dict) and not value:
+                continue
+            return False
+        listed = name in EXACT_CLAIMS or name == groups_claim
+        if isinstance(value, float) and (not listed or name in TIME_CLAIMS):
+            if _match(value, text, 0) != len(text):
+                return False
+        elif listed or _rendering_is_certain(value):
             if flatten_claim(value) != text:
                 return False
         elif _match(value, text, 0) != len(text):
@@ -220,7 +242,7 @@ def _rendering_is_certain(value: Any) -> bool:
     if isinstance(value, int):
         return abs(value) <= _EXACT_INTEGER_LIMIT
     if isinstance(value, list):
-        return all(isinstance(item, str | bool) for item in value)
+        return bool(value) and all(isinstance(item, str | bool) for item in value)
     return False
 
 
