@@ -1,6 +1,7 @@
 """`python -m sandbox`: run (synthesize, then serve; what `make sandbox` does), serve a cloud assembly, or offline.
 
-python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K]] [--users-file F] [-c key=value ...]
+python -m sandbox run [--host H] [--port P] [--domain api.example.com [--mapping-key K] [--raw-path none|stage|key]]
+                      [--users-file F] [-c key=value ...]
 python -m sandbox serve ASSEMBLY_DIR [--port P] [--domain NAME] [--jwks ISSUER=URL ...] [--invoke-port P]
 python -m sandbox offline [--port P] [--users-file F]   the offline identity provider and docs assets alone
 """
