@@ -19,6 +19,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from app import Stacks, build
+from infra.constructs.lambda_api import HANDLER
 from infra.stages import ApiStage
 from tests.infra.conftest import cdk_json_context
 
@@ -86,6 +87,12 @@ class StageSynth:
     def only(self, resource_type: str) -> dict[str, Any]:
         (resource,) = self.resources(resource_type).values()
         return resource
+
+    def service_function(self) -> dict[str, Any]:
+        """The service's function (a canary stage also holds the deployment hooks' functions)."""
+        functions = self.resources("AWS::Lambda::Function").values()
+        (function,) = [f for f in functions if f["Properties"]["Handler"] == HANDLER]
+        return function
 
 
 @dataclass(frozen=True)

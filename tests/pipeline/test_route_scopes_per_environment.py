@@ -31,7 +31,7 @@ def _access(stage: StageSynth) -> dict[str, Access]:
 
 
 def _function_environment(stage: StageSynth) -> dict[str, str]:
-    variables: dict[str, str] = stage.only("AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    variables: dict[str, str] = stage.service_function()["Properties"]["Environment"]["Variables"]
     return variables
 
 
