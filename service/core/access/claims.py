@@ -196,7 +196,7 @@ def verified_token_claims(
     # Remembered authorizer's claims are all strings (checked below before they were kept), and
     # nothing decoded from JSON but a string equals one: an equal `rendered` passed that check too.
     if matched is not None and matched[0] == rendered and matched[1] == groups_claim:
-        remembered: dict[str, Any] = marshal.loads(matched[2])
+        remembered: dict[str, Any] = marshal.loads(matched[2])  # noqa: S302 - bytes this process wrote
         return remembered
     if not all(type(text) is str for text in rendered.values()):
         raise _refused("the authorizer's claims hold a value that is not a string")
