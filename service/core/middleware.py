@@ -37,6 +37,7 @@ DEFAULT_HEADERS = {
 _RAW_DEFAULT_HEADERS = tuple(
     (name.encode("latin-1"), value.encode("latin-1")) for name, value in DEFAULT_HEADERS.items()
 )
+_DEFAULT_HEADER_NAMES = frozenset(name for name, _ in _RAW_DEFAULT_HEADERS)
 
 
 # More digits than this and a declared length is over any limit (Lambda's is 6 MB).
@@ -55,7 +56,11 @@ def with_default_headers(message: Message) -> Message:
     """An `http.response.start` message with the default headers the route did not set itself."""
     headers = list(message.get("headers", ()))
     present = {name.lower() for name, _ in headers}
-    headers.extend(header for header in _RAW_DEFAULT_HEADERS if header[0] not in present)
+    if present.isdisjoint(_DEFAULT_HEADER_NAMES):
+        # What nearly every response is: none of them set by the route.
+        headers += _RAW_DEFAULT_HEADERS
+    else:
+        headers += [header for header in _RAW_DEFAULT_HEADERS if header[0] not in present]
     return {**message, "headers": headers}
 
 
@@ -106,8 +111,14 @@ class ApiEdge:
             return message
 
         async def send_or_replace(message: Message) -> None:
+            nonlocal started, status
             if not exceeded:
-                await emit(message)
+                # `emit`'s work, written out: every message of every answer passes here.
+                if message["type"] == "http.response.start":
+                    started = True
+                    status = message["status"]
+                    message = with_default_headers(message)
+                await send(message)
             elif not started and message["type"] == "http.response.start":
                 # Whatever the app made of the aborted read (FastAPI calls it a parse
                 # error), the client is told the truth: the body was too large.

@@ -41,7 +41,11 @@ def strip_segment_prefix(path: str, prefix: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=64)
+# How many domains' prefixes are remembered (beyond them, each request works its own out).
+_DOMAINS_KEPT = 64
+
+
+@lru_cache(maxsize=_DOMAINS_KEPT)
 def _is_execute_api_domain(domain: str) -> bool:
     # A function sees the API's execute-api domain and its custom domains: a handful of
     # names, each tested once rather than on every request.
@@ -130,18 +134,36 @@ class GatewayPathPrefix:
         self.app = app
         self.stage_name = stage_name
         self.mapping_key = mapping_key.strip("/")
+        # The prefixes depend on the domain alone: a function sees its execute-api domain and its
+        # custom domains, a handful of names, each worked out once rather than on every request.
+        self._by_domain: dict[object, PathPrefixes] = {}
+
+    def _prefixes(self, event: Any) -> PathPrefixes:
+        request_context = event.get("requestContext") if isinstance(event, dict) else None
+        domain = request_context.get("domainName") if isinstance(request_context, dict) else None
+        key = domain if isinstance(domain, str) else None
+        prefixes = self._by_domain.get(key)
+        if prefixes is None:
+            prefixes = public_prefix(event, stage_name=self.stage_name, mapping_key=self.mapping_key)
+            if len(self._by_domain) < _DOMAINS_KEPT:
+                self._by_domain[key] = prefixes
+        return prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            prefixes = public_prefix(scope.get("aws.event"), stage_name=self.stage_name, mapping_key=self.mapping_key)
+            prefixes = self._prefixes(scope.get("aws.event"))
             path: str = scope["path"]
-            app_path = next(
-                (stripped for p in prefixes.in_raw_path if (stripped := strip_segment_prefix(path, p)) is not None),
-                path if prefixes.may_hold_nothing else None,
-            )
+            app_path = path if prefixes.may_hold_nothing else None
+            for prefix in prefixes.in_raw_path:
+                stripped = strip_segment_prefix(path, prefix)
+                if stripped is not None:
+                    app_path = stripped
+                    break
+            # The scope is this request's own (Mangum builds one per invocation): changed in place.
             if prefixes.public and app_path is not None:
                 # Starlette routes on `path` minus `root_path`, so `path` keeps the prefix.
-                scope = {**scope, "root_path": prefixes.public, "path": prefixes.public + app_path}
+                scope["root_path"] = prefixes.public
+                scope["path"] = prefixes.public + app_path
             elif app_path is not None and app_path != path:
-                scope = {**scope, "path": app_path}
+                scope["path"] = app_path
         await self.app(scope, receive, send)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import binascii
 import json
 import logging
+import marshal
 import math
 import re
 from collections.abc import Mapping
@@ -75,10 +76,12 @@ _EXACT_INTEGER_LIMIT = 2**53
 # remembered by its exact text with the authorizer's claims it matched, the groups claim it was
 # checked with, and its own claims; both the decoding and the check are skipped only for that
 # text, those authorizer's claims and that groups claim (the oldest is forgotten first). Each
-# request gets a copy of the claims, so no two requests share them (copying costs about a third
-# of decoding the token again).
+# request gets a copy of the claims, so no two requests share them: the claims are remembered as
+# `marshal` bytes, whose loading builds a deep copy in C (decoded JSON holds only types marshal
+# writes exactly; the bytes never leave the process), about a third cheaper than copying the
+# dicts and lists in Python.
 MATCHED_TOKENS_KEPT = 256
-_matched_tokens: dict[str, tuple[dict[str, str], str, dict[str, Any]]] = {}
+_matched_tokens: dict[str, tuple[dict[str, str], str, bytes]] = {}
 
 
 class JwtContext(TypedDict):
@@ -188,13 +191,15 @@ def verified_token_claims(
     token, where the token's claims do not render to `rendered` (`renders_to`), or where they
     nest deeper than `MAX_CLAIM_DEPTH`.
     """
-    if not all(type(text) is str for text in rendered.values()):
-        raise _refused("the authorizer's claims hold a value that is not a string")
     token = bearer_token(token_header)
     matched = _matched_tokens.get(token) if token else None
+    # Remembered authorizer's claims are all strings (checked below before they were kept), and
+    # nothing decoded from JSON but a string equals one: an equal `rendered` passed that check too.
     if matched is not None and matched[0] == rendered and matched[1] == groups_claim:
-        remembered: dict[str, Any] = _copy_json(matched[2])
+        remembered: dict[str, Any] = marshal.loads(matched[2])  # noqa: S302 - bytes this process wrote
         return remembered
+    if not all(type(text) is str for text in rendered.values()):
+        raise _refused("the authorizer's claims hold a value that is not a string")
     claims = _unverified_payload(token) if token else None
     if token is None or claims is None:
         raise _refused("the identity source's header holds no readable token")
@@ -206,7 +211,7 @@ def verified_token_claims(
         raise _refused("the token in the identity source's header is not the one the authorizer verified")
     if len(_matched_tokens) >= MATCHED_TOKENS_KEPT:
         del _matched_tokens[next(iter(_matched_tokens))]
-    _matched_tokens[token] = (dict(rendered), groups_claim, _copy_json(claims))
+    _matched_tokens[token] = (dict(rendered), groups_claim, marshal.dumps(claims))
     return claims
 
 
@@ -311,15 +316,6 @@ def _same_number(spelling: str, value: int | float) -> bool:
         return float(spelling) == float(value)
     except (ValueError, OverflowError):
         return False
-
-
-def _copy_json(value: Any) -> Any:
-    """A deep copy of decoded JSON (objects, arrays, scalars); recursion bounded by `MAX_CLAIM_DEPTH`."""
-    if type(value) is dict:
-        return {name: _copy_json(item) for name, item in value.items()}
-    if type(value) is list:
-        return [_copy_json(item) for item in value]
-    return value
 
 
 def _refused(reason: str) -> GatewayRejection:

@@ -69,7 +69,10 @@ def override_problems(routes: Sequence[RouteAccess], overrides: Mapping[str, Seq
 def install_route_scopes(app: FastAPI, overrides: Mapping[str, Sequence[str]]) -> None:
     """Record the overrides on `app` for its routes to enforce and show, or RouteScopesError naming each bad one."""
     if not overrides:
-        return  # the declarations stand: nothing to look up at cold start or per request
+        # The declarations stand. Recorded as empty all the same: a protected request looks it up, and
+        # a missing attribute of the app's state costs it an AttributeError raised and caught (~1 µs).
+        setattr(app.state, ROUTE_SCOPES_STATE, {})
+        return
     problems = override_problems(describe_routes(app), overrides)
     if problems:
         raise RouteScopesError(problems)
