@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# When the prices below were taken. US East (N. Virginia), on-demand, without the 12-month free
-# tier; the always-free allowances are applied. Each names its AWS pricing page.
+# When the prices below were read. US East (N. Virginia), on-demand, without the 12-month free
+# tier; the always-free allowances are applied. Each names its AWS pricing page; docs/cost.md's
+# "Prices" names the stored copy each was read in (AWS's page, or a secondary one where no copy
+# of AWS's page shows the figure, said so in its row).
 PRICES_AS_OF = "2026-12-07"
 LAMBDA_PAGE = "https://aws.amazon.com/lambda/pricing/"
 API_GATEWAY_PAGE = "https://aws.amazon.com/api-gateway/pricing/"
