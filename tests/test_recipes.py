@@ -11,7 +11,10 @@ that depends on the app's routes (with scopes and groups), its settings or the s
 what it imports and the files it names; a module it finds runs, or is left out there with the
 reason (`test_the_selection_is_the_rule_and_every_module_left_out_says_why` keeps it so).
 
-- Each recipe alone applies to the template (cheap: `git apply --check` on a copy).
+- Each recipe alone, on a copy of its own: the modules whose outcome that recipe can change,
+  found by what it touches (`touched_kinds`: a route, a setting, the stack's name), in-process
+  (seconds each). The modules that go through the sandbox (its CLI synth and servers: minutes)
+  run once, on the combined copy.
 - All four together (a route of a new group, `CLERKS`, the demo route gone, the stack renamed,
   a setting in the function's environment): every selected module, the sandbox's too, once.
 On every copy no test may skip for content: a skip that remains names a missing tool.
@@ -34,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.content_modules import LEFT_OUT, ROUTES, SETTINGS, STACK, content_dependent, selected
+from tests.content_modules import LEFT_OUT, ROUTES, SETTINGS, STACK, content_dependent, selected, through_the_sandbox
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -85,6 +88,26 @@ def all_steps(titles: tuple[str, ...] = TESTED) -> list[Step]:
     for title in titles:
         assert recipe_steps(markdown, title), f"{title}: no steps found in {RECIPES}"
     return [step for title in titles for step in recipe_steps(markdown, title)]
+
+
+def touched_kinds(steps: list[Step]) -> frozenset[str]:
+    """What the steps change: the app's routes (with scopes and groups), its settings, the stack's name."""
+    kinds: set[str] = set()
+    for step in steps:
+        if step.kind == "file":
+            paths = [step.path]
+        else:
+            paths = re.findall(r"(?:^\+\+\+ b/|\s)((?:service|smoke|contract)/\S+)", step.body, re.MULTILINE)
+        for path in paths:
+            if path.startswith(("service/api/", "service/core/access/", "smoke/product_checks/", "contract/")):
+                kinds.add(ROUTES)
+            elif path == "service/core/settings.py":
+                kinds.add(SETTINGS)
+        # cdk.json holds the stack's name and the function's settings (`function_environment`).
+        if step.kind == "diff" and "+++ b/cdk.json" in step.body:
+            cdk = step.body.split("+++ b/cdk.json", 1)[1].split("\n--- a/", 1)[0]
+            kinds.add(STACK if "stack_name" in cdk else SETTINGS)
+    return frozenset(kinds)
 
 
 def copy_repository(into: Path) -> Path:
@@ -195,6 +218,14 @@ def test_each_recipe_applies_alone_to_the_template(tmp_path: Path) -> None:
         subprocess.run(["git", "clean", "-qfd"], cwd=checkout, check=True)
 
 
+def test_each_recipe_touches_what_its_title_says() -> None:
+    # The selection of each recipe's copy follows what it touches: the rule must read it right.
+    assert touched_kinds(all_steps(("Add a route",))) == {ROUTES}
+    assert touched_kinds(all_steps(("Remove a demo route",))) == {ROUTES}
+    assert touched_kinds(all_steps(("Rename the stack, or deploy your own copy",))) == {STACK}
+    assert touched_kinds(all_steps(("Add a setting the function reads",))) == {SETTINGS}
+
+
 def test_the_selection_is_the_rule_and_every_module_left_out_says_why() -> None:
     found = content_dependent()
     # A module left out is one the rule finds (no stale entry), with a reason.
@@ -216,6 +247,31 @@ def test_the_selection_is_the_rule_and_every_module_left_out_says_why() -> None:
     # And not what it must not: modules of mechanisms that no recipe changes.
     for module in ("tests/service/test_claims.py", "tests/infra/test_lock.py", "tests/ci/test_workflow.py"):
         assert module not in found, module
+
+
+@pytest.mark.parametrize("title", TESTED)
+def test_each_recipe_alone_keeps_the_tests_it_can_change_green_with_none_skipped_for_content(
+    tmp_path: Path, title: str
+) -> None:
+    steps = all_steps((title,))
+    checkout = copy_repository(tmp_path / "copy")
+    started = time.monotonic()
+    try:
+        apply(steps, checkout)
+    except AlreadyApplied as reason:
+        adopted(reason)
+        return
+    kinds = touched_kinds(steps)
+    # In process: the sandbox's modules (its CLI synth and servers, minutes) run on the combined copy.
+    modules = [module for module in selected(kinds) if not through_the_sandbox(module)]
+
+    result = run_pytest(checkout, modules)
+    print(
+        f"{title}: {len(modules)} modules ({', '.join(sorted(kinds))}) in {time.monotonic() - started:.0f} s: "
+        f"{summary_line(result.stdout)}"
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert content_skips(result.stdout) == []
 
 
 def test_the_recipes_together_keep_the_suite_green_with_no_test_skipped_for_content(tmp_path: Path) -> None:
