@@ -121,3 +121,17 @@ def through_the_sandbox(module: str) -> bool:
     """Whether the module runs the app through the sandbox (its CLI synth, gateway and servers: minutes a session)."""
     dotted = module.removesuffix(".py").replace("/", ".")
     return module.startswith("tests/sandbox/") or "tests.support_sandbox" in _imports(dotted)
+
+
+def synthesizes(module: str) -> bool:
+    """Whether the module takes a synthesized template (the synth fixtures: seconds each, per session)."""
+    seen: set[str] = set()
+    pending = [module.removesuffix(".py").replace("/", ".")]
+    while pending:
+        for name in _imports(pending.pop()):
+            if name.startswith(("tests.infra.conftest", "tests.pipeline.conftest")):
+                return True
+            if name.startswith("tests.") and name not in NOT_FOLLOWED and name not in seen:
+                seen.add(name)
+                pending.append(name)
+    return False

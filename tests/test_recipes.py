@@ -12,9 +12,11 @@ what it imports and the files it names; a module it finds runs, or is left out t
 reason (`test_the_selection_is_the_rule_and_every_module_left_out_says_why` keeps it so).
 
 - Each recipe alone, on a copy of its own: the modules whose outcome that recipe can change,
-  found by what it touches (`touched_kinds`: a route, a setting, the stack's name), in-process
-  (seconds each). The modules that go through the sandbox (its CLI synth and servers: minutes)
-  run once, on the combined copy.
+  found by what it touches (`touched_kinds`: a route, a setting, the stack's name). In process
+  (seconds each); the template's modules too where the recipe takes a route or a scope away
+  (`takes_content_away`), as the demo route's removal does. The modules that go through the
+  sandbox (its CLI synth and servers: minutes) run once, on the combined copy; every copy's
+  recipe refreshes the snapshot, which runs the snapshot test there.
 - All four together (a route of a new group, `CLERKS`, the demo route gone, the stack renamed,
   a setting in the function's environment): every selected module, the sandbox's too, once.
 On every copy no test may skip for content: a skip that remains names a missing tool.
@@ -37,7 +39,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.content_modules import LEFT_OUT, ROUTES, SETTINGS, STACK, content_dependent, selected, through_the_sandbox
+from tests.content_modules import (
+    LEFT_OUT,
+    ROUTES,
+    SETTINGS,
+    STACK,
+    content_dependent,
+    selected,
+    synthesizes,
+    through_the_sandbox,
+)
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -108,6 +119,28 @@ def touched_kinds(steps: list[Step]) -> frozenset[str]:
             cdk = step.body.split("+++ b/cdk.json", 1)[1].split("\n--- a/", 1)[0]
             kinds.add(STACK if "stack_name" in cdk else SETTINGS)
     return frozenset(kinds)
+
+
+def takes_content_away(steps: list[Step]) -> bool:
+    """Whether the steps remove a route or a scope: the app may be left without a kind the tests need.
+
+    A diff to the app's routes or declarations takes something away where a word of a line it
+    removes is on no line it adds (a router, a scope); a changed import line takes nothing away.
+    """
+    for step in steps:
+        if step.kind == "sh" and re.search(r"git rm .*service/api/", step.body):
+            return True
+        if step.kind != "diff":
+            continue
+        for section in step.body.split("--- a/")[1:]:
+            if not section.startswith(("service/api/", "service/core/access/")):
+                continue
+            lines = section.splitlines()[2:]
+            removed = {w for line in lines if line.startswith("-") for w in re.findall(r"[\w:]+", line[1:])}
+            added = {w for line in lines if line.startswith("+") for w in re.findall(r"[\w:]+", line[1:])}
+            if removed - added:
+                return True
+    return False
 
 
 def copy_repository(into: Path) -> Path:
@@ -224,6 +257,7 @@ def test_each_recipe_touches_what_its_title_says() -> None:
     assert touched_kinds(all_steps(("Remove a demo route",))) == {ROUTES}
     assert touched_kinds(all_steps(("Rename the stack, or deploy your own copy",))) == {STACK}
     assert touched_kinds(all_steps(("Add a setting the function reads",))) == {SETTINGS}
+    assert [title for title in TESTED if takes_content_away(all_steps((title,)))] == ["Remove a demo route"]
 
 
 def test_the_selection_is_the_rule_and_every_module_left_out_says_why() -> None:
@@ -262,8 +296,13 @@ def test_each_recipe_alone_keeps_the_tests_it_can_change_green_with_none_skipped
         adopted(reason)
         return
     kinds = touched_kinds(steps)
-    # In process: the sandbox's modules (its CLI synth and servers, minutes) run on the combined copy.
+    # The sandbox's modules (its CLI synth and servers: minutes) run on the combined copy only.
+    # So do the template's modules, where the recipe only adds or renames: the combined copy's
+    # template holds its change, with every kind of route and scope still there; a recipe that
+    # takes a route or a scope away (the app may lose its only scoped route) runs them too.
     modules = [module for module in selected(kinds) if not through_the_sandbox(module)]
+    if not takes_content_away(steps):
+        modules = [module for module in modules if not synthesizes(module)]
 
     result = run_pytest(checkout, modules)
     print(
