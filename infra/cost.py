@@ -21,8 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# When the prices below were taken. US East (N. Virginia), on-demand, without the 12-month free
-# tier; the always-free allowances are applied. Each names its AWS pricing page.
+from service.core import request_log as emf
+
+# When the prices below were read. US East (N. Virginia), on-demand, without the 12-month free
+# tier; the always-free allowances are applied. Each names its AWS pricing page; docs/cost.md's
+# "Prices" names the stored copy each was read in (AWS's page, or a secondary one where no copy
+# of AWS's page shows the figure, said so in its row).
 PRICES_AS_OF = "2026-12-07"
 LAMBDA_PAGE = "https://aws.amazon.com/lambda/pricing/"
 API_GATEWAY_PAGE = "https://aws.amazon.com/api-gateway/pricing/"
@@ -79,8 +83,10 @@ ASSUMPTIONS: dict[str, float] = {
     # Each $context variable of the access log format renders this many bytes, on average.
     "access_log_value_bytes": 20.0,
     # The function's log per request: the platform's START, END and REPORT lines (REPORT with the
-    # X-Ray segment id); the service logs refusals and errors only.
-    "function_log_bytes_per_request": 330.0,
+    # X-Ray segment id), about 330 bytes, and the service's own line with its metrics
+    # (service/core/request_log.py): 844 bytes for a whoami through the sandbox, as
+    # docs/operations.md, "The function's line", shows it written.
+    "function_log_bytes_per_request": 1174.0,
     # Archived logs are compressed about this much (CloudWatch bills storage compressed).
     "logs_compression_ratio": 0.15,
     # Pipeline runs a month, and the minutes of each action: the build (make test, then synth),
@@ -146,6 +152,12 @@ def compute(
         default=30,
     )
     metric_filters = len(_resources(api_template, "AWS::Logs::MetricFilter"))
+    # The metrics the function's line carries (embedded metric format): each per-route metric per
+    # route, the gateway's routes being the app's, and the unmatched route's `-`; a cold start's
+    # per function. Each name and set of dimension values is a custom metric.
+    per_route = [name for name in emf.METRICS if name != emf.COLD_START]
+    routes = len(_resources(api_template, "AWS::ApiGatewayV2::Route"))
+    emf_metrics = len(per_route) * (routes + 1) + 1
     alarms = len(_resources(api_template, "AWS::CloudWatch::Alarm"))
 
     def per_volume(cost: Any) -> tuple[float, ...]:
@@ -196,9 +208,14 @@ def compute(
         Row(
             "Custom metrics and alarms",
             per_volume(
-                lambda n: metric_filters * PRICES["custom_metric_month"].usd + alarms * PRICES["alarm_month"].usd
+                lambda n: (
+                    (metric_filters + emf_metrics) * PRICES["custom_metric_month"].usd
+                    + alarms * PRICES["alarm_month"].usd
+                )
             ),
-            f"{metric_filters} metric filters at $0.30, {alarms} alarms at $0.10 a month",
+            f"{metric_filters} metric filters and {emf_metrics} metrics of the function's line "
+            f"({len(per_route)} for each of {routes} routes and `-`, and cold starts) at $0.30, "
+            f"{alarms} alarms at $0.10 a month",
         ),
     ]
     if traced:

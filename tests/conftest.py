@@ -9,16 +9,13 @@ from typing import Any
 
 import pytest
 
-from service.api import main
 from service.core.access.declaration import KNOWN_SCOPES, RouteAccess
 from service.core.settings import Settings
 from tests.declared import (
     SCOPE,
-    THROWAWAY_ROUTE,
     THROWAWAY_SCOPE,
     a_scoped_route,
-    app_declares_a_scoped_route,
-    throwaway_router,
+    serve_throwaways,
 )
 from tests.support_sandbox import (
     RunningSandbox,
@@ -43,11 +40,18 @@ def scoped(monkeypatch: pytest.MonkeyPatch) -> RouteAccess:
 
     Ask for it before the fixtures that build an app (`client`...): they include the routers then.
     """
-    if not app_declares_a_scoped_route():
-        monkeypatch.setitem(KNOWN_SCOPES, THROWAWAY_SCOPE, "The throwaway route a test declares")
-        monkeypatch.setattr(main, "RESOURCE_ROUTERS", (*main.RESOURCE_ROUTERS, throwaway_router()))
-        return THROWAWAY_ROUTE
+    serve_throwaways(monkeypatch)
     return a_scoped_route()
+
+
+@pytest.fixture
+def throwaways(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The apps this test builds serve a route of each kind tests/declared.py gives (`a_token_only_route()`...).
+
+    The app's own where it has one, else the throwaways, added for the test. Ask for it before
+    the fixtures that build an app.
+    """
+    serve_throwaways(monkeypatch)
 
 
 @pytest.fixture

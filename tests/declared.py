@@ -4,16 +4,19 @@ A team adds routes with its own scopes and groups and deletes the demo's (docs/r
 test that needs "a route that asks for a scope" or "a declared scope" takes one from here
 instead of naming the demo's, and mints its own callers from the route's declaration
 (`caller_of`): any scope, any group, whatever the demo users happen to hold. Where the app
-declares no such route, `scoped_route()` is a throwaway one (`THROWAWAY_ROUTE`) that the
-`scoped` fixture (tests/conftest.py) adds to the app for the test, and where it declares no scope
-at all the `declared_scope` fixture declares the throwaway's for the test: no test skips because
-of the app's content (`tests/test_recipes.py` asserts it on changed copies).
+declares no route of a kind (`a_scoped_route()`, `a_token_only_route()`, `a_public_route()`) the
+helper gives a throwaway one instead, which `serve_throwaways` adds to the app (the `scoped`
+and `throwaways` fixtures in tests/conftest.py, or around an in-process synth), and where it
+declares no scope at all `a_declared_scope()` is the throwaway's, declared with them: no test
+skips because of the app's content (`tests/test_recipes.py` asserts it on changed copies).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,14 @@ def _scoped_get(route: RouteAccess) -> bool:
     return route.method == "GET" and bool(route.scopes) and "{" not in route.path
 
 
+def _token_only_get(route: RouteAccess) -> bool:
+    protected = not route.public and not route.scopes and not route.groups
+    return protected and route.method == "GET" and "{" not in route.path
+
+
 SCOPED_ROUTES = [route for route in declared_routes() if _scoped_get(route)]
+TOKEN_ONLY_ROUTES = [route for route in declared_routes() if _token_only_get(route)]
+PUBLIC_ROUTES = [route for route in declared_routes() if route.public]
 # Every group some route asks for: a caller holding them all passes every route's group check.
 DECLARED_GROUPS: tuple[str, ...] = tuple(sorted({group for route in declared_routes() for group in route.groups}))
 # A declared scope, for throwaway routes a test declares itself; None when the app declares none.
@@ -60,6 +70,12 @@ THROWAWAY_ROUTE = RouteAccess(
     scopes=(THROWAWAY_SCOPE,),
     groups=("THROWAWAY",),
 )
+THROWAWAY_TOKEN_ONLY_ROUTE = RouteAccess(
+    method="GET", path="/v1/throwaway-token-only", name="throwaway_token_only", public=False, scopes=(), groups=()
+)
+THROWAWAY_PUBLIC_ROUTE = RouteAccess(
+    method="GET", path="/v1/throwaway-public", name="throwaway_public", public=True, scopes=(), groups=()
+)
 
 
 def a_scoped_route() -> RouteAccess:
@@ -71,29 +87,72 @@ def a_scoped_route() -> RouteAccess:
     return SCOPED_ROUTES[0] if SCOPED_ROUTES else THROWAWAY_ROUTE
 
 
-def scoped_route() -> RouteAccess:
-    """The app's first scoped GET route without path parameters, whatever groups it asks for; skips where none.
+def a_token_only_route() -> RouteAccess:
+    """A GET route without path parameters that any valid token may call: the app's, else the throwaway."""
+    return TOKEN_ONLY_ROUTES[0] if TOKEN_ONLY_ROUTES else THROWAWAY_TOKEN_ONLY_ROUTE
 
-    For tests that need the app itself to serve it (a synthesized template with it): prefer
-    `a_scoped_route()` with the `scoped` fixture or `with_throwaway_route`, which never skip.
-    """
-    if not SCOPED_ROUTES:
-        pytest.skip("the app declares no GET route, without path parameters, that asks for a scope")
-    return SCOPED_ROUTES[0]
+
+def a_public_route() -> RouteAccess:
+    """A route served without a token: the app's first, else the throwaway."""
+    return PUBLIC_ROUTES[0] if PUBLIC_ROUTES else THROWAWAY_PUBLIC_ROUTE
+
+
+def a_declared_scope() -> str:
+    """A scope the app declares (KNOWN_SCOPES), else the throwaway route's (declared by `serve_throwaways`)."""
+    return SCOPE if SCOPE is not None else THROWAWAY_SCOPE
 
 
 def app_declares_a_scoped_route() -> bool:
     return bool(SCOPED_ROUTES)
 
 
+def app_serves_every_kind() -> bool:
+    """Whether the app itself has a route of each kind the helpers above give, and a scope."""
+    return bool(SCOPED_ROUTES and TOKEN_ONLY_ROUTES and PUBLIC_ROUTES and SCOPE is not None)
+
+
+def serve_throwaways(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the app lacks a kind of route (or any scope), the throwaway routes join its routers, their scope declared.
+
+    Before an app is built (`create_app`, an in-process synth): it includes the routers then.
+    """
+    if app_serves_every_kind():
+        return
+    # Imported here: tests/declared.py is imported by conftest before the app's modules are needed.
+    from service.api import main
+
+    monkeypatch.setitem(KNOWN_SCOPES, THROWAWAY_SCOPE, "The throwaway route a test declares")
+    monkeypatch.setattr(main, "RESOURCE_ROUTERS", (*main.RESOURCE_ROUTERS, throwaway_router()))
+
+
+@contextmanager
+def throwaways_served() -> Iterator[None]:
+    """`serve_throwaways` for a block (a session fixture's synth), undone after it."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        serve_throwaways(monkeypatch)
+        yield
+
+
 def throwaway_router() -> APIRouter:
-    """`THROWAWAY_ROUTE` as a router (its scope must be in KNOWN_SCOPES first: the `scoped` fixture sees to it)."""
+    """The throwaway routes as a router (the scope must be in KNOWN_SCOPES first: `serve_throwaways` sees to it)."""
     router = APIRouter()
     required = Authenticated(scopes=list(THROWAWAY_ROUTE.scopes), groups=list(THROWAWAY_ROUTE.groups))
 
     # In the decorator: an annotation could not name the local `required` (postponed annotations here).
     @router.get(THROWAWAY_ROUTE.path.removeprefix("/v1"), name=THROWAWAY_ROUTE.name, dependencies=[required])
     async def throwaway_scoped() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        THROWAWAY_TOKEN_ONLY_ROUTE.path.removeprefix("/v1"),
+        name=THROWAWAY_TOKEN_ONLY_ROUTE.name,
+        dependencies=[Authenticated()],
+    )
+    async def throwaway_token_only() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(THROWAWAY_PUBLIC_ROUTE.path.removeprefix("/v1"), name=THROWAWAY_PUBLIC_ROUTE.name)
+    async def throwaway_public() -> dict[str, str]:
         return {"status": "ok"}
 
     return router
@@ -152,35 +211,3 @@ def with_throwaway_route(template: dict[str, Any]) -> None:
         "AuthorizationScopes": list(THROWAWAY_ROUTE.scopes),
     }
     resources[name + "Throwaway"] = {**protected, "Properties": properties}
-
-
-def a_scope() -> str:
-    """A scope the app declares (KNOWN_SCOPES); at a module's top, skips the module when there is none.
-
-    Prefer the `declared_scope` fixture (tests/conftest.py), which declares a throwaway scope instead.
-    """
-    if SCOPE is None:
-        pytest.skip("the app declares no scope (KNOWN_SCOPES is empty)", allow_module_level=True)
-    return SCOPE
-
-
-# Route keys as API Gateway writes them, for the context key `route_scopes` (issue 29).
-def token_only_route() -> RouteAccess:
-    """A GET route without path parameters that takes any valid token (no scope) and that the demo admin may call."""
-    routes = [
-        route
-        for route in declared_routes()
-        if route.method == "GET" and not route.public and not route.scopes and "{" not in route.path
-        if not route.groups or DEMO_ADMIN_GROUPS & set(route.groups)
-    ]
-    if not routes:
-        pytest.skip("the app declares no GET route, without path parameters, that takes any valid token")
-    return routes[0]
-
-
-def public_route() -> RouteAccess:
-    """A route the app serves without a token."""
-    routes = [route for route in declared_routes() if route.public]
-    if not routes:
-        pytest.skip("the app declares no public route")
-    return routes[0]

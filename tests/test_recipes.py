@@ -6,17 +6,20 @@ each block headed `file=<path>` is written, each `diff` block applied with `git 
 `sh` block run. The snapshot refresh that each recipe ends with runs once, where it last
 appears: every run rewrites the same file from the same template.
 
-- Each recipe alone applies to the template (cheap: `git apply --check` on a copy).
+Which tests run on a copy is a rule, not a list: tests/content_modules.py finds every module
+that depends on the app's routes (with scopes and groups), its settings or the stack's name, by
+what it imports and the files it names; a module it finds runs, or is left out there with the
+reason (`test_the_selection_is_the_rule_and_every_module_left_out_says_why` keeps it so).
+
+- Each recipe alone, on a copy of its own: the modules whose outcome that recipe can change,
+  found by what it touches (`touched_kinds`: a route, a setting, the stack's name). In process
+  (seconds each); the template's modules too where the recipe takes a route or a scope away
+  (`takes_content_away`), as the demo route's removal does. The modules that go through the
+  sandbox (its CLI synth and servers: minutes) run once, on the combined copy; every copy's
+  recipe refreshes the snapshot, which runs the snapshot test there.
 - All four together (a route of a new group, `CLERKS`, the demo route gone, the stack renamed,
-  a setting in the function's environment): the tests that can break run on the copy, once,
-  in a pytest of their own, with every test whose expectations come from the app's content
-  (`tests/declared.py`) included, the sandbox's too, and none of them may skip for content:
-  a skip that remains names a missing tool.
-- The demo route removed alone leaves the app without a scoped route: the in-process tests of
-  scoped routes run on that copy with the throwaway route they declare, none skipped.
-Left out of the copies: the CLI's synth and the browser (minutes each, their expectations from
-the same helpers), the identity providers' emulators but the OIDC one, and the lock and bundle
-tests, which do not depend on routes or the stack's name.
+  a setting in the function's environment): every selected module, the sandbox's too, once.
+On every copy no test may skip for content: a skip that remains names a missing tool.
 
 On a repository that has adopted the recipes (a step is already there) the copies cannot
 re-apply them: the test says so in one line and passes; docs/recipes.md, "After adopting the
@@ -36,6 +39,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.content_modules import (
+    LEFT_OUT,
+    ROUTES,
+    SETTINGS,
+    STACK,
+    content_dependent,
+    selected,
+    synthesizes,
+    through_the_sandbox,
+)
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -48,43 +61,6 @@ TESTED = (
     "Add a setting the function reads",
 )
 LINKED = (".venv", ".venv-checkov", "node_modules", ".cache")
-# What the recipes together can break, run on their copy: the routes, scopes, OpenAPI document,
-# token endpoint, admin listing and Lambda handler; what the template makes of the routes, the
-# stack's name and the function's environment; the pipeline's stacks, named after it; and every
-# module whose expectations come from the app's declarations, the sandbox's included.
-SUITES = [
-    "tests/service",
-    "tests/infra/test_gateway_agreement.py",
-    "tests/infra/test_routes.py",
-    "tests/infra/test_api_stack.py",
-    "tests/infra/test_nag.py",
-    "tests/infra/test_snapshot.py",
-    "tests/infra/test_config.py",
-    "tests/infra/test_context_refusals.py",
-    "tests/infra/test_service_settings.py",
-    "tests/pipeline/test_pipeline.py",
-    "tests/pipeline/test_checks.py",
-    "tests/infra/test_route_scopes.py",
-    "tests/infra/test_recipe_route_scopes.py",
-    "tests/pipeline/test_route_scopes_per_environment.py",
-    "tests/identity/test_oidc.py",
-    "tests/sandbox/test_gateway.py",
-    "tests/sandbox/test_template_drift.py",
-    "tests/sandbox/test_runtime_client.py",
-    "tests/smoke/test_product_checks.py",
-]
-# The e2e servers of tests/service (dev server reloads, hostile inputs) depend on no route: left out.
-DESELECTED = ["tests/service/test_dev_reload.py", "tests/service/test_dev_server_hostile_inputs.py"]
-# On the copy without any scoped route or scope: the in-process tests of scoped routes and declared scopes.
-NO_SCOPED_ROUTE_SUITES = [
-    "tests/service/test_local_routes.py",
-    "tests/service/test_bad_tokens.py",
-    "tests/service/test_lambda_handler.py",
-    "tests/identity/test_oidc.py",
-    "tests/service/test_token_endpoint.py",
-    "tests/service/test_access_declaration.py",
-    "tests/infra/test_routes.py",
-]
 # The only reasons a test may still skip: a tool this machine lacks (tests/browser, another Python).
 TOOL_SKIP = re.compile(r"playwright|chromium|curl|no Python \d|this machine has a Python")
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -123,6 +99,48 @@ def all_steps(titles: tuple[str, ...] = TESTED) -> list[Step]:
     for title in titles:
         assert recipe_steps(markdown, title), f"{title}: no steps found in {RECIPES}"
     return [step for title in titles for step in recipe_steps(markdown, title)]
+
+
+def touched_kinds(steps: list[Step]) -> frozenset[str]:
+    """What the steps change: the app's routes (with scopes and groups), its settings, the stack's name."""
+    kinds: set[str] = set()
+    for step in steps:
+        if step.kind == "file":
+            paths = [step.path]
+        else:
+            paths = re.findall(r"(?:^\+\+\+ b/|\s)((?:service|smoke|contract)/\S+)", step.body, re.MULTILINE)
+        for path in paths:
+            if path.startswith(("service/api/", "service/core/access/", "smoke/product_checks/", "contract/")):
+                kinds.add(ROUTES)
+            elif path == "service/core/settings.py":
+                kinds.add(SETTINGS)
+        # cdk.json holds the stack's name and the function's settings (`function_environment`).
+        if step.kind == "diff" and "+++ b/cdk.json" in step.body:
+            cdk = step.body.split("+++ b/cdk.json", 1)[1].split("\n--- a/", 1)[0]
+            kinds.add(STACK if "stack_name" in cdk else SETTINGS)
+    return frozenset(kinds)
+
+
+def takes_content_away(steps: list[Step]) -> bool:
+    """Whether the steps remove a route or a scope: the app may be left without a kind the tests need.
+
+    A diff to the app's routes or declarations takes something away where a word of a line it
+    removes is on no line it adds (a router, a scope); a changed import line takes nothing away.
+    """
+    for step in steps:
+        if step.kind == "sh" and re.search(r"git rm .*service/api/", step.body):
+            return True
+        if step.kind != "diff":
+            continue
+        for section in step.body.split("--- a/")[1:]:
+            if not section.startswith(("service/api/", "service/core/access/")):
+                continue
+            lines = section.splitlines()[2:]
+            removed = {w for line in lines if line.startswith("-") for w in re.findall(r"[\w:]+", line[1:])}
+            added = {w for line in lines if line.startswith("+") for w in re.findall(r"[\w:]+", line[1:])}
+            if removed - added:
+                return True
+    return False
 
 
 def copy_repository(into: Path) -> Path:
@@ -233,6 +251,68 @@ def test_each_recipe_applies_alone_to_the_template(tmp_path: Path) -> None:
         subprocess.run(["git", "clean", "-qfd"], cwd=checkout, check=True)
 
 
+def test_each_recipe_touches_what_its_title_says() -> None:
+    # The selection of each recipe's copy follows what it touches: the rule must read it right.
+    assert touched_kinds(all_steps(("Add a route",))) == {ROUTES}
+    assert touched_kinds(all_steps(("Remove a demo route",))) == {ROUTES}
+    assert touched_kinds(all_steps(("Rename the stack, or deploy your own copy",))) == {STACK}
+    assert touched_kinds(all_steps(("Add a setting the function reads",))) == {SETTINGS}
+    assert [title for title in TESTED if takes_content_away(all_steps((title,)))] == ["Remove a demo route"]
+
+
+def test_the_selection_is_the_rule_and_every_module_left_out_says_why() -> None:
+    found = content_dependent()
+    # A module left out is one the rule finds (no stale entry), with a reason.
+    assert sorted(set(LEFT_OUT) - set(found)) == []
+    assert all(reason.strip() for reason in LEFT_OUT.values())
+    # Everything else the rule finds runs on the combined copy: a new module importing the app's
+    # declarations (tests/declared.py, service.api, the settings, a synth fixture...) is selected
+    # by itself; to leave one out, name it in LEFT_OUT with the reason.
+    assert set(selected()) == set(found) - set(LEFT_OUT)
+    # The rule finds what it must: modules that take the app's routes, settings and stack name.
+    for module in (
+        "tests/service/test_route_scopes.py",
+        "tests/contract/test_document.py",
+        "tests/infra/test_limits.py",
+    ):
+        assert ROUTES in found[module], module
+    assert SETTINGS in found["tests/service/test_settings.py"]
+    assert STACK in found["tests/pipeline/test_pipeline.py"]
+    # And not what it must not: modules of mechanisms that no recipe changes.
+    for module in ("tests/service/test_claims.py", "tests/infra/test_lock.py", "tests/ci/test_workflow.py"):
+        assert module not in found, module
+
+
+@pytest.mark.parametrize("title", TESTED)
+def test_each_recipe_alone_keeps_the_tests_it_can_change_green_with_none_skipped_for_content(
+    tmp_path: Path, title: str
+) -> None:
+    steps = all_steps((title,))
+    checkout = copy_repository(tmp_path / "copy")
+    started = time.monotonic()
+    try:
+        apply(steps, checkout)
+    except AlreadyApplied as reason:
+        adopted(reason)
+        return
+    kinds = touched_kinds(steps)
+    # The sandbox's modules (its CLI synth and servers: minutes) run on the combined copy only.
+    # So do the template's modules, where the recipe only adds or renames: the combined copy's
+    # template holds its change, with every kind of route and scope still there; a recipe that
+    # takes a route or a scope away (the app may lose its only scoped route) runs them too.
+    modules = [module for module in selected(kinds) if not through_the_sandbox(module)]
+    if not takes_content_away(steps):
+        modules = [module for module in modules if not synthesizes(module)]
+
+    result = run_pytest(checkout, modules)
+    print(
+        f"{title}: {len(modules)} modules ({', '.join(sorted(kinds))}) in {time.monotonic() - started:.0f} s: "
+        f"{summary_line(result.stdout)}"
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert content_skips(result.stdout) == []
+
+
 def test_the_recipes_together_keep_the_suite_green_with_no_test_skipped_for_content(tmp_path: Path) -> None:
     steps = all_steps()
     checkout = copy_repository(tmp_path / "copy")
@@ -253,31 +333,18 @@ def test_the_recipes_together_keep_the_suite_green_with_no_test_skipped_for_cont
     assert '"ORDERS_PAGE_SIZE": "100"' in snapshot
     assert "/v1/items" not in snapshot
 
-    result = run_pytest(checkout, SUITES, *(f"--deselect={path}" for path in DESELECTED))
+    modules = selected()
+    result = run_pytest(checkout, modules)
     ran = time.monotonic() - started - applied
-    print(f"recipes applied in {applied:.0f} s, the suites ran in {ran:.0f} s: {summary_line(result.stdout)}")
+    print(
+        f"recipes applied in {applied:.0f} s, {len(modules)} modules ran in {ran:.0f} s: {summary_line(result.stdout)}"
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert re.search(r"\d+ passed", result.stdout)
     assert content_skips(result.stdout) == []
 
     # The copy has adopted the recipes: this very test passes there, saying so in one line.
-    adopted_run = run_pytest(checkout, ["tests/test_recipes.py"], "-s", "-k", "alone or together")
+    adopted_run = run_pytest(checkout, ["tests/test_recipes.py"], "-s", "-k", "applies_alone or together")
     assert adopted_run.returncode == 0, adopted_run.stdout[-3000:]
     assert adopted_run.stdout.count("recipes are already applied in this repository") == 2
     assert "2 passed" in adopted_run.stdout
-
-
-def test_without_any_scoped_route_the_tests_of_scoped_routes_declare_their_own(tmp_path: Path) -> None:
-    checkout = copy_repository(tmp_path / "copy")
-    try:
-        # The demo route's removal alone: the snapshot refresh is not needed by these tests.
-        apply(all_steps(("Remove a demo route",)), checkout, run_shell=False)
-    except AlreadyApplied as reason:
-        adopted(reason)
-        return
-    subprocess.run(["git", "rm", "-q", "service/api/routes/items.py"], cwd=checkout, check=False)
-
-    result = run_pytest(checkout, NO_SCOPED_ROUTE_SUITES)
-    print(summary_line(result.stdout))
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert content_skips(result.stdout) == []

@@ -15,6 +15,7 @@ from pydantic import BaseModel, create_model
 from service.api import main
 from service.core.access.caller import Principal
 from service.core.access.declaration import KNOWN_SCOPES, Authenticated
+from tests.declared import THROWAWAY_SCOPE, a_declared_scope
 
 GENERATED_PREFIX = "/generated"
 
@@ -22,11 +23,12 @@ GENERATED_PREFIX = "/generated"
 def generated_router(count: int) -> APIRouter:
     """`count` operations with a path and a query parameter and a response model each.
 
-    Every third is public, every third needs one of the known scopes, and the rest need a
-    valid token and a group (which the gateway does not see: the app enforces it).
+    Every third is public, every third needs a declared scope (the app's, else the throwaway's,
+    which `grown_service` declares), and the rest need a valid token and a group (which the
+    gateway does not see: the app enforces it).
     """
     router = APIRouter(prefix=GENERATED_PREFIX, tags=["generated"])
-    scope = next(iter(KNOWN_SCOPES))
+    scope = a_declared_scope()
     for index in range(count):
         model = create_model(f"Generated{index}", id=(int, ...), name=(str, ...), tag=(str | None, None))
         access: Any = None
@@ -62,5 +64,8 @@ def _handler(index: int, model: type[BaseModel], access: Any) -> Any:
 def grown_service(count: int) -> Iterator[None]:
     """While inside, `create_app` builds the service with `count` more operations."""
     with pytest.MonkeyPatch.context() as patch:
+        if not KNOWN_SCOPES:
+            # An app that declares no scope (its demo route removed): the throwaway's, for the block.
+            patch.setitem(KNOWN_SCOPES, THROWAWAY_SCOPE, "The throwaway scope a test declares")
         patch.setattr(main, "RESOURCE_ROUTERS", (*main.RESOURCE_ROUTERS, generated_router(count)))
         yield

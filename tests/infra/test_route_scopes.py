@@ -1,7 +1,8 @@
 """The context key `route_scopes`: the gateway's routes and the function's `ROUTE_SCOPES` follow it, and only it.
 
 Routes and scopes come from the app's declarations (tests/declared.py), so the tests hold
-whatever routes a team declares.
+whatever routes a team declares: the overrides go on routes the app serves (tests/route_scopes.py);
+in-process tests that need a scoped route the app lacks get the throwaway (`scoped`).
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from service.app import create_app
 from service.core.access.declaration import MAX_ROUTE_SCOPES, RouteAccess
 from service.core.access.route_scopes import route_key
 from service.core.settings import build_settings
-from tests.declared import a_scope, public_route, scoped_route, token_only_route
+from tests.declared import PUBLIC_ROUTES, a_declared_scope
 from tests.infra.conftest import HOST_CONTEXT, Synthesized, cdk_json_context, synthesize
 from tests.infra.test_context_refusals import run_app
 from tests.infra.test_gateway_agreement import Access, gateway_access
-from tests.route_scopes import STRONGER_SCOPE, route_scopes_context
+from tests.route_scopes import STRONGER_SCOPE, known_scopes, route_scopes_context, tightened_route, token_only_route
 from tests.support import ROOT
 
-SCOPE = a_scope()
+SCOPE = a_declared_scope()
 
 
 def key_of(route: RouteAccess) -> str:
@@ -40,7 +41,7 @@ def test_each_override_replaces_its_routes_scopes_and_no_other_route_changes(
     default_synth: Synthesized, override_synth: Synthesized
 ) -> None:
     declared, overridden = gateway_access(default_synth), gateway_access(override_synth)
-    scoped, token_only = key_of(scoped_route()), key_of(token_only_route())
+    scoped, token_only = key_of(tightened_route()), key_of(token_only_route())
 
     assert overridden[scoped] == ("JWT", (STRONGER_SCOPE,))
     assert overridden[token_only] == ("JWT", (SCOPE,))
@@ -61,8 +62,8 @@ def test_the_function_learns_only_the_overrides_from_one_variable(
     assert environment == default_synth.function_environment
 
 
-def test_an_empty_list_routes_any_valid_token_through_the_authorizer() -> None:
-    route = scoped_route()
+def test_an_empty_list_routes_any_valid_token_through_the_authorizer(scoped: RouteAccess) -> None:
+    route = scoped
     app = create_app(build_settings(route_scopes=json.dumps({key_of(route): []})))
 
     (gateway,) = [r for r in gateway_routes(app) if r.key == key_of(route)]
@@ -116,8 +117,8 @@ def test_an_override_for_an_environment_names_its_entry() -> None:
         ApiConfig.from_context({**cdk_json_context(), **context}, key_prefix="environments.production.")
 
 
-def test_an_unknown_route_key_is_refused_with_the_closest_route(tmp_path: Path) -> None:
-    route = key_of(scoped_route())
+def test_an_unknown_route_key_is_refused_with_the_closest_route(scoped: RouteAccess, tmp_path: Path) -> None:
+    route = key_of(scoped)
     app = App(context={**cdk_json_context(), "route_scopes": json.dumps({route + "s": []})}, outdir=str(tmp_path))
 
     with pytest.raises(ConfigError) as raised:
@@ -130,9 +131,13 @@ def test_an_unknown_route_key_is_refused_with_the_closest_route(tmp_path: Path) 
 
 
 def test_synth_refuses_scopes_on_a_public_route_in_one_line_saying_why(tmp_path: Path) -> None:
-    route = key_of(public_route())
+    # The app's own public route (the synth runs in another process, where no test adds a route):
+    # the template serves its token endpoint and health check without a token.
+    assert PUBLIC_ROUTES, "the app serves no public route"
+    route = key_of(PUBLIC_ROUTES[0])
     # For this machine's Python, as the other tests' synths: the bundle is built before the app is read.
-    result = run_app(tmp_path, **HOST_CONTEXT, route_scopes=json.dumps({route: [SCOPE]}))
+    context = {**HOST_CONTEXT, "known_scopes": json.dumps(known_scopes())}
+    result = run_app(tmp_path, **context, route_scopes=json.dumps({route: [SCOPE]}))
 
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
@@ -172,7 +177,7 @@ def test_make_dev_runs_the_server_with_that_value_for_the_named_environment() ->
 
 def test_overrides_past_the_functions_4_kb_environment_are_refused_by_the_limits_check(tmp_path: Path) -> None:
     long_scopes = [f"scope:{n}:" + "x" * 200 for n in range(MAX_ROUTE_SCOPES)]
-    overrides = {key_of(scoped_route()): long_scopes, key_of(token_only_route()): long_scopes}
+    overrides = {key_of(tightened_route()): long_scopes, key_of(token_only_route()): long_scopes}
     context = {
         "route_scopes": json.dumps(overrides),
         "known_scopes": json.dumps(dict.fromkeys(long_scopes, "a scope with a long name")),

@@ -49,6 +49,20 @@ def test_every_price_names_its_aws_pricing_page_and_the_document_its_date() -> N
         assert price.page in text, price.page
 
 
+def test_every_price_row_names_the_copy_it_was_read_in() -> None:
+    # "Prices": a row per price, its last cell the stored copy's address: AWS's page (or its
+    # docs), a dated transcription of it, or, where no copy of AWS's page showed the figure,
+    # the secondary page, saying so in bold.
+    prices = DOC.read_text().split("## Prices", 1)[1]
+    rows = [line for line in prices.splitlines() if line.startswith("| ") and "https://aws.amazon.com/" in line]
+    assert len(rows) >= len({price.page for price in PRICES.values()})
+    for row in rows:
+        source = row.rstrip(" |").rsplit(" | ", 1)[1]
+        assert "https://" in source, row
+        kinds = ("aws.amazon.com", "transcription of AWS's page", "**Not from AWS's page**")
+        assert any(kind in source for kind in kinds), row
+
+
 def test_the_figures_follow_the_template(pipeline_synth: PipelineSynth) -> None:
     template = pipeline_synth.stages[ENVIRONMENT].template_json
     base = {row.item: row.per_volume for row in compute(template, None)}

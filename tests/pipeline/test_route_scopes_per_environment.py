@@ -2,7 +2,7 @@
 
 Two environments alike but for their names and the override, so the only difference between
 their stacks' routes and functions is the override (and the stage's name, which each
-environment chooses). The route is one the app declares with a scope (tests/declared.py).
+environment chooses). The route is one the app serves, with a scope where it declares one (tests/route_scopes.py).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 
 from service.core.access.route_scopes import route_key
-from tests.declared import scoped_route
 from tests.infra.conftest import cdk_json_context
 from tests.infra.test_gateway_agreement import Access
 from tests.pipeline.conftest import PIPELINE_CONTEXT, PipelineSynth, StageSynth, synthesize
-from tests.route_scopes import STRONGER_SCOPE
+from tests.route_scopes import STRONGER_SCOPE, tightened_route
 
 
 def _access(stage: StageSynth) -> dict[str, Access]:
@@ -37,7 +36,7 @@ def _function_environment(stage: StageSynth) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def tightened(tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineSynth, str]:
-    route = scoped_route()
+    route = tightened_route()
     key = route_key(route.method, route.path)
     alike: dict[str, Any] = {"region": "eu-west-1", "docs_enabled": False, "canary": True}
     environments = {
@@ -63,7 +62,7 @@ def test_staging_and_production_differ_exactly_by_the_production_only_override(
     staging_access, production_access = _access(staging), _access(production)
 
     assert production_access[key] == ("JWT", (STRONGER_SCOPE,))
-    assert staging_access[key] == ("JWT", scoped_route().scopes)
+    assert staging_access[key] == ("JWT", tightened_route().scopes or None)
     assert {k: v for k, v in production_access.items() if k != key} == {
         k: v for k, v in staging_access.items() if k != key
     }

@@ -22,8 +22,8 @@ from sandbox.synth import sandbox_context, synthesize
 from service.core.access.declaration import SECURITY_SCHEME_NAME
 from service.core.access.route_scopes import route_key
 from service.core.identity.local import load_or_create_signing_key, public_jwk
-from tests.declared import DECLARED_GROUPS, scoped_route
-from tests.route_scopes import STRONGER_SCOPE, route_scopes_context, route_scopes_overrides
+from tests.declared import DECLARED_GROUPS
+from tests.route_scopes import STRONGER_SCOPE, route_scopes_context, route_scopes_overrides, tightened_route
 from tests.support_sandbox import OFFLINE_KEY_FILE, RunningSandbox, running_sandbox
 
 pytestmark = pytest.mark.e2e
@@ -67,7 +67,7 @@ def token(offline_services_dir: Path) -> Any:
 def test_a_token_without_the_new_scope_gets_the_gateways_403_and_one_with_it_200(
     overridden: RunningSandbox, token: Any
 ) -> None:
-    route = scoped_route()
+    route = tightened_route()
     with httpx.Client(base_url=overridden.base_url, timeout=30) as client:
         declared_scopes_only = client.get(route.path, headers=token(*route.scopes))
         with_the_new_scope = client.get(route.path, headers=token(STRONGER_SCOPE))

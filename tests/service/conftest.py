@@ -18,7 +18,7 @@ from service.app import create_app
 from service.core.access.declaration import KNOWN_SCOPES
 from service.core.identity.local import load_or_create_signing_key, public_jwk
 from service.core.settings import LOCAL_AUDIENCE, LOCAL_ISSUER, Settings
-from tests.declared import DECLARED_GROUPS
+from tests.declared import DECLARED_GROUPS, THROWAWAY_ROUTE
 
 ADMIN = ("admin@example.com", "admin-password")
 USER = ("user@example.com", "user-password")
@@ -72,7 +72,8 @@ class TokenForger:
             "nbf": now,
             "exp": now + 600,
             "scope": " ".join(KNOWN_SCOPES),  # every scope the app declares
-            "groups": list(DECLARED_GROUPS),  # every group a route asks for: each route's group check lets it in
+            # Every group a route asks for, the throwaway routes' too: each route's group check lets it in.
+            "groups": [*DECLARED_GROUPS, *THROWAWAY_ROUTE.groups],
         }
         claims.update(overrides)
         return {name: value for name, value in claims.items() if value is not None}

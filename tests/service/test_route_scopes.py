@@ -1,8 +1,10 @@
 """A deployment's route scopes (`ROUTE_SCOPES`) replace the declared ones wherever scopes are enforced or shown.
 
 The routes come from the app's declarations (tests/declared.py): a route that asks for a scope,
-one that takes any valid token, a public one. The override's scope is this test's own, as an
-operator would declare it in the context key `known_scopes`.
+one that takes any valid token, a public one; where the app has none of a kind, the `scoped` and
+`throwaways` fixtures add a throwaway one. `make dev` runs the app in another process: its test
+overrides the app's own routes (tests/route_scopes.py). The override's scope is this test's own,
+as an operator would declare it in the context key `known_scopes`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from service.core.access.route_scopes import RouteScopesError, route_key
 from service.core.identity.local import load_or_create_signing_key
 from service.core.settings import Settings, SettingsError, build_settings
 from service.runtime.lambda_adapter import build_handler
-from tests.declared import DEMO_ADMIN_GROUPS, public_route, scoped_route, token_only_route
-from tests.route_scopes import STRONGER_SCOPE, route_scopes_context
+from tests.declared import DEMO_ADMIN_GROUPS, a_public_route, a_token_only_route
+from tests.route_scopes import STRONGER_SCOPE, route_scopes_context, tightened_route
 from tests.service.conftest import TokenForger
 from tests.service.test_lambda_handler import for_route, invoke, lambda_settings
 from tests.support import committed_context, load_event, running_dev_server
@@ -44,9 +46,9 @@ def app_with(make_local_app: Callable[..., FastAPI], overrides: dict[str, list[s
 
 
 def test_a_scoped_route_overridden_refuses_its_declared_scope_and_takes_the_new_one(
-    make_local_app: Callable[..., FastAPI], forger: TokenForger
+    scoped: RouteAccess, make_local_app: Callable[..., FastAPI], forger: TokenForger
 ) -> None:
-    route = scoped_route()
+    route = scoped
     app = app_with(make_local_app, {key(route): [STRONGER_SCOPE]})
     with TestClient(app) as client:
         declared_only = client.get(route.path, headers=bearer(forger.token(scope=" ".join(route.scopes))))
@@ -57,9 +59,9 @@ def test_a_scoped_route_overridden_refuses_its_declared_scope_and_takes_the_new_
 
 
 def test_a_token_only_route_overridden_requires_the_scope(
-    make_local_app: Callable[..., FastAPI], forger: TokenForger
+    throwaways: None, make_local_app: Callable[..., FastAPI], forger: TokenForger
 ) -> None:
-    route = token_only_route()
+    route = a_token_only_route()
     app = app_with(make_local_app, {key(route): [STRONGER_SCOPE]})
     with TestClient(app) as client:
         without = client.get(route.path, headers=bearer(forger.token(scope=" ".join(KNOWN_SCOPES))))
@@ -70,9 +72,9 @@ def test_a_token_only_route_overridden_requires_the_scope(
 
 
 def test_an_empty_list_lets_any_valid_token_in_and_still_refuses_none(
-    make_local_app: Callable[..., FastAPI], forger: TokenForger
+    scoped: RouteAccess, make_local_app: Callable[..., FastAPI], forger: TokenForger
 ) -> None:
-    route = scoped_route()
+    route = scoped
     app = app_with(make_local_app, {key(route): []})
     with TestClient(app) as client:
         no_scope = client.get(route.path, headers=bearer(forger.token(scope=None)))
@@ -83,9 +85,9 @@ def test_an_empty_list_lets_any_valid_token_in_and_still_refuses_none(
 
 
 def test_the_admin_listing_and_the_openapi_document_show_the_effective_scopes(
-    make_local_app: Callable[..., FastAPI], forger: TokenForger
+    scoped: RouteAccess, throwaways: None, make_local_app: Callable[..., FastAPI], forger: TokenForger
 ) -> None:
-    scoped, token_only = scoped_route(), token_only_route()
+    token_only = a_token_only_route()
     overrides = {key(scoped): [STRONGER_SCOPE], key(token_only): []}
     app = app_with(make_local_app, overrides)
     with TestClient(app) as client:
@@ -109,10 +111,12 @@ def test_the_admin_listing_and_the_openapi_document_show_the_effective_scopes(
     assert set(KNOWN_SCOPES) <= set(flow["scopes"])
 
 
-def test_routes_without_an_override_keep_their_declared_scopes(make_local_app: Callable[..., FastAPI]) -> None:
-    route = scoped_route()
+def test_routes_without_an_override_keep_their_declared_scopes(
+    scoped: RouteAccess, throwaways: None, make_local_app: Callable[..., FastAPI]
+) -> None:
+    route = scoped
     declared = make_local_app().openapi()["paths"]
-    overridden = app_with(make_local_app, {key(token_only_route()): [STRONGER_SCOPE]}).openapi()["paths"]
+    overridden = app_with(make_local_app, {key(a_token_only_route()): [STRONGER_SCOPE]}).openapi()["paths"]
 
     assert overridden[route.path] == declared[route.path]
 
@@ -123,8 +127,8 @@ def _refusal(overrides: Any) -> str:
     return str(raised.value)
 
 
-def test_an_override_naming_no_route_stops_start_up_with_the_closest_route() -> None:
-    route = scoped_route()
+def test_an_override_naming_no_route_stops_start_up_with_the_closest_route(scoped: RouteAccess) -> None:
+    route = scoped
     message = _refusal({key(route) + "x": ["a:b"]})
 
     assert message == (
@@ -133,9 +137,9 @@ def test_an_override_naming_no_route_stops_start_up_with_the_closest_route() -> 
     )
 
 
-def test_an_override_on_a_public_route_stops_start_up_saying_why() -> None:
+def test_an_override_on_a_public_route_stops_start_up_saying_why(throwaways: None) -> None:
     with pytest.raises(RouteScopesError) as raised:
-        create_app(build_settings(route_scopes=json.dumps({key(public_route()): [STRONGER_SCOPE]})))
+        create_app(build_settings(route_scopes=json.dumps({key(a_public_route()): [STRONGER_SCOPE]})))
 
     (problem,) = raised.value.problems
     assert "is public in the service" in problem
@@ -169,7 +173,7 @@ def test_without_the_variable_nothing_is_overridden() -> None:
 @pytest.mark.e2e
 def test_make_dev_with_the_context_enforces_the_override(tmp_path: Path) -> None:
     """The server make dev runs, given the ROUTE_SCOPES make dev reads from the context (infra/dev_context.py)."""
-    route = scoped_route()
+    route = tightened_route()
     value = route_scopes_for({**committed_context(), **route_scopes_context()})
     with running_dev_server(tmp_path, ROUTE_SCOPES=value) as base_url:
         # The server's embedded issuer signs with this key; an identity provider would grant these scopes.
@@ -182,9 +186,9 @@ def test_make_dev_with_the_context_enforces_the_override(tmp_path: Path) -> None
     assert stronger.status_code == 200, stronger.text
 
 
-def test_in_lambda_the_app_checks_the_effective_scopes_again() -> None:
+def test_in_lambda_the_app_checks_the_effective_scopes_again(scoped: RouteAccess) -> None:
     """A token the gateway let through with the declared scope only (a stale route, say) is refused by the function."""
-    route = scoped_route()
+    route = scoped
     declared_scope_event = for_route(load_event("items_with_scope.json"), route)
     overridden = build_handler(lambda_settings(route_scopes=json.dumps({key(route): [STRONGER_SCOPE]})))
     declared = build_handler(lambda_settings())
