@@ -10,7 +10,7 @@ hour and the deployment fails"), an hour in which the alias keeps the old versio
 update waits. So the hook never lets that happen: the checks run in a worker thread, and the
 hook reports when they finish or when its own time is nearly up, whichever comes first,
 `Failed` in the second case. The status call carries no message, so the hook's log (its own
-log group) names the check that failed.
+log group) names the check that failed. (docs/aws-facts.md, row "CodeDeploy lifecycle hooks")
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 # Kept back from the function's timeout for the status call itself (its connect and read
 # timeouts, two attempts: `STATUS_CLIENT_CONFIG`), so the report always goes out in time.
 REPORT_RESERVE_SECONDS = 12.0
+# docs/aws-facts.md, row "CodeDeploy lifecycle hooks": the two statuses CodeDeploy accepts.
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 

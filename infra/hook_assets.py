@@ -5,7 +5,7 @@ wheels its requirement files resolve to, installed for Lambda's platform the way
 are (`infra/wheels.py`), pinned by constraints.txt. Both hooks use the AWS SDK for Python
 that Lambda's Python runtimes include (AWS Lambda developer guide, "Building Lambda functions
 with Python": the runtime includes boto3), for two long-standing calls (Invoke, and
-PutLifecycleEventHookExecutionStatus), so no asset carries boto3.
+PutLifecycleEventHookExecutionStatus), so no asset carries boto3 (docs/aws-facts.md, row "SDK in the runtime").
 
 The post hook runs the smoke script: it carries the `smoke` package and what
 `smoke/requirements.txt` lists, the generated API client (`./clients/python`, a project of

@@ -20,7 +20,7 @@ import pytest
 from tests.support import ROOT
 
 FACTS = ROOT / "docs" / "aws-facts.md"
-CODE_DIRS = ("service", "infra", "sandbox", "smoke", "tests")
+CODE_DIRS = ("service", "infra", "sandbox", "smoke", "hooks", "tests")
 REFERENCE = re.compile(r'aws-facts\.md, rows? ("[^"]+"(?:(?:,| and) "[^"]+")*)')
 CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 SOURCE_KINDS = ("aws documentation", "captured event", "captured report", "emulator's measurement", "none")

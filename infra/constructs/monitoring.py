@@ -8,6 +8,7 @@ metric filters: the requests to the authorized routes and those answered 401 or 
 rest is AWS's own: API Gateway's `Count`, `5xx` and `Latency` per `ApiId` and `Stage` (AWS
 docs, "Monitor CloudWatch metrics for HTTP APIs in API Gateway") and Lambda's `Errors`,
 `Throttles`, `Invocations` and `Duration` (AWS docs, "Types of metrics for Lambda functions").
+(docs/aws-facts.md, row "Service metrics")
 
 The routes come from the construct that derived them from the app (`LambdaApi.gateway_routes`):
 a route added to the app gets its row on the dashboard with the next synth.
@@ -45,6 +46,7 @@ DATAPOINTS_TO_ALARM = 2
 AUTHORIZED_REQUESTS = "AuthorizedRouteRequests"
 AUTH_REFUSALS = "AuthorizedRouteRefusals"
 ACCESS_LOG_DIMENSIONS = {"ApiId": "$.apiId", "Stage": "$.stage"}
+# docs/aws-facts.md, row "Metric filter pattern"
 # CloudWatch Logs takes a filter pattern of at most 1,024 characters (AWS docs, CloudWatch Logs
 # API reference, PutMetricFilter: filterPattern, "Length Constraints: Maximum length of 1024").
 MAX_FILTER_PATTERN = 1024

@@ -11,11 +11,13 @@ on the root logger). The service renders it rather than handing a record to the 
 formatter, which cost every request several times more (docs/performance.md, "The request's
 line and metrics").
 
+The AWS facts it rests on: docs/aws-facts.md, rows "Lambda JSON log lines", "Embedded metric format".
+
 What the line carries, and what it never does:
 - `method`, `route` (the route's template, as the gateway's route key spells it: never the
   raw path, so an id in the path makes no metric of its own), `status`, `durationMs`;
 - `apigwRequestId`: API Gateway's `requestContext.requestId`, the id its access log and its
-  `apigw-requestid` response header carry (AWS docs, "Working with AWS Lambda proxy
+  `apigw-requestid` response header carry (docs/aws-facts.md, row "Request id"; AWS docs, "Working with AWS Lambda proxy
   integrations for HTTP APIs" and "Customizing HTTP API access logs"); a generated one where
   no gateway stands in front (`make dev`);
 - `traceId`: the X-Ray trace's root, from `_X_AMZN_TRACE_ID`, which the runtime sets for each
@@ -193,7 +195,7 @@ def _gateway_request_id(event: Any) -> str:
 def _trace_root(header: str | None) -> str | None:
     """`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=...;Sampled=1` -> `1-5759e988-bd862e3fe1be46a994272793`.
 
-    The header's fields come in no fixed order (AWS X-Ray docs, "Tracing header").
+    The header's fields come in no fixed order (docs/aws-facts.md, row "X-Ray trace header").
     """
     if not header:
         return None
