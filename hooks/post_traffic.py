@@ -19,7 +19,8 @@ import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 
 from hooks.lifecycle import CheckFailed, LambdaContext, Log, aws_error_code, required_variable, run_hook
-from smoke.checks import Options, TestUser, run
+from smoke.checks import Options, run
+from smoke.user import TestUser
 
 NAME = "post-traffic"
 SECRET_VARIABLE = "SMOKE_USER_SECRET_ARN"  # noqa: S105 - the variable's name, not a secret

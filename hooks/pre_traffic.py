@@ -38,6 +38,7 @@ from botocore.config import Config as ClientConfig  # type: ignore[import-untype
 
 from hooks.gateway_events import Gateway, Route, authorizer_context, token_payload
 from hooks.lifecycle import CheckFailed, LambdaContext, Log, aws_error_code, required_variable, run_hook
+from smoke.user import TestUser
 
 NAME = "pre-traffic"
 # The test user's JSON in Secrets Manager, the smoke script's shape: {"username", "password", "groups"?}.
@@ -47,30 +48,6 @@ NOBODY = "codedeploy-pre-traffic-hook@example.invalid"
 # Beyond the function's own timeout, for Lambda's overhead and a cold start's init (10 s at most).
 INVOKE_MARGIN_SECONDS = 12.0
 SKIPPED_WITHOUT_USER = ("sign-in", "whoami", "admin")
-
-
-@dataclass(frozen=True)
-class TestUser:
-    __test__ = False  # not a pytest class, whatever its name
-
-    username: str
-    password: str
-    groups: tuple[str, ...]
-
-    @classmethod
-    def from_json(cls, text: str) -> TestUser:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            raise CheckFailed("the smoke user's secret is not JSON") from None
-        if not isinstance(value, dict):
-            raise CheckFailed("the smoke user's secret is not a JSON object")
-        username, password, groups = value.get("username"), value.get("password"), value.get("groups", [])
-        if not isinstance(username, str) or not username or not isinstance(password, str) or not password:
-            raise CheckFailed("the smoke user's secret needs a non-empty username and password")
-        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-            raise CheckFailed("the smoke user's secret's groups, where given, must be a list of names")
-        return cls(username=username, password=password, groups=tuple(groups))
 
 
 @dataclass(frozen=True)
@@ -307,7 +284,10 @@ def read_test_user(secret_arn: str, secrets_client: Any) -> TestUser:
         value = secrets_client.get_secret_value(SecretId=secret_arn)["SecretString"]
     except Exception as error:  # noqa: BLE001 - a missing permission or secret fails the hook, never passes it
         raise CheckFailed(f"the smoke user's secret could not be read: {aws_error_code(error)}") from None
-    return TestUser.from_json(value)
+    try:
+        return TestUser.from_json(value)
+    except ValueError as error:
+        raise CheckFailed(f"the smoke user's secret {error}") from None
 
 
 def run_checks(seconds: float, *, log: Log, clients: Callable[[str, Any], Any]) -> bool:

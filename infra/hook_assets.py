@@ -61,7 +61,7 @@ class HookAsset:
                     yield path, path.relative_to(root).as_posix()
 
 
-# BeforeAllowTraffic: the hook, and the project's model of the authorizer's claim rendering.
+# BeforeAllowTraffic: the hook, the project's model of the authorizer's claim rendering, the test user's reader.
 PRE_TRAFFIC = HookAsset(
     name="pre-traffic",
     handler="hooks.pre_traffic.handler",
@@ -72,6 +72,8 @@ PRE_TRAFFIC = HookAsset(
         "hooks/pre_traffic.py",
         "sandbox/__init__.py",
         "sandbox/claim_text.py",
+        "smoke/__init__.py",
+        "smoke/user.py",
     ),
 )
 # AfterAllowTraffic: the hook and the smoke script with its requirements.

@@ -15,8 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from smoke.checks import Options, TestUser, run
+from smoke.checks import Options, run
 from smoke.product import DEFAULT_FILE, ProductChecksError, load_product_checks
+from smoke.user import TestUser
 
 USER_VARIABLE = "SMOKE_USER"
 

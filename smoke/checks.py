@@ -22,7 +22,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from api_client.api.users import whoami as whoami_operation
 from api_client.models.issue_token_token_request import IssueTokenTokenRequest
 from api_client.models.issue_token_token_request_grant_type import IssueTokenTokenRequestGrantType
 from smoke.product import ProductCheck
+from smoke.user import TestUser
 
 HEALTH_PATH = "/v1/manage/hc"
 TOKEN_PATH = "/v1/auth/token"  # noqa: S105 - a path, not a password
@@ -57,33 +58,6 @@ REDACTED = "[redacted]"
 
 class CheckFailed(Exception):
     """A check's verdict: what was expected, and what answered instead."""
-
-
-@dataclass(frozen=True)
-class TestUser:
-    """The test user's credentials, and the groups the identity provider gives it (none when left out)."""
-
-    __test__ = False  # not a pytest class, whatever its name
-
-    username: str
-    password: str = field(repr=False)
-    groups: tuple[str, ...] = ()
-
-    @classmethod
-    def from_json(cls, text: str) -> TestUser:
-        """`{"username": ..., "password": ..., "groups": [...]}`, the secret's shape; groups optional."""
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            raise ValueError("is not JSON") from None
-        if not isinstance(value, dict):
-            raise ValueError('must be an object {"username": ..., "password": ...}')
-        username, password, groups = value.get("username"), value.get("password"), value.get("groups", [])
-        if not isinstance(username, str) or not username or not isinstance(password, str) or not password:
-            raise ValueError("needs a non-empty username and password")
-        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-            raise ValueError("groups, where given, must be a list of names")
-        return cls(username=username, password=password, groups=tuple(groups))
 
 
 @dataclass(frozen=True)
