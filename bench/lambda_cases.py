@@ -45,6 +45,11 @@ def lambda_environment() -> dict[str, str]:
         "JWT_ISSUER": claims["iss"],
         "JWT_AUDIENCE": claims["aud"],
         "AWS_API_GW_STAGE_NAME": event["requestContext"]["stage"],
+        # Set by Lambda in every execution environment, and the trace header by its runtime for each
+        # invocation (AWS docs, "Defined runtime environment variables"; awslambdaric's
+        # `update_xray_env_variable`): the request's line reads both.
+        "AWS_LAMBDA_FUNCTION_NAME": "fastapi-bench",
+        "_X_AMZN_TRACE_ID": f"{event['headers']['x-amzn-trace-id']};Parent=53995c3f42cd8ad8;Sampled=0",
     }
 
 

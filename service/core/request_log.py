@@ -84,9 +84,16 @@ _COLD_START = {
     "Dimensions": [[FUNCTION_DIMENSION]],
     "Metrics": [{"Name": COLD_START, "Unit": METRICS[COLD_START]}],
 }
-# Rendered once: only the timestamp changes from one line to the next.
-_WARM_DIRECTIVES_JSON = json.dumps([_PER_ROUTE])
-_COLD_DIRECTIVES_JSON = json.dumps([_PER_ROUTE, _COLD_START])
+# The members that depend only on whether this is a cold start, rendered once: what the line says
+# of it, the ColdStart metric's value, and the EMF directives (the second names ColdStart).
+_WARM = ('"coldStart": false, ', "", json.dumps([_PER_ROUTE]))
+_COLD = ('"coldStart": true, ', f'"{COLD_START}": 1, ', json.dumps([_PER_ROUTE, _COLD_START]))
+# The error counts by the status's hundreds: 0 and 1 rendered once, never per request.
+_ERROR_COUNTS = {
+    hundreds: f'"{ERRORS_4XX}": {int(hundreds == 4)}, "{ERRORS_5XX}": {int(hundreds >= 5)}, ' for hundreds in range(10)
+}
+# Set by Lambda's runtime for each invocation (AWS docs, "Defined runtime environment variables").
+TRACE_ENVIRONMENT_VARIABLE = "_X_AMZN_TRACE_ID"
 
 
 class RequestLog:
@@ -98,7 +105,8 @@ class RequestLog:
         self.cold = True
         self._routes = routes
         self._templates: dict[int, str] = {}
-        self._heads: dict[str, str] = {}
+        # The line's members that are the same for every request of a route and method, as JSON text.
+        self._heads: dict[tuple[int, str], str] = {}
         self._second = -1
         self._second_text = ""
 
@@ -125,6 +133,14 @@ class RequestLog:
         """The next request is a cold start again (a SnapStart restore)."""
         self.cold = True
 
+    def _head(self, route: object, method: str) -> str:
+        template = self.template(route)
+        route_key = f"{method} {template}" if template else UNMATCHED_ROUTE
+        members: dict[str, str | int] = {"method": method, "route": route_key}
+        members.update({FUNCTION_DIMENSION: self.function_name, ROUTE_DIMENSION: route_key, REQUESTS: 1})
+        head = self._heads[id(route), method] = json.dumps(members)[1:-1]
+        return head
+
     def write(self, scope: MutableMapping[str, Any], status: int, started: float) -> None:
         """Write the line of the request of `scope`, answered with `status`, begun at `started` (`perf_counter()`)."""
         # Milliseconds to the microsecond, as JSON text (one rendering for durationMs and Latency).
@@ -132,64 +148,41 @@ class RequestLog:
         # The function's ApplicationLogLevel, which the runtime sets on the root logger, decides.
         if not logger.isEnabledFor(logging.INFO):
             return
-        template = self.template(scope.get("route"))
-        route_key = f"{scope['method']} {template}" if template else UNMATCHED_ROUTE
-        head = self._heads.get(route_key)
-        if head is None:
-            head = self._heads[route_key] = _route_head(scope["method"], route_key, self.function_name)
+        route = scope.get("route")
+        head = self._heads.get((id(route), scope["method"])) or self._head(route, scope["method"])
         event = scope.get("aws.event")
-        gateway_id = _gateway_request_id(event)
-        context = scope.get("aws.context")
+        gateway_id = event.get("requestContext", {}).get("requestId") if event is not None else None
+        if not isinstance(gateway_id, str):
+            # No gateway in front (make dev): an id of the gateway's length, this request's own.
+            gateway_id = uuid.uuid4().hex[:16]
         # Lambda's own request id, which the runtime's JSON lines carry as `requestId`; the local id without it.
-        request_id = getattr(context, "aws_request_id", None) or gateway_id
-        trace = _trace_root(os.environ.get("_X_AMZN_TRACE_ID"))
+        request_id = getattr(scope.get("aws.context"), "aws_request_id", None) or gateway_id
+        trace = _trace_root(os.environ.get(TRACE_ENVIRONMENT_VARIABLE))
         sub = scope.get(CALLER_SUB)
         now = time.time()
-        cold = self.cold
+        second = int(now)
+        if second != self._second:
+            # The runtime's timestamp (`%Y-%m-%dT%H:%M:%SZ`, UTC), formatted once a second.
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        cold_member, cold_metric, directives = _COLD if self.cold else _WARM
+        trace_member = f'"traceId": {_json(trace)}, ' if trace else ""
+        sub_member = f'"sub": {_json(sub)}, ' if isinstance(sub, str) else ""
         self.cold = False
         # Rendered here rather than by `logging` and the runtime's formatter: a record and its
         # formatting cost every request about 45 µs, this text about a tenth of that (docs/performance.md).
         sys.stdout.write(
-            f'{{"timestamp": "{self._timestamp(now)}", "level": "INFO", "message": "request", '
+            f'{{"timestamp": "{self._second_text}", "level": "INFO", "message": "request", '
             f'"logger": "{logger.name}", "requestId": {_json(request_id)}, {head}, '
             f'"status": {status}, "durationMs": {duration_ms}, "apigwRequestId": {_json(gateway_id)}, '
-            + (f'"traceId": {_json(trace)}, ' if trace else "")
-            + f'"coldStart": {"true" if cold else "false"}, '
-            + (f'"sub": {_json(sub)}, ' if isinstance(sub, str) else "")
-            + f'"{ERRORS_4XX}": {1 if 400 <= status < 500 else 0}, "{ERRORS_5XX}": {1 if status >= 500 else 0}, '
-            f'"{LATENCY}": {duration_ms}, '
-            + (f'"{COLD_START}": 1, ' if cold else "")
-            + f'"_aws": {{"Timestamp": {int(now * 1000)}, "CloudWatchMetrics": '
-            f"{_COLD_DIRECTIVES_JSON if cold else _WARM_DIRECTIVES_JSON}}}}}\n"
+            f"{trace_member}{cold_member}{sub_member}"
+            f'{_ERROR_COUNTS[status // 100 % 10]}"{LATENCY}": {duration_ms}, {cold_metric}'
+            f'"_aws": {{"Timestamp": {int(now * 1000)}, "CloudWatchMetrics": {directives}}}}}\n'
         )
-
-    def _timestamp(self, now: float) -> str:
-        """The runtime's timestamp (`%Y-%m-%dT%H:%M:%SZ`, UTC), formatted once a second."""
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-        return self._second_text
 
 
 # A string as JSON text (what json.dumps does for one, without its dispatch).
 _json = encode_basestring_ascii
-
-
-def _route_head(method: str, route_key: str, function_name: str) -> str:
-    """The line's members that are the same for every request of one route, as JSON text."""
-    members: dict[str, str | int] = {"method": method, "route": route_key}
-    members.update({FUNCTION_DIMENSION: function_name, ROUTE_DIMENSION: route_key, REQUESTS: 1})
-    return json.dumps(members)[1:-1]
-
-
-def _gateway_request_id(event: Any) -> str:
-    if event is not None:
-        request_id = event.get("requestContext", {}).get("requestId")
-        if isinstance(request_id, str):
-            return request_id
-    # No gateway in front (make dev): an id of the gateway's length, this request's own.
-    return uuid.uuid4().hex[:16]
 
 
 def _trace_root(header: str | None) -> str | None:

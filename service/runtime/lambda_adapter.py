@@ -160,9 +160,10 @@ class _MangumOnItsOwnLoop:
     Mangum runs each invocation on `asyncio.get_event_loop()`. What else runs in the
     process decides what that returns: after `asyncio.run(...)` (user code at init, a
     library) there is no current loop and every later invocation would raise; a closed loop
-    fails the same way. So each invocation first makes the handler's own loop current,
-    replacing it once if something closed it. Called from a coroutine (a running loop on
-    this thread, which no other loop may run inside), it runs on a thread of its own.
+    fails the same way. So each invocation runs on the handler's own loop: as it finds it
+    where it is current and idle (nearly always), else made current again, replaced once if
+    something closed it. Called from a coroutine (a running loop on this thread, which no
+    other loop may run inside), it runs on a thread of its own.
     """
 
     def __init__(self, app: Any) -> None:
@@ -179,6 +180,10 @@ class _MangumOnItsOwnLoop:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
+            if self._is_current_and_idle():
+                # What nearly every invocation finds: Mangum's `get_event_loop()` returns this loop.
+                response: dict[str, Any] = self._mangum(event, context)
+                return response
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
@@ -198,6 +203,19 @@ class _MangumOnItsOwnLoop:
             # The type alone: a message may quote the request.
             logger.error("the invocation failed outside the app: %s", type(error).__name__)
             return problem(500, "Internal Server Error", "The request could not be processed.", "internal_error")
+
+    def _is_current_and_idle(self) -> bool:
+        """Whether the thread's current loop is the handler's own, open and not running.
+
+        `get_event_loop()` returns the running loop where there is one (which is never the
+        handler's own outside `_invoke`), else the thread's current loop, and raises where
+        none is set; only then do the checks below cost an exception.
+        """
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            return False
+        return loop is self._loop and not loop.is_closed() and not loop.is_running()
 
     def _invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if self._loop.is_closed():
