@@ -20,15 +20,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("service.http")
 
-# The loggers of the libraries under the client. httpx writes every request at INFO
-# (`HTTP Request: POST <url> "HTTP/1.1 200 OK"`), its URL whole: the query of a token endpoint
-# that takes its key there (Google's document `?key=<API key>`), of the client secret's read
-# (`?secretId=<ARN>`). httpcore writes each step at DEBUG, with every header of the answer. In
-# Lambda the runtime sets the root logger to the function's ApplicationLogLevel (INFO in the
-# template; docs/aws-facts.md, row "Lambda JSON log lines"), so all of it would reach the log
-# on every token request, and make dev's too where a root handler is set up. Capped at
-# WARNING, at which neither writes anything: a failed call is logged once, by the service,
-# in its own words (`identity/provider_http.py`).
+# The loggers of the libraries under the client: what they write never reaches the log.
 TRANSPORT_LOGGERS = ("httpx", "httpcore")
 
 
@@ -37,6 +29,15 @@ def quiet_transport_loggers() -> None:
 
     Setting a logger's level imports nothing: httpx still loads on its first use.
     """
+    # httpx writes every request at INFO (`HTTP Request: POST <url> "HTTP/1.1 200 OK"`), its
+    # URL whole: the query of a token endpoint that takes its key there (Google's document
+    # `?key=<API key>`), of the client secret's read (`?secretId=<ARN>`). httpcore writes each
+    # step at DEBUG, with every header of the answer. In Lambda the runtime sets the root logger
+    # to the function's ApplicationLogLevel (INFO in the template; docs/aws-facts.md, row
+    # "Lambda JSON log lines"), so all of it would reach the log on every token request, and
+    # make dev's too where a root handler is set up. Capped at WARNING, at which neither writes
+    # anything: a failed call is logged once, by the service, in its own words
+    # (`identity/provider_http.py`).
     for name in TRANSPORT_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
