@@ -155,13 +155,17 @@ def secure_token_url(host: str) -> str:
 def test_a_firebase_sign_in_and_refresh_leave_no_secret_in_the_log(
     firebase_emulator: FirebaseAuthEmulator, function_log: FunctionLog
 ) -> None:
+    wrong_password = "Wrong-password-9"
     with TestClient(build_app(**firebase_settings(firebase_emulator))) as client:
         status, grant = post_token(client, password_form())
         assert status == 200, grant
         refreshed_status, refreshed = post_token(client, refresh_form(grant))
+        refused_status, _ = post_token(client, {**password_form(), "password": wrong_password})
 
     assert refreshed_status == 200, refreshed
-    assert_carries_none(function_log, [API_KEY, ADMIN.password, *tokens_of(grant), *tokens_of(refreshed)])
+    assert refused_status == 400
+    secrets = [API_KEY, ADMIN.password, wrong_password, *tokens_of(grant), *tokens_of(refreshed)]
+    assert_carries_none(function_log, secrets)
 
 
 def emulator_refresh_token(emulator: FirebaseAuthEmulator) -> dict[str, Any]:
