@@ -2,15 +2,14 @@
 
 The token route is where secrets pass through the service: a caller's password or refresh
 token comes in, the provider's API key or the client's secret go out with it, tokens come
-back. Each test runs real token requests through the app against the real stand-ins (the
-Firebase Auth emulator, which only RUNTIME=LOCAL may name, so through the app `make dev`
-serves; moto's Cognito with the client secret read through the Parameters and Secrets
-extension's stand-in, and any OAuth server, through the Lambda handler), with logging set up
-as Lambda's managed
-runtime sets it up: its JSON formatter on the root logger, at the function's
-`ApplicationLogLevel` (INFO in the template, DEBUG where a team turns it up; docs/aws-facts.md,
-row "Lambda JSON log lines"). Everything logged, and everything written to the process's
-stdout and stderr, is searched for each secret.
+back. Each test runs real token requests through the app against the real stand-ins: the
+Firebase Auth emulator (which only RUNTIME=LOCAL may name, so through the app `make dev`
+serves), and moto's Cognito with the client secret read through the Parameters and Secrets
+extension's stand-in, or an OAuth token endpoint, through the Lambda handler. Logging is set
+up as Lambda's managed runtime sets it up: its JSON formatter on the root logger, at the
+function's `ApplicationLogLevel` (INFO in the template, DEBUG where a team turns it up;
+docs/aws-facts.md, row "Lambda JSON log lines"). Everything logged, and everything written to
+the process's stdout and stderr, is searched for each secret.
 
 A token endpoint may take its key in the URL's query: Google's own do (`?key=<API key>`, the
 Identity Toolkit and Secure Token REST references), and so does any endpoint behind an API
@@ -274,7 +273,7 @@ def test_make_devs_log_carries_no_secret_of_a_token_request(
         JWT_AUDIENCE=firebase_emulator.project_id,
     ) as url:
         refreshed = httpx.post(f"{url}/v1/auth/token", data=refresh_form(signed_in), timeout=10)
-        # The Secure Token API has no password grant: it refuses one, and the refusal is no excuse either.
+        # The Secure Token API has no password grant: refused one way or another, it logs no secret either.
         refused = httpx.post(f"{url}/v1/auth/token", data=password_form(), timeout=10)
 
     assert refreshed.status_code == 200, refreshed.text
