@@ -30,8 +30,9 @@ def quiet_transport_loggers() -> None:
     Setting a logger's level imports nothing: httpx still loads on its first use.
     """
     # httpx writes every request at INFO (`HTTP Request: POST <url> "HTTP/1.1 200 OK"`), its
-    # URL whole: the query of a token endpoint that takes its key there (Google's document
-    # `?key=<API key>`), of the client secret's read (`?secretId=<ARN>`). httpcore writes each
+    # URL whole: the query of a token endpoint that takes its key there (Google's, in the
+    # Firebase Auth REST API reference: `?key=[API_KEY]`), of the client secret's read
+    # (`?secretId=<ARN>`). httpcore writes each
     # step at DEBUG, with every header of the answer. In Lambda the runtime sets the root logger
     # to the function's ApplicationLogLevel (INFO in the template; docs/aws-facts.md, row
     # "Lambda JSON log lines"), so all of it would reach the log on every token request, and

@@ -11,9 +11,10 @@ function's `ApplicationLogLevel` (INFO in the template, DEBUG where a team turns
 docs/aws-facts.md, row "Lambda JSON log lines"). Everything logged, and everything written to
 the process's stdout and stderr, is searched for each secret.
 
-A token endpoint may take its key in the URL's query: Google's own do (`?key=<API key>`, the
-Identity Toolkit and Secure Token REST references), and so does any endpoint behind an API
-key gateway. The OIDC module is pointed at the emulator's Secure Token endpoint that way.
+A token endpoint may take its key in the URL's query: Google's own do (`?key=[API_KEY]` on
+Identity Toolkit's and Secure Token's, in the Firebase Auth REST API reference,
+firebase.google.com/docs/reference/rest/auth), and so does any endpoint behind an API key
+gateway. The OIDC module is pointed at the emulator's Secure Token endpoint that way.
 """
 
 from __future__ import annotations
