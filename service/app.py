@@ -10,7 +10,7 @@ from service.api.openapi import install_openapi
 from service.core.access.declaration import KNOWN_SCOPES
 from service.core.access.route_scopes import install_route_scopes
 from service.core.errors import install_error_handlers
-from service.core.http import SharedHttpClient
+from service.core.http import SharedHttpClient, quiet_transport_loggers
 from service.core.middleware import ApiEdge
 from service.core.request_log import RequestLog
 from service.core.settings import IdentityProviderName, Runtime, Settings
@@ -38,6 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Every scope a route may ask for: the embedded issuer's demo admin is granted them all.
     app.state.declared_scopes = tuple(KNOWN_SCOPES)
     app.state.http = SharedHttpClient(timeout_seconds=settings.provider_timeout_seconds)
+    # No request URL, header or body of the client's reaches the log (tests/identity/test_logs_carry_no_secrets.py).
+    quiet_transport_loggers()
     # Each request's log line and metrics; the SnapStart hooks mark a restore's first request cold.
     app.state.request_log = RequestLog(lambda: app.routes)
     install_error_handlers(app)

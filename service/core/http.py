@@ -4,6 +4,9 @@ httpx is imported here, inside `get()`, so the Lambda runtime pays for it only o
 request that talks to an identity provider, not at cold start. `reset()` lets go of it and its
 connections, for an execution environment restored from a SnapStart snapshot
 (`service/runtime/snapstart.py`).
+
+What the client's libraries log is decided here too (`quiet_transport_loggers`): nothing of a
+request reaches the function's log through them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,28 @@ if TYPE_CHECKING:
     import httpx
 
 logger = logging.getLogger("service.http")
+
+# The loggers of the libraries under the client: what they write never reaches the log.
+TRANSPORT_LOGGERS = ("httpx", "httpcore")
+
+
+def quiet_transport_loggers() -> None:
+    """Keep the transport libraries' request lines out of the log, whatever the root logger's level.
+
+    Setting a logger's level imports nothing: httpx still loads on its first use.
+    """
+    # httpx writes every request at INFO (`HTTP Request: POST <url> "HTTP/1.1 200 OK"`), its
+    # URL whole: the query of a token endpoint that takes its key there (Google's, in the
+    # Firebase Auth REST API reference: `?key=[API_KEY]`), of the client secret's read
+    # (`?secretId=<ARN>`). httpcore writes each
+    # step at DEBUG, with every header of the answer. In Lambda the runtime sets the root logger
+    # to the function's ApplicationLogLevel (INFO in the template; docs/aws-facts.md, row
+    # "Lambda JSON log lines"), so all of it would reach the log on every token request, and
+    # make dev's too where a root handler is set up. Capped at WARNING, at which neither writes
+    # anything: a failed call is logged once, by the service, in its own words
+    # (`identity/provider_http.py`).
+    for name in TRANSPORT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class SharedHttpClient:

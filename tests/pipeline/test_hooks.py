@@ -13,10 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Annotations, Match
 
+from app import build
 from infra.constructs.lambda_api import HANDLER
 from infra.hook_assets import POST_TRAFFIC, PRE_TRAFFIC, HookAsset, build_hook_asset, hook_asset_hash
-from tests.pipeline.conftest import STAGING_HOOK_USER_SECRET_ARN, PipelineSynth, StageSynth
+from tests.infra.conftest import HOST_CONTEXT, cdk_json_context
+from tests.pipeline.conftest import (
+    PIPELINE_ACCOUNT,
+    PIPELINE_CONTEXT,
+    STAGING_HOOK_USER_SECRET_ARN,
+    PipelineSynth,
+    StageSynth,
+)
 
 ENVIRONMENTS = ("staging", "production")
 HOOK_HANDLERS = {"pre": PRE_TRAFFIC.handler, "post": POST_TRAFFIC.handler}
@@ -181,3 +191,38 @@ def test_the_post_hooks_asset_changes_with_a_project_its_requirements_name_by_pa
     before = hook_asset_hash(asset, python_version="3.12", architecture="arm64", root=tmp_path)
     (project / "__init__.py").write_text("VERSION = 2\n")
     assert hook_asset_hash(asset, python_version="3.12", architecture="arm64", root=tmp_path) != before
+
+
+# The staging entry of the pipeline's context (its hooks' secret a copy in its own account and
+# region), and two ways of getting it wrong: no copy (the smoke step's, in the pipeline's
+# account), and a copy in another region.
+HOOK_SECRET_CASES: dict[str, tuple[dict[str, Any], str | None]] = {
+    "own-copy": ({}, None),
+    "no-copy": ({"hook_user_secret_arn": ""}, f"account {PIPELINE_ACCOUNT}"),
+    "copy-elsewhere": ({"region": "eu-central-1"}, "region eu-west-1"),
+}
+
+
+def test_synth_warns_where_the_hooks_secret_is_in_another_account_or_region(tmp_path: Path) -> None:
+    staging = PIPELINE_CONTEXT["environments"]["staging"]
+    environments = {name: {**staging, **change} for name, (change, _) in HOOK_SECRET_CASES.items()}
+    # Only the warnings matter here: no stack's assets are bundled, as `cdk deploy <stack>` leaves the
+    # others' (aws-cdk-lib cx-api, BUNDLING_STACKS), and the host's Python as the runtime means no
+    # other Python is looked for to compile bytecode.
+    context = {**PIPELINE_CONTEXT, **HOST_CONTEXT, "environments": environments, "aws:cdk:bundling-stacks": []}
+    app = App(context={**cdk_json_context(), **context}, outdir=str(tmp_path))
+    stacks = build(app)
+    assert stacks.pipeline is not None
+
+    for stage in stacks.pipeline.stages:
+        _, elsewhere = HOOK_SECRET_CASES[stage.stage_name]
+        warnings = Annotations.from_stack(stage.api_stack).find_warning(
+            "*", Match.string_like_regexp("hook_user_secret_arn")
+        )
+        messages = [str(warning.entry.data) for warning in warnings]
+        if elsewhere is None:
+            assert messages == [], stage.stage_name
+        else:
+            (message,) = messages
+            assert f"secret is in {elsewhere}, not this environment's" in message
+            assert "fastapi-lambda:hook-secret-elsewhere" in message
