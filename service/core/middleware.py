@@ -54,14 +54,13 @@ class BodyTooLarge(AppError):
 
 def with_default_headers(message: Message) -> Message:
     """An `http.response.start` message with the default headers the route did not set itself."""
-    headers = list(message.get("headers", ()))
+    headers = message.get("headers", ())
+    # Lowercased: ASGI asks for lowercase names, but not every library that builds a response does.
     present = {name.lower() for name, _ in headers}
-    if present.isdisjoint(_DEFAULT_HEADER_NAMES):
+    if _DEFAULT_HEADER_NAMES.isdisjoint(present):
         # What nearly every response is: none of them set by the route.
-        headers += _RAW_DEFAULT_HEADERS
-    else:
-        headers += [header for header in _RAW_DEFAULT_HEADERS if header[0] not in present]
-    return {**message, "headers": headers}
+        return {**message, "headers": [*headers, *_RAW_DEFAULT_HEADERS]}
+    return {**message, "headers": [*headers, *(header for header in _RAW_DEFAULT_HEADERS if header[0] not in present)]}
 
 
 class ApiEdge:

@@ -20,11 +20,9 @@ with (`ambiguous_custom_domain_paths`), so the three never read alike. Mangum's 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from functools import lru_cache
 from typing import Any, NamedTuple
-
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 # docs/aws-facts.md, row "Default stage"
 DEFAULT_STAGE = "$default"
@@ -127,11 +125,10 @@ def ambiguous_custom_domain_paths(*, stage_name: str, mapping_key: str, route_pa
     return None
 
 
-class GatewayPathPrefix:
-    """ASGI middleware: route on the app's own path, with the public prefix as root path."""
+class GatewayPaths:
+    """Routes a request on the app's own path, with the public prefix as root path."""
 
-    def __init__(self, app: ASGIApp, *, stage_name: str, mapping_key: str) -> None:
-        self.app = app
+    def __init__(self, *, stage_name: str, mapping_key: str) -> None:
         self.stage_name = stage_name
         self.mapping_key = mapping_key.strip("/")
         # The prefixes depend on the domain alone: a function sees its execute-api domain and its
@@ -149,21 +146,19 @@ class GatewayPathPrefix:
                 self._by_domain[key] = prefixes
         return prefixes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            prefixes = self._prefixes(scope.get("aws.event"))
-            path: str = scope["path"]
-            app_path = path if prefixes.may_hold_nothing else None
-            for prefix in prefixes.in_raw_path:
-                stripped = strip_segment_prefix(path, prefix)
-                if stripped is not None:
-                    app_path = stripped
-                    break
-            # The scope is this request's own (Mangum builds one per invocation): changed in place.
-            if prefixes.public and app_path is not None:
-                # Starlette routes on `path` minus `root_path`, so `path` keeps the prefix.
-                scope["root_path"] = prefixes.public
-                scope["path"] = prefixes.public + app_path
-            elif app_path is not None and app_path != path:
-                scope["path"] = app_path
-        await self.app(scope, receive, send)
+    def route_on_app_path(self, scope: MutableMapping[str, Any]) -> None:
+        """Change the request's own `scope` (its `aws.event`'s): the prefix out of the routed path, into `root_path`."""
+        prefixes = self._prefixes(scope.get("aws.event"))
+        path: str = scope["path"]
+        app_path = path if prefixes.may_hold_nothing else None
+        for prefix in prefixes.in_raw_path:
+            stripped = strip_segment_prefix(path, prefix)
+            if stripped is not None:
+                app_path = stripped
+                break
+        if prefixes.public and app_path is not None:
+            # Starlette routes on `path` minus `root_path`, so `path` keeps the prefix.
+            scope["root_path"] = prefixes.public
+            scope["path"] = prefixes.public + app_path
+        elif app_path is not None and app_path != path:
+            scope["path"] = app_path

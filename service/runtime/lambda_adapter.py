@@ -16,16 +16,20 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+from mangum.handlers import HTTPGateway
+from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Scope
+from mangum.types import LambdaHandler as MangumEventHandler
 
 from service.app import create_app
 from service.core.errors import PROBLEM_JSON
 from service.core.settings import LAMBDA_PAYLOAD_LIMIT_BYTES, Settings
-from service.runtime.gateway_paths import GatewayPathPrefix
+from service.runtime.gateway_paths import GatewayPaths
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -154,6 +158,28 @@ def untranslatable_event_reason(event: dict[str, Any]) -> str | None:
     return None
 
 
+def http_api_events(paths: GatewayPaths) -> type[MangumEventHandler]:
+    """Mangum's handler of payload 2.0 events, with the request routed on the app's own path.
+
+    Given to Mangum as a custom handler (its documented extension point, `custom_handlers`),
+    which it tries before its own. Its scope is built once: Mangum's own handler builds it
+    again, every header encoded anew, to read the event's version when it renders the answer.
+    """
+
+    class HttpApiEvent(HTTPGateway):
+        @classmethod
+        def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+            return event.get("version") == "2.0"
+
+        @cached_property
+        def scope(self) -> Scope:  # the same value as Mangum's, computed once
+            scope = super().scope
+            paths.route_on_app_path(scope)
+            return scope
+
+    return HttpApiEvent
+
+
 class _MangumOnItsOwnLoop:
     """Mangum, run on the handler's own event loop, answering whatever fails outside the app.
 
@@ -166,12 +192,13 @@ class _MangumOnItsOwnLoop:
     other loop may run inside), it runs on a thread of its own.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, paths: GatewayPaths) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         self._mangum = Mangum(
             app,
             lifespan="off",
+            custom_handlers=[http_api_events(paths)],
             # Mangum matches by substring: "application/json" does not cover problem+json, which
             # would otherwise travel base64-encoded.
             text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_JSON],
@@ -228,9 +255,8 @@ class _MangumOnItsOwnLoop:
 def build_handler(settings: Settings, *, app: FastAPI | None = None) -> LambdaHandler:
     """A Lambda handler serving `app` (by default the app built from `settings`)."""
     app = app or create_app(settings)
-    adapter = _MangumOnItsOwnLoop(
-        GatewayPathPrefix(app, stage_name=settings.aws_api_gw_stage_name, mapping_key=settings.aws_api_gw_mapping_key)
-    )
+    paths = GatewayPaths(stage_name=settings.aws_api_gw_stage_name, mapping_key=settings.aws_api_gw_mapping_key)
+    adapter = _MangumOnItsOwnLoop(app, paths=paths)
 
     def handler(event: Any, context: Any) -> dict[str, Any]:
         reason = malformed_event_reason(event)
