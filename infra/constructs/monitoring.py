@@ -17,6 +17,8 @@ The alarms stand beside the canary's (which watch the alias only while CodeDeplo
 traffic): the stage's 5xx rate, its p99 latency, the function's throttled share, and a rise
 in 401/403 on the authorized routes, the mark of a release or an identity-provider change
 that refuses valid users. Each threshold is a context key (`infra/config.py`, docs/settings.md).
+They notify the topic `alarm_topic_arn` names, else a topic of the stack's own; the pipeline
+names its notifications topic there for the environments it can reach (`infra/stacks/pipeline_stack.py`).
 """
 
 from __future__ import annotations
@@ -178,7 +180,8 @@ class ApiMonitoring(Construct):
             enable_key_rotation=True,
         )
         # CloudWatch publishes to an encrypted topic only with these on its key (AWS docs, SNS developer
-        # guide, "Enable compatibility between event sources from AWS services and encrypted topics").
+        # guide, "Enable compatibility between event sources from AWS services and encrypted topics";
+        # docs/aws-facts.md, row "Encrypted topic for AWS services").
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         return sns.Topic(self, "AlarmTopic", display_name="FastAPI service alarms", master_key=key, enforce_ssl=True)
 

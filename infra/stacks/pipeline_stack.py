@@ -5,16 +5,28 @@ the synth step installs from the lock files, runs `make test` and synthesizes th
 the pipeline then updates itself (self-mutation), publishes the function's bundle, and deploys
 each environment's `ApiStage` in order, a person approving first where the environment asks
 for it, and smoke-testing each deployed API (smoke/) before the next environment. Runs, failures and pending
-approvals are announced on an SNS topic, and in Slack through AWS Chatbot when configured.
+approvals are announced on an SNS topic, and in Slack through AWS Chatbot when configured. The
+standing alarms of each environment in the pipeline's region page the same topic (`alarm_destination`).
 """
 
 from __future__ import annotations
 
 import shlex
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Environment, Stack, Validations, pipelines, region_info
+from aws_cdk import (
+    Acknowledgment,
+    Annotations,
+    CfnElement,
+    CfnOutput,
+    Environment,
+    Stack,
+    Validations,
+    pipelines,
+    region_info,
+)
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codestarnotifications as notifications
@@ -65,6 +77,49 @@ SMOKE_USER_VARIABLE = "SMOKE_USER"
 SMOKE_INSTALL = (
     "python3 -m pip install --quiet --disable-pip-version-check -r smoke/requirements.txt -c constraints.txt"
 )
+
+
+# CloudWatch alarms publish to SNS as this service principal (docs/aws-facts.md, row "Alarm actions to SNS").
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+ALARMS_OWN_TOPIC_WARNING = "fastapi-lambda:alarms-on-own-topic"
+
+
+class AlarmDestination(StrEnum):
+    """Where an environment's standing alarms notify."""
+
+    CONTEXT = "the topic its alarm_topic_arn names"
+    PIPELINE = "the pipeline's notifications topic"
+    OWN = "its stack's own topic"
+
+
+def alarm_destination(environment: EnvironmentConfig, *, pipeline_region: str) -> AlarmDestination:
+    """The topic an environment's standing alarms page: the context's, else the pipeline's where it can be reached.
+
+    An alarm may publish to a topic of another account, but only to one in its own region
+    (docs/aws-facts.md, row "Alarm actions to SNS"): an environment in another region than
+    the pipeline keeps its stack's own topic, and synth says so (`own_topic_warning`).
+    """
+    if environment.api.alarm_topic_arn:
+        return AlarmDestination.CONTEXT
+    if (environment.region or pipeline_region) == pipeline_region:
+        return AlarmDestination.PIPELINE
+    return AlarmDestination.OWN
+
+
+def own_topic_warning(environment: EnvironmentConfig, *, pipeline_region: str) -> str:
+    """One line: why this environment's alarms do not reach the pipeline's topic, and the key that fixes it."""
+    region = environment.region
+    return (
+        f"environments.{environment.name}: the standing alarms notify the stack's own topic (output AlarmTopicArn), "
+        f"not the pipeline's notifications topic: a CloudWatch alarm publishes only to a topic in its own region "
+        f"({region}; the pipeline's is in {pipeline_region}). Fix: set environments.{environment.name}.alarm_topic_arn "
+        f"to a topic in {region} that the on-call people subscribe to, or subscribe them to AlarmTopicArn."
+    )
+
+
+def notifications_topic_name(stack_name: str) -> str:
+    """The notifications topic's name: fixed, so the environments' stacks can name its ARN."""
+    return f"{stack_name}-notifications"
 
 
 def smoke_command(*, groups_claim: str, docs: bool) -> str:
@@ -128,12 +183,23 @@ class PipelineStack(Stack):
             enable_key_rotation=True,
         )
 
+        # The environments' stacks live in other stages (and accounts), which no CDK reference reaches:
+        # they name the topic by its ARN, from its fixed name.
+        partition = config.partition
+        topic_name = notifications_topic_name(self.stack_name)
+        self.notifications_topic_arn = f"arn:{partition}:sns:{config.region}:{config.account}:{topic_name}"
+        self.alarm_destinations: dict[str, AlarmDestination] = {}
         self.stages: list[ApiStage] = []
         for environment in config.environments:
+            destination = alarm_destination(environment, pipeline_region=config.region)
+            self.alarm_destinations[environment.name] = destination
+            api_config = environment.api
+            if destination is AlarmDestination.PIPELINE:
+                api_config = api_config.model_copy(update={"alarm_topic_arn": self.notifications_topic_arn})
             stage = ApiStage(
                 self,
                 environment.name,
-                config=environment.api,
+                config=api_config,
                 stack_id=api_stack_id,
                 description=api_description,
                 service_dir=service_dir,
@@ -145,6 +211,11 @@ class PipelineStack(Stack):
                     account=environment.account or config.account, region=environment.region or config.region
                 ),
             )
+            if destination is AlarmDestination.OWN:
+                # Before add_stage, which synthesizes the stage: the warning must be in its assembly.
+                Annotations.of(stage.api_stack.monitoring).add_warning_v2(
+                    ALARMS_OWN_TOPIC_WARNING, own_topic_warning(environment, pipeline_region=config.region)
+                )
             approval = pipelines.ManualApprovalStep(
                 "Approve",
                 comment=f"Promote the build that passed the earlier environments to {environment.name}.",
@@ -155,7 +226,18 @@ class PipelineStack(Stack):
 
         # Only now does the CodePipeline exist, for the notifications to watch.
         self.pipeline.build_pipeline()
-        self.notifications_topic = self._notifications_topic(config.notification_emails)
+        self.notifications_topic = self._notifications_topic(config.notification_emails, topic_name=topic_name)
+        self._let_alarms_publish(
+            sorted(
+                {
+                    environment.account or config.account
+                    for environment in config.environments
+                    if self.alarm_destinations[environment.name] is AlarmDestination.PIPELINE
+                }
+            ),
+            region=config.region,
+            partition=partition,
+        )
         self.notification_rule = notifications.NotificationRule(
             self,
             "PipelineNotifications",
@@ -273,9 +355,9 @@ class PipelineStack(Stack):
                 "still has to let this account use it.",
             )
 
-    def _notifications_topic(self, emails: tuple[str, ...]) -> sns.Topic:
+    def _notifications_topic(self, emails: tuple[str, ...], *, topic_name: str) -> sns.Topic:
         """An encrypted topic that CodeStar Notifications may publish to."""
-        key = kms.Key(
+        self.notifications_key = key = kms.Key(
             self,
             "NotificationsKey",
             description="Encrypts the pipeline's notifications topic.",
@@ -283,10 +365,53 @@ class PipelineStack(Stack):
         )
         # CodeStar Notifications must encrypt what it publishes; AWS's own SNS key cannot grant it that.
         key.grant(iam.ServicePrincipal("codestar-notifications.amazonaws.com"), "kms:GenerateDataKey*", "kms:Decrypt")
-        topic = sns.Topic(self, "Notifications", display_name="FastAPI pipeline", master_key=key, enforce_ssl=True)
+        topic = sns.Topic(
+            self,
+            "Notifications",
+            topic_name=topic_name,
+            display_name="FastAPI pipeline",
+            master_key=key,
+            enforce_ssl=True,
+        )
         for email in emails:
             topic.add_subscription(subscriptions.EmailSubscription(email))
         return topic
+
+    def _let_alarms_publish(self, accounts: list[str], *, region: str, partition: str) -> None:
+        """The standing alarms of these accounts, in the pipeline's region, may publish to the notifications topic.
+
+        CloudWatch publishes as its service principal: the topic's policy allows it and the key's
+        lets it encrypt, both only on behalf of those accounts' alarms in this region, as AWS
+        advises against the confused deputy.
+        docs/aws-facts.md, rows "Alarm actions to SNS" and "Encrypted topic for AWS services".
+        """
+        if not accounts:
+            return
+        principal = iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)
+        conditions = {
+            "StringEquals": {"aws:SourceAccount": accounts},
+            "ArnLike": {
+                "aws:SourceArn": [f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*" for account in accounts]
+            },
+        }
+        self.notifications_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="StandingAlarmsPublish",
+                principals=[principal],
+                actions=["sns:Publish"],
+                resources=[self.notifications_topic.topic_arn],
+                conditions=conditions,
+            )
+        )
+        self.notifications_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="StandingAlarmsEncrypt",
+                principals=[principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=conditions,
+            )
+        )
 
     def _acknowledge_design_choices(self) -> None:
         """What CDK Pipelines builds that cdk-nag flags, each acknowledged where it is, with the reason."""
