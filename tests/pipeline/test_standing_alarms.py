@@ -98,7 +98,8 @@ def test_synth_warns_in_one_line_naming_the_key_that_fixes_an_environment_it_can
 
 def _policy_statement(resource: dict[str, Any], principal: str) -> dict[str, Any]:
     document = resource["Properties"].get("PolicyDocument") or resource["Properties"]["KeyPolicy"]
-    (statement,) = [s for s in document["Statement"] if s.get("Principal") == {"Service": principal}]
+    statements: list[dict[str, Any]] = document["Statement"]
+    (statement,) = [s for s in statements if s.get("Principal") == {"Service": principal}]
     return statement
 
 
