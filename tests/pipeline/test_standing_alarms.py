@@ -23,7 +23,14 @@ from infra.stacks.pipeline_stack import (
     own_topic_warning,
 )
 from tests.infra.conftest import cdk_json_context
-from tests.pipeline.conftest import PIPELINE_ACCOUNT, PIPELINE_CONTEXT, PIPELINE_REGION, PipelineSynth, StageSynth
+from tests.pipeline.conftest import (
+    ON_CALL_TOPIC_ARN,
+    PIPELINE_ACCOUNT,
+    PIPELINE_CONTEXT,
+    PIPELINE_REGION,
+    PipelineSynth,
+    StageSynth,
+)
 from tests.support import STACK_NAME
 
 ENVIRONMENTS: dict[str, dict[str, Any]] = PIPELINE_CONTEXT["environments"]
@@ -132,6 +139,29 @@ def test_only_the_connected_environments_alarms_may_publish_to_the_topic_and_use
     encrypt = _policy_statement(key, CLOUDWATCH_PRINCIPAL)
     assert (encrypt["Effect"], sorted(encrypt["Action"])) == ("Allow", ["kms:Decrypt", "kms:GenerateDataKey*"])
     assert encrypt["Condition"] == expected_conditions
+
+
+def test_a_topic_the_context_names_overrides_the_pipelines_which_then_grants_cloudwatch_nothing(
+    tightened: tuple[PipelineSynth, str],
+) -> None:
+    synth, _ = tightened
+    topic_id, _ = the_pipelines_topic(synth)
+    topic = synth.pipeline_json["Resources"][topic_id]["Properties"]
+    key = synth.pipeline_json["Resources"][topic["KmsMasterKeyId"]["Fn::GetAtt"][0]]["Properties"]
+    (policy,) = [
+        r["Properties"]
+        for r in synth.resources("AWS::SNS::TopicPolicy").values()
+        if r["Properties"]["Topics"] == [{"Ref": topic_id}]
+    ]
+
+    # Both environments are in the pipeline's region: without the override they would page its topic.
+    assert synth.stages
+    for stage in synth.stages.values():
+        assert not stage.resources("AWS::SNS::Topic")
+        for alarm in standing_alarms(stage):
+            assert alarm["AlarmActions"] == alarm["OKActions"] == [ON_CALL_TOPIC_ARN]
+    for statement in (*policy["PolicyDocument"]["Statement"], *key["KeyPolicy"]["Statement"]):
+        assert statement.get("Principal") != {"Service": CLOUDWATCH_PRINCIPAL}
 
 
 def test_the_laptops_stack_in_the_same_app_keeps_its_own_topic(pipeline_synth: PipelineSynth) -> None:
