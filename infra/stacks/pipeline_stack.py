@@ -6,7 +6,8 @@ the pipeline then updates itself (self-mutation), publishes the function's bundl
 each environment's `ApiStage` in order, a person approving first where the environment asks
 for it, and smoke-testing each deployed API (smoke/) before the next environment. Runs, failures and pending
 approvals are announced on an SNS topic, and in Slack through AWS Chatbot when configured. The
-standing alarms of each environment in the pipeline's region page the same topic (`alarm_destination`).
+standing alarms of each environment page the same topic (`alarm_destination`): directly in the
+pipeline's region, through EventBridge from another.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 from aws_cdk import (
     Acknowledgment,
-    Annotations,
     CfnElement,
     CfnOutput,
     Environment,
@@ -30,6 +30,8 @@ from aws_cdk import (
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codestarnotifications as notifications
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -39,6 +41,7 @@ from constructs import Construct, IConstruct
 
 from infra.checkov import skip_check
 from infra.config import BuildConfig, EnvironmentConfig, PipelineConfig
+from infra.constructs.monitoring import alarm_state_changes
 from infra.stages import ApiStage
 
 # CodeBuild's Ubuntu 24.04 image: its `runtime-versions` offer Python 3.10 to 3.14 (and pyenv
@@ -81,7 +84,6 @@ SMOKE_INSTALL = (
 
 # CloudWatch alarms publish to SNS as this service principal (docs/aws-facts.md, row "Alarm actions to SNS").
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
-ALARMS_OWN_TOPIC_WARNING = "fastapi-lambda:alarms-on-own-topic"
 
 
 class AlarmDestination(StrEnum):
@@ -89,37 +91,32 @@ class AlarmDestination(StrEnum):
 
     CONTEXT = "the topic its alarm_topic_arn names"
     PIPELINE = "the pipeline's notifications topic"
-    OWN = "its stack's own topic"
+    FORWARDED = "its stack's own topic, and through EventBridge the pipeline's"
 
 
 def alarm_destination(environment: EnvironmentConfig, *, pipeline_region: str) -> AlarmDestination:
-    """The topic an environment's standing alarms page: the context's, else the pipeline's where it can be reached.
+    """The topic an environment's standing alarms page: the context's, else the pipeline's.
 
     An alarm may publish to a topic of another account, but only to one in its own region
-    (docs/aws-facts.md, row "Alarm actions to SNS"): an environment in another region than
-    the pipeline keeps its stack's own topic, and synth says so (`own_topic_warning`).
+    (docs/aws-facts.md, row "Alarm actions to SNS"): an environment in another region than the
+    pipeline notifies its stack's own topic, and a rule there forwards the alarms' state changes
+    to the pipeline's event bus, whose rule publishes them to the topic.
     """
     if environment.api.alarm_topic_arn:
         return AlarmDestination.CONTEXT
     if (environment.region or pipeline_region) == pipeline_region:
         return AlarmDestination.PIPELINE
-    return AlarmDestination.OWN
-
-
-def own_topic_warning(environment: EnvironmentConfig, *, pipeline_region: str) -> str:
-    """One line: why this environment's alarms do not reach the pipeline's topic, and the key that fixes it."""
-    region = environment.region
-    return (
-        f"environments.{environment.name}: the standing alarms notify the stack's own topic (output AlarmTopicArn), "
-        f"not the pipeline's notifications topic: a CloudWatch alarm publishes only to a topic in its own region "
-        f"({region}; the pipeline's is in {pipeline_region}). Fix: set environments.{environment.name}.alarm_topic_arn "
-        f"to a topic in {region} that the on-call people subscribe to, or subscribe them to AlarmTopicArn."
-    )
+    return AlarmDestination.FORWARDED
 
 
 def notifications_topic_name(stack_name: str) -> str:
     """The notifications topic's name: fixed, so the environments' stacks can name its ARN."""
     return f"{stack_name}-notifications"
+
+
+def alarm_event_bus_name(stack_name: str) -> str:
+    """The event bus the other regions' alarm changes reach: fixed, so their stacks can name its ARN."""
+    return f"{stack_name}-alarms"
 
 
 def smoke_command(*, groups_claim: str, docs: bool) -> str:
@@ -188,6 +185,8 @@ class PipelineStack(Stack):
         partition = config.partition
         topic_name = notifications_topic_name(self.stack_name)
         self.notifications_topic_arn = f"arn:{partition}:sns:{config.region}:{config.account}:{topic_name}"
+        bus_name = alarm_event_bus_name(self.stack_name)
+        self.alarm_event_bus_arn = f"arn:{partition}:events:{config.region}:{config.account}:event-bus/{bus_name}"
         self.alarm_destinations: dict[str, AlarmDestination] = {}
         self.stages: list[ApiStage] = []
         for environment in config.environments:
@@ -207,15 +206,11 @@ class PipelineStack(Stack):
                 build=build,
                 # The deployment hooks sign in as the smoke step's test user, from a secret they can read.
                 smoke_user_secret_arn=environment.hooks_user_secret_arn,
+                alarm_event_bus_arn=self.alarm_event_bus_arn if destination is AlarmDestination.FORWARDED else None,
                 env=Environment(
                     account=environment.account or config.account, region=environment.region or config.region
                 ),
             )
-            if destination is AlarmDestination.OWN:
-                # Before add_stage, which synthesizes the stage: the warning must be in its assembly.
-                Annotations.of(stage.api_stack.monitoring).add_warning_v2(
-                    ALARMS_OWN_TOPIC_WARNING, own_topic_warning(environment, pipeline_region=config.region)
-                )
             approval = pipelines.ManualApprovalStep(
                 "Approve",
                 comment=f"Promote the build that passed the earlier environments to {environment.name}.",
@@ -238,6 +233,16 @@ class PipelineStack(Stack):
             region=config.region,
             partition=partition,
         )
+        self.alarm_event_bus: events.EventBus | None = None
+        forwarded = sorted(
+            {
+                (environment.account or config.account, environment.region or config.region)
+                for environment in config.environments
+                if self.alarm_destinations[environment.name] is AlarmDestination.FORWARDED
+            }
+        )
+        if forwarded:
+            self.alarm_event_bus = self._receive_forwarded_alarms(forwarded, bus_name=bus_name, partition=partition)
         self.notification_rule = notifications.NotificationRule(
             self,
             "PipelineNotifications",
@@ -412,6 +417,39 @@ class PipelineStack(Stack):
                 conditions=conditions,
             )
         )
+
+    def _receive_forwarded_alarms(
+        self, sources: list[tuple[str, str]], *, bus_name: str, partition: str
+    ) -> events.EventBus:
+        """An event bus the (account, region) `sources` may put their alarms' changes on, and a rule to the topic.
+
+        Each source's rule sends the changes of its stack's standing alarms here (`ApiMonitoring`);
+        the bus admits each account's rules of its region only, and this rule publishes the
+        changes into ALARM or OK to the notifications topic, in this region as SNS targets must
+        be. docs/aws-facts.md, rows "Event bus in another account or Region" and "EventBridge to SNS".
+        """
+        bus = events.EventBus(
+            self, "AlarmEvents", event_bus_name=bus_name, description="The other regions' standing alarm changes."
+        )
+        for account, region in sources:
+            bus.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"StandingAlarms-{account}-{region}",
+                    principals=[iam.AccountPrincipal(account)],
+                    actions=["events:PutEvents"],
+                    resources=[bus.event_bus_arn],
+                    conditions={"ArnLike": {"aws:SourceArn": f"arn:{partition}:events:{region}:{account}:rule/*"}},
+                )
+            )
+        events.Rule(
+            self,
+            "AlarmEventsToNotifications",
+            description="The other regions' standing alarm changes, to the notifications topic.",
+            event_bus=bus,
+            event_pattern=alarm_state_changes(account=sorted({account for account, _ in sources})),
+            targets=[targets.SnsTopic(self.notifications_topic)],
+        )
+        return bus
 
     def _acknowledge_design_choices(self) -> None:
         """What CDK Pipelines builds that cdk-nag flags, each acknowledged where it is, with the reason."""
