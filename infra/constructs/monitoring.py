@@ -67,7 +67,7 @@ NOTIFIED_STATES = ("ALARM", "OK")
 
 
 def alarm_state_changes(**fields: Sequence[str]) -> events.EventPattern:
-    """The EventBridge pattern of the alarms' changes into ALARM or OK; `fields` narrow it (`resources`, `account`)."""
+    """The EventBridge pattern of the alarms' changes into ALARM or OK; `fields` narrow it (`resources`...)."""
     return events.EventPattern(
         source=[ALARM_EVENT_SOURCE],
         detail_type=[ALARM_STATE_CHANGE],

@@ -446,7 +446,8 @@ class PipelineStack(Stack):
             "AlarmEventsToNotifications",
             description="The other regions' standing alarm changes, to the notifications topic.",
             event_bus=bus,
-            event_pattern=alarm_state_changes(account=sorted({account for account, _ in sources})),
+            # The bus's policy is what admits the senders: the pattern matches what they forward.
+            event_pattern=alarm_state_changes(),
             targets=[targets.SnsTopic(self.notifications_topic)],
         )
         return bus

@@ -154,7 +154,6 @@ def test_the_pipelines_bus_admits_the_forwarding_environments_and_publishes_thei
         "source": [ALARM_EVENT_SOURCE],
         "detail-type": [ALARM_STATE_CHANGE],
         "detail": {"state": {"value": list(NOTIFIED_STATES)}},
-        "account": sorted({account for account, _ in sources}),
     }
     assert [target["Arn"] for target in rule["Targets"]] == [{"Ref": topic_id}]
 
