@@ -428,7 +428,7 @@ ENVIRONMENT_KEYS = ("account", "region", "manual_approval", "smoke_user_secret_a
 
 # A connection's ARN names the account and region it lives in (CodeConnections, formerly CodeStar Connections).
 CONNECTION_ARN = re.compile(
-    r"arn:aws[\w-]*:(?:codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[\w-]+"
+    r"arn:(?P<partition>aws[\w-]*):(?:codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[\w-]+"
 )
 
 
@@ -552,6 +552,13 @@ class PipelineConfig(BaseModel):
         match = CONNECTION_ARN.fullmatch(self.codestar_connection_arn)
         assert match is not None
         return match["region"]
+
+    @property
+    def partition(self) -> str:
+        """The pipeline's partition (aws, aws-cn...): the connection's."""
+        match = CONNECTION_ARN.fullmatch(self.codestar_connection_arn)
+        assert match is not None
+        return match["partition"]
 
     @property
     def slack_channel(self) -> tuple[str, str] | None:

@@ -27,6 +27,7 @@ class ApiStage(Stage):
         build: BuildConfig,
         description: str | None = None,
         smoke_user_secret_arn: str | None = None,
+        alarm_event_bus_arn: str | None = None,
         **stage_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stage_options)
@@ -39,4 +40,5 @@ class ApiStage(Stage):
             build=build,
             description=description,
             smoke_user_secret_arn=smoke_user_secret_arn,
+            alarm_event_bus_arn=alarm_event_bus_arn,
         )

@@ -17,6 +17,10 @@ The alarms stand beside the canary's (which watch the alias only while CodeDeplo
 traffic): the stage's 5xx rate, its p99 latency, the function's throttled share, and a rise
 in 401/403 on the authorized routes, the mark of a release or an identity-provider change
 that refuses valid users. Each threshold is a context key (`infra/config.py`, docs/settings.md).
+They notify the topic `alarm_topic_arn` names, else a topic of the stack's own; the pipeline
+names its notifications topic there for the environments in its region, and has those in another
+region forward their alarms' state changes to it through EventBridge (`alarm_event_bus_arn`,
+`infra/stacks/pipeline_stack.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from collections.abc import Sequence
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -52,6 +58,22 @@ ACCESS_LOG_DIMENSIONS = {"ApiId": "$.apiId", "Stage": "$.stage"}
 MAX_FILTER_PATTERN = 1024
 WIDGET_WIDTH = 12
 WIDGET_HEIGHT = 6
+# docs/aws-facts.md, row "Alarm state change events"
+# CloudWatch puts each alarm's state change on its region's default event bus, under this source and detail type.
+ALARM_EVENT_SOURCE = "aws.cloudwatch"
+ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+# The states the alarms' SNS actions notify: the events forwarded are the same changes.
+NOTIFIED_STATES = ("ALARM", "OK")
+
+
+def alarm_state_changes(**fields: Sequence[str]) -> events.EventPattern:
+    """The EventBridge pattern of the alarms' changes into ALARM or OK; `fields` narrow it (`resources`...)."""
+    return events.EventPattern(
+        source=[ALARM_EVENT_SOURCE],
+        detail_type=[ALARM_STATE_CHANGE],
+        detail={"state": {"value": list(NOTIFIED_STATES)}},
+        **{name: list(values) for name, values in fields.items()},
+    )
 
 
 def route_selector(routes: Sequence[GatewayRoute]) -> str:
@@ -92,9 +114,20 @@ def authorized_pattern(routes: Sequence[GatewayRoute], *, refused: bool) -> str:
 
 
 class ApiMonitoring(Construct):
-    """The stage's dashboard (`dashboard`, `dashboard_url`) and standing alarms (`alarms`) to `topic`."""
+    """The stage's dashboard (`dashboard`, `dashboard_url`) and standing alarms (`alarms`) to `topic`.
 
-    def __init__(self, scope: Construct, construct_id: str, *, api: LambdaApi, config: ApiConfig) -> None:
+    With `alarm_event_bus_arn` (the pipeline's bus, in another region), their state changes go there too.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: LambdaApi,
+        config: ApiConfig,
+        alarm_event_bus_arn: str | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.api = api
         self.routes = api.gateway_routes
@@ -159,6 +192,9 @@ class ApiMonitoring(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
             alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.forwarding: events.Rule | None = None
+        if alarm_event_bus_arn is not None:
+            self.forwarding = self._forward_state_changes(alarm_event_bus_arn)
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         self._add_widgets(gateway)
@@ -178,9 +214,26 @@ class ApiMonitoring(Construct):
             enable_key_rotation=True,
         )
         # CloudWatch publishes to an encrypted topic only with these on its key (AWS docs, SNS developer
-        # guide, "Enable compatibility between event sources from AWS services and encrypted topics").
+        # guide, "Enable compatibility between event sources from AWS services and encrypted topics";
+        # docs/aws-facts.md, row "Encrypted topic for AWS services").
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         return sns.Topic(self, "AlarmTopic", display_name="FastAPI service alarms", master_key=key, enforce_ssl=True)
+
+    def _forward_state_changes(self, event_bus_arn: str) -> events.Rule:
+        """A rule sending these alarms' changes into ALARM or OK to an event bus of another account or region.
+
+        EventBridge sends them with a role of this stack's allowed events:PutEvents on that bus
+        alone; the bus's own policy must let this account put events (docs/aws-facts.md, row
+        "Event bus in another account or Region").
+        """
+        bus = events.EventBus.from_event_bus_arn(self, "ForwardToBus", event_bus_arn)
+        return events.Rule(
+            self,
+            "ForwardStateChanges",
+            description="The standing alarms' changes into ALARM or OK, to the pipeline's notifications.",
+            event_pattern=alarm_state_changes(resources=[alarm.alarm_arn for alarm in self.alarms]),
+            targets=[targets.EventBus(bus)],
+        )
 
     def _emf(self, name: str, statistic: str, *, route: str | None) -> cloudwatch.Metric:
         dimensions = {emf.FUNCTION_DIMENSION: self.api.function.function_name}

@@ -34,6 +34,7 @@ class ApiStack(Stack):
         bundle_cache_dir: Path,
         build: BuildConfig,
         smoke_user_secret_arn: str | None = None,
+        alarm_event_bus_arn: str | None = None,
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
@@ -48,7 +49,9 @@ class ApiStack(Stack):
         )
         self.api = LambdaApi(self, "Api", config=config, code=bundle.code)
         add_limit_checks(self, max_routes=config.http_api_max_routes)
-        self.monitoring = ApiMonitoring(self, "Monitoring", api=self.api, config=config)
+        self.monitoring = ApiMonitoring(
+            self, "Monitoring", api=self.api, config=config, alarm_event_bus_arn=alarm_event_bus_arn
+        )
         self.rollout: CanaryDeployment | None = None
         self.hooks: DeploymentHooks | None = None
         custom_domain_url = f"https://{config.domain_name}/{config.mapping_key + '/' if config.mapping_key else ''}"

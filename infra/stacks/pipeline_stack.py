@@ -5,19 +5,33 @@ the synth step installs from the lock files, runs `make test` and synthesizes th
 the pipeline then updates itself (self-mutation), publishes the function's bundle, and deploys
 each environment's `ApiStage` in order, a person approving first where the environment asks
 for it, and smoke-testing each deployed API (smoke/) before the next environment. Runs, failures and pending
-approvals are announced on an SNS topic, and in Slack through AWS Chatbot when configured.
+approvals are announced on an SNS topic, and in Slack through AWS Chatbot when configured. The
+standing alarms of each environment page the same topic (`alarm_destination`): directly in the
+pipeline's region, through EventBridge from another.
 """
 
 from __future__ import annotations
 
 import shlex
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Environment, Stack, Validations, pipelines, region_info
+from aws_cdk import (
+    Acknowledgment,
+    CfnElement,
+    CfnOutput,
+    Environment,
+    Stack,
+    Validations,
+    pipelines,
+    region_info,
+)
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codestarnotifications as notifications
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -27,6 +41,7 @@ from constructs import Construct, IConstruct
 
 from infra.checkov import skip_check
 from infra.config import BuildConfig, EnvironmentConfig, PipelineConfig
+from infra.constructs.monitoring import alarm_state_changes
 from infra.stages import ApiStage
 
 # CodeBuild's Ubuntu 24.04 image: its `runtime-versions` offer Python 3.10 to 3.14 (and pyenv
@@ -65,6 +80,43 @@ SMOKE_USER_VARIABLE = "SMOKE_USER"
 SMOKE_INSTALL = (
     "python3 -m pip install --quiet --disable-pip-version-check -r smoke/requirements.txt -c constraints.txt"
 )
+
+
+# CloudWatch alarms publish to SNS as this service principal (docs/aws-facts.md, row "Alarm actions to SNS").
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+
+
+class AlarmDestination(StrEnum):
+    """Where an environment's standing alarms notify."""
+
+    CONTEXT = "the topic its alarm_topic_arn names"
+    PIPELINE = "the pipeline's notifications topic"
+    FORWARDED = "its stack's own topic, and through EventBridge the pipeline's"
+
+
+def alarm_destination(environment: EnvironmentConfig, *, pipeline_region: str) -> AlarmDestination:
+    """The topic an environment's standing alarms page: the context's, else the pipeline's.
+
+    An alarm may publish to a topic of another account, but only to one in its own region
+    (docs/aws-facts.md, row "Alarm actions to SNS"): an environment in another region than the
+    pipeline notifies its stack's own topic, and a rule there forwards the alarms' state changes
+    to the pipeline's event bus, whose rule publishes them to the topic.
+    """
+    if environment.api.alarm_topic_arn:
+        return AlarmDestination.CONTEXT
+    if (environment.region or pipeline_region) == pipeline_region:
+        return AlarmDestination.PIPELINE
+    return AlarmDestination.FORWARDED
+
+
+def notifications_topic_name(stack_name: str) -> str:
+    """The notifications topic's name: fixed, so the environments' stacks can name its ARN."""
+    return f"{stack_name}-notifications"
+
+
+def alarm_event_bus_name(stack_name: str) -> str:
+    """The event bus the other regions' alarm changes reach: fixed, so their stacks can name its ARN."""
+    return f"{stack_name}-alarms"
 
 
 def smoke_command(*, groups_claim: str, docs: bool) -> str:
@@ -128,12 +180,25 @@ class PipelineStack(Stack):
             enable_key_rotation=True,
         )
 
+        # The environments' stacks live in other stages (and accounts), which no CDK reference reaches:
+        # they name the topic by its ARN, from its fixed name.
+        partition = config.partition
+        topic_name = notifications_topic_name(self.stack_name)
+        self.notifications_topic_arn = f"arn:{partition}:sns:{config.region}:{config.account}:{topic_name}"
+        bus_name = alarm_event_bus_name(self.stack_name)
+        self.alarm_event_bus_arn = f"arn:{partition}:events:{config.region}:{config.account}:event-bus/{bus_name}"
+        self.alarm_destinations: dict[str, AlarmDestination] = {}
         self.stages: list[ApiStage] = []
         for environment in config.environments:
+            destination = alarm_destination(environment, pipeline_region=config.region)
+            self.alarm_destinations[environment.name] = destination
+            api_config = environment.api
+            if destination is AlarmDestination.PIPELINE:
+                api_config = api_config.model_copy(update={"alarm_topic_arn": self.notifications_topic_arn})
             stage = ApiStage(
                 self,
                 environment.name,
-                config=environment.api,
+                config=api_config,
                 stack_id=api_stack_id,
                 description=api_description,
                 service_dir=service_dir,
@@ -141,6 +206,7 @@ class PipelineStack(Stack):
                 build=build,
                 # The deployment hooks sign in as the smoke step's test user, from a secret they can read.
                 smoke_user_secret_arn=environment.hooks_user_secret_arn,
+                alarm_event_bus_arn=self.alarm_event_bus_arn if destination is AlarmDestination.FORWARDED else None,
                 env=Environment(
                     account=environment.account or config.account, region=environment.region or config.region
                 ),
@@ -155,7 +221,28 @@ class PipelineStack(Stack):
 
         # Only now does the CodePipeline exist, for the notifications to watch.
         self.pipeline.build_pipeline()
-        self.notifications_topic = self._notifications_topic(config.notification_emails)
+        self.notifications_topic = self._notifications_topic(config.notification_emails, topic_name=topic_name)
+        self._let_alarms_publish(
+            sorted(
+                {
+                    environment.account or config.account
+                    for environment in config.environments
+                    if self.alarm_destinations[environment.name] is AlarmDestination.PIPELINE
+                }
+            ),
+            region=config.region,
+            partition=partition,
+        )
+        self.alarm_event_bus: events.EventBus | None = None
+        forwarded = sorted(
+            {
+                (environment.account or config.account, environment.region or config.region)
+                for environment in config.environments
+                if self.alarm_destinations[environment.name] is AlarmDestination.FORWARDED
+            }
+        )
+        if forwarded:
+            self.alarm_event_bus = self._receive_forwarded_alarms(forwarded, bus_name=bus_name, partition=partition)
         self.notification_rule = notifications.NotificationRule(
             self,
             "PipelineNotifications",
@@ -273,9 +360,9 @@ class PipelineStack(Stack):
                 "still has to let this account use it.",
             )
 
-    def _notifications_topic(self, emails: tuple[str, ...]) -> sns.Topic:
+    def _notifications_topic(self, emails: tuple[str, ...], *, topic_name: str) -> sns.Topic:
         """An encrypted topic that CodeStar Notifications may publish to."""
-        key = kms.Key(
+        self.notifications_key = key = kms.Key(
             self,
             "NotificationsKey",
             description="Encrypts the pipeline's notifications topic.",
@@ -283,10 +370,87 @@ class PipelineStack(Stack):
         )
         # CodeStar Notifications must encrypt what it publishes; AWS's own SNS key cannot grant it that.
         key.grant(iam.ServicePrincipal("codestar-notifications.amazonaws.com"), "kms:GenerateDataKey*", "kms:Decrypt")
-        topic = sns.Topic(self, "Notifications", display_name="FastAPI pipeline", master_key=key, enforce_ssl=True)
+        topic = sns.Topic(
+            self,
+            "Notifications",
+            topic_name=topic_name,
+            display_name="FastAPI pipeline",
+            master_key=key,
+            enforce_ssl=True,
+        )
         for email in emails:
             topic.add_subscription(subscriptions.EmailSubscription(email))
         return topic
+
+    def _let_alarms_publish(self, accounts: list[str], *, region: str, partition: str) -> None:
+        """The standing alarms of these accounts, in the pipeline's region, may publish to the notifications topic.
+
+        CloudWatch publishes as its service principal: the topic's policy allows it and the key's
+        lets it encrypt, both only on behalf of those accounts' alarms in this region, as AWS
+        advises against the confused deputy.
+        docs/aws-facts.md, rows "Alarm actions to SNS" and "Encrypted topic for AWS services".
+        """
+        if not accounts:
+            return
+        principal = iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)
+        conditions = {
+            "StringEquals": {"aws:SourceAccount": accounts},
+            "ArnLike": {
+                "aws:SourceArn": [f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*" for account in accounts]
+            },
+        }
+        self.notifications_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="StandingAlarmsPublish",
+                principals=[principal],
+                actions=["sns:Publish"],
+                resources=[self.notifications_topic.topic_arn],
+                conditions=conditions,
+            )
+        )
+        self.notifications_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="StandingAlarmsEncrypt",
+                principals=[principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=conditions,
+            )
+        )
+
+    def _receive_forwarded_alarms(
+        self, sources: list[tuple[str, str]], *, bus_name: str, partition: str
+    ) -> events.EventBus:
+        """An event bus the (account, region) `sources` may put their alarms' changes on, and a rule to the topic.
+
+        Each source's rule sends the changes of its stack's standing alarms here (`ApiMonitoring`);
+        the bus admits each account's rules of its region only, and this rule publishes the
+        changes into ALARM or OK to the notifications topic, in this region as SNS targets must
+        be. docs/aws-facts.md, rows "Event bus in another account or Region" and "EventBridge to SNS".
+        """
+        bus = events.EventBus(
+            self, "AlarmEvents", event_bus_name=bus_name, description="The other regions' standing alarm changes."
+        )
+        for account, region in sources:
+            bus.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"StandingAlarms-{account}-{region}",
+                    principals=[iam.AccountPrincipal(account)],
+                    actions=["events:PutEvents"],
+                    resources=[bus.event_bus_arn],
+                    conditions={"ArnLike": {"aws:SourceArn": f"arn:{partition}:events:{region}:{account}:rule/*"}},
+                )
+            )
+        events.Rule(
+            self,
+            "AlarmEventsToNotifications",
+            description="The other regions' standing alarm changes, to the notifications topic.",
+            event_bus=bus,
+            # The bus's policy is what admits the senders: the pattern matches what they forward.
+            event_pattern=alarm_state_changes(),
+            targets=[targets.SnsTopic(self.notifications_topic)],
+        )
+        return bus
 
     def _acknowledge_design_choices(self) -> None:
         """What CDK Pipelines builds that cdk-nag flags, each acknowledged where it is, with the reason."""

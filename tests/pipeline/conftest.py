@@ -21,7 +21,9 @@ from aws_cdk.assertions import Template
 from app import Stacks, build
 from infra.constructs.lambda_api import HANDLER
 from infra.stages import ApiStage
+from service.core.access.route_scopes import route_key
 from tests.infra.conftest import cdk_json_context
+from tests.route_scopes import STRONGER_SCOPE, tightened_route
 
 PIPELINE_ACCOUNT = "111111111111"
 PIPELINE_REGION = "eu-west-1"
@@ -37,6 +39,9 @@ STAGING_SMOKE_USER_SECRET_ARN = (
 STAGING_HOOK_USER_SECRET_ARN = (
     "arn:aws:secretsmanager:eu-west-1:222222222222:secret:orders-api/staging/smoke-user-Pq34Rs"
 )
+
+# The topic the `tightened` pipeline's environments name for their standing alarms (`alarm_topic_arn`).
+ON_CALL_TOPIC_ARN = f"arn:aws:sns:{PIPELINE_REGION}:444444444444:orders-on-call"
 
 PIPELINE_CONTEXT: dict[str, Any] = {
     "github_repository": "acme/orders-api",
@@ -165,3 +170,33 @@ def pipeline_synth(tmp_path_factory: pytest.TempPathFactory) -> PipelineSynth:
 def no_pipeline_synth(tmp_path_factory: pytest.TempPathFactory) -> PipelineSynth:
     """cdk.json as committed: no repository, branch or connection."""
     return synthesize(tmp_path_factory.mktemp("no-pipeline"), cdk_json_context())
+
+
+@pytest.fixture(scope="session")
+def tightened(tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineSynth, str]:
+    """Two environments in the pipeline's region, alike but for their names, accounts and production's route scopes.
+
+    Production's entry tightens a route's scopes (the route's key is returned with the synth);
+    both name one alarm topic at the top level, `ON_CALL_TOPIC_ARN`, instead of the pipeline's.
+    """
+    route = tightened_route()
+    key = route_key(route.method, route.path)
+    alike: dict[str, Any] = {"region": PIPELINE_REGION, "docs_enabled": False, "canary": True}
+    environments = {
+        "staging": {**alike, "account": "222222222222", "stage_name": "staging"},
+        "production": {
+            **alike,
+            "account": "333333333333",
+            "stage_name": "prod",
+            "manual_approval": True,
+            "route_scopes": {key: [STRONGER_SCOPE]},
+            "known_scopes": {STRONGER_SCOPE: "Change the route's data (operators only)"},
+        },
+    }
+    context = {
+        **cdk_json_context(),
+        **PIPELINE_CONTEXT,
+        "alarm_topic_arn": ON_CALL_TOPIC_ARN,
+        "environments": environments,
+    }
+    return synthesize(tmp_path_factory.mktemp("route-scopes-pipeline"), context), key

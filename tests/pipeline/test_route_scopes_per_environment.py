@@ -8,14 +8,9 @@ environment chooses). The route is one the app serves, with a scope where it dec
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import pytest
-
-from service.core.access.route_scopes import route_key
-from tests.infra.conftest import cdk_json_context
 from tests.infra.test_gateway_agreement import Access
-from tests.pipeline.conftest import PIPELINE_CONTEXT, PipelineSynth, StageSynth, synthesize
+from tests.pipeline.conftest import PipelineSynth, StageSynth
 from tests.route_scopes import STRONGER_SCOPE, tightened_route
 
 
@@ -32,26 +27,6 @@ def _access(stage: StageSynth) -> dict[str, Access]:
 def _function_environment(stage: StageSynth) -> dict[str, str]:
     variables: dict[str, str] = stage.service_function()["Properties"]["Environment"]["Variables"]
     return variables
-
-
-@pytest.fixture(scope="module")
-def tightened(tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineSynth, str]:
-    route = tightened_route()
-    key = route_key(route.method, route.path)
-    alike: dict[str, Any] = {"region": "eu-west-1", "docs_enabled": False, "canary": True}
-    environments = {
-        "staging": {**alike, "account": "222222222222", "stage_name": "staging"},
-        "production": {
-            **alike,
-            "account": "333333333333",
-            "stage_name": "prod",
-            "manual_approval": True,
-            "route_scopes": {key: [STRONGER_SCOPE]},
-            "known_scopes": {STRONGER_SCOPE: "Change the route's data (operators only)"},
-        },
-    }
-    context = {**cdk_json_context(), **PIPELINE_CONTEXT, "environments": environments}
-    return synthesize(tmp_path_factory.mktemp("route-scopes-pipeline"), context), key
 
 
 def test_staging_and_production_differ_exactly_by_the_production_only_override(
