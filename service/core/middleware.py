@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from time import perf_counter
+from time import perf_counter_ns
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -84,7 +84,7 @@ class ApiEdge:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        begun = perf_counter()
+        begun = perf_counter_ns()
         started = False
         exceeded = False
         received = 0

@@ -141,10 +141,12 @@ class RequestLog:
         head = self._heads[id(route), method] = json.dumps(members)[1:-1]
         return head
 
-    def write(self, scope: MutableMapping[str, Any], status: int, started: float) -> None:
-        """Write the line of the request of `scope`, answered with `status`, begun at `started` (`perf_counter()`)."""
-        # Milliseconds to the microsecond, as JSON text (one rendering for durationMs and Latency).
-        duration_ms = f"{(time.perf_counter() - started) * 1000:.3f}"
+    def write(self, scope: MutableMapping[str, Any], status: int, started: int) -> None:
+        """Write the line of the request of `scope`, answered with `status`, begun at `started` (`perf_counter_ns()`)."""
+        # Milliseconds to the microsecond, as JSON text (one rendering for durationMs and Latency),
+        # from integers: formatting a float costs several times more.
+        milliseconds, microseconds = divmod((time.perf_counter_ns() - started) // 1000, 1000)
+        duration_ms = f"{milliseconds}.{microseconds:03d}"
         # The function's ApplicationLogLevel, which the runtime sets on the root logger, decides.
         if not logger.isEnabledFor(logging.INFO):
             return

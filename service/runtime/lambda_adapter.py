@@ -15,8 +15,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterator
-from functools import cached_property
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -84,38 +83,44 @@ def problem(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
 
 
 _ONLY_STR = frozenset({str})
+_HTTP_MEMBERS = ("method", "path", "sourceIp")
 
 
-def _is_str_map(value: Any) -> bool:
-    # Keys need no test: the event is decoded JSON, whose object keys are always strings. The
-    # values' types are collected in C (`map`), not by a generator: every invocation tests its headers.
-    return isinstance(value, dict) and _ONLY_STR.issuperset(map(type, value.values()))
+def _all_str(values: Iterable[Any]) -> bool:
+    # The types collected in C (`map`), not by a generator: every invocation tests its headers.
+    return _ONLY_STR.issuperset(map(type, values))
 
 
 def malformed_event_reason(event: Any) -> str | None:
-    """Why `event` is not a usable HTTP API payload 2.0 event, or None when it is."""
+    """Why `event` is not a usable HTTP API payload 2.0 event, or None when it is.
+
+    Every invocation passes here, so the common case, a well-formed event, is decided with as
+    few steps as possible; the reason is worked out only for an event that fails.
+    """
     if not isinstance(event, dict) or event.get("version") != "2.0":
         return "not an HTTP API payload 2.0 event"
     request_context = event.get("requestContext")
     http = request_context.get("http") if isinstance(request_context, dict) else None
     if not isinstance(http, dict):
         return "requestContext.http is missing"
-    for key in ("method", "path", "sourceIp"):
-        if not isinstance(http.get(key), str):
-            return f"requestContext.http.{key} is missing"
+    if not _all_str(map(http.get, _HTTP_MEMBERS)):
+        missing = next(key for key in _HTTP_MEMBERS if not isinstance(http.get(key), str))
+        return f"requestContext.http.{missing} is missing"
     if not http["path"].startswith("/") or not isinstance(event.get("rawPath"), str):
         return "rawPath is missing"
-    if "headers" in event and not _is_str_map(event["headers"]):
+    # Keys need no test: the event is decoded JSON, whose object keys are always strings.
+    headers = event.get("headers", {})
+    if not isinstance(headers, dict) or not _all_str(headers.values()):
         return "headers is malformed"
-    if "rawQueryString" in event and not isinstance(event["rawQueryString"], str):
+    if not isinstance(event.get("rawQueryString", ""), str):
         return "rawQueryString is malformed"
     cookies = event.get("cookies")
-    if cookies is not None and not (isinstance(cookies, list) and all(isinstance(c, str) for c in cookies)):
+    if cookies is not None and not (isinstance(cookies, list) and _all_str(cookies)):
         return "cookies is malformed"
     body = event.get("body")
     if body is not None and not isinstance(body, str):
         return "body is malformed"
-    if event.get("isBase64Encoded") and body:
+    if body and event.get("isBase64Encoded"):
         try:
             base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
@@ -167,15 +172,19 @@ def http_api_events(paths: GatewayPaths) -> type[MangumEventHandler]:
     """
 
     class HttpApiEvent(HTTPGateway):
+        def __init__(self, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> None:
+            super().__init__(event, context, config)
+            scope = super().scope
+            paths.route_on_app_path(scope)
+            self._scope = scope
+
         @classmethod
         def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
             return event.get("version") == "2.0"
 
-        @cached_property
+        @property
         def scope(self) -> Scope:  # the same value as Mangum's, computed once
-            scope = super().scope
-            paths.route_on_app_path(scope)
-            return scope
+            return self._scope
 
     return HttpApiEvent
 

@@ -4,46 +4,6 @@
  */
 
 export interface paths {
-    "/v1/manage/hc": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Health Check
-         * @description Report that the service is up. Public.
-         */
-        get: operations["health_check"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/token": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Issue Token
-         * @description Exchange a username and password, or a refresh token, for tokens. Public.
-         */
-        post: operations["issue_token"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/users/whoami": {
         parameters: {
             query?: never;
@@ -98,6 +58,46 @@ export interface paths {
          *     Requires membership in one of the groups `ADMINS` (checked by the service: 403 `missing_group`).
          */
         get: operations["list_endpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue Token
+         * @description Exchange a username and password, or a refresh token, for tokens. Public.
+         */
+        post: operations["issue_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/manage/hc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Health Check
+         * @description Report that the service is up. Public.
+         */
+        get: operations["health_check"];
         put?: never;
         post?: never;
         delete?: never;
@@ -220,200 +220,6 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    health_check: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "ok"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Health"];
-                };
-            };
-            /** @description The request body is too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request does not match the operation's schema */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The API's throttling limit was reached (API Gateway) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["GatewayMessage"];
-                };
-            };
-            /** @description An unexpected error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    issue_token: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/x-www-form-urlencoded": {
-                    /**
-                     * Grant Type
-                     * @description `password` when left out
-                     * @default password
-                     * @enum {string}
-                     */
-                    grant_type?: "password" | "refresh_token";
-                    /**
-                     * Username
-                     * @description the password grant's user
-                     */
-                    username?: string | null;
-                    /**
-                     * Password
-                     * @description the password grant's password
-                     */
-                    password?: string | null;
-                    /**
-                     * Refresh Token
-                     * @description the refresh_token grant's token
-                     */
-                    refresh_token?: string | null;
-                    /**
-                     * Scope
-                     * @description space-separated; each must be one the user may have
-                     */
-                    scope?: string | null;
-                    /**
-                     * Client Id
-                     * @description accepted, not checked
-                     */
-                    client_id?: string | null;
-                    /**
-                     * Client Secret
-                     * @description accepted, not checked
-                     */
-                    client_secret?: string | null;
-                };
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "access_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiIxIn0.c2ln",
-                     *       "token_type": "bearer",
-                     *       "expires_in": 3600,
-                     *       "refresh_token": "AMf-vBx4-example"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["TokenGrant"];
-                };
-            };
-            /** @description `invalid_request` (a missing, repeated or malformed parameter), `unsupported_grant_type`, `invalid_grant` (wrong credentials, a bad refresh token, a disabled account, a further step needed) or `invalid_scope` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthErrorBody"];
-                };
-            };
-            /** @description The request body is too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `temporarily_unavailable`: the identity provider is throttling sign-ins; or the API's throttling limit was reached (API Gateway's own body) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthErrorBody"] | components["schemas"]["GatewayMessage"];
-                };
-            };
-            /** @description `server_error`: an unexpected error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthErrorBody"];
-                };
-            };
-            /** @description `server_error`: the identity provider answered with something unusable */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthErrorBody"];
-                };
-            };
-            /** @description `temporarily_unavailable`: the identity provider cannot be reached */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthErrorBody"];
-                };
-            };
-            /** @description `temporarily_unavailable`: the identity provider did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthErrorBody"];
-                };
-            };
-        };
-    };
     whoami: {
         parameters: {
             query?: never;
@@ -656,6 +462,200 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["GatewayMessage"] | components["schemas"]["Problem"];
                     "application/problem+json": components["schemas"]["GatewayMessage"] | components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request does not match the operation's schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API's throttling limit was reached (API Gateway) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayMessage"];
+                };
+            };
+            /** @description An unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    issue_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /**
+                     * Grant Type
+                     * @description `password` when left out
+                     * @default password
+                     * @enum {string}
+                     */
+                    grant_type?: "password" | "refresh_token";
+                    /**
+                     * Username
+                     * @description the password grant's user
+                     */
+                    username?: string | null;
+                    /**
+                     * Password
+                     * @description the password grant's password
+                     */
+                    password?: string | null;
+                    /**
+                     * Refresh Token
+                     * @description the refresh_token grant's token
+                     */
+                    refresh_token?: string | null;
+                    /**
+                     * Scope
+                     * @description space-separated; each must be one the user may have
+                     */
+                    scope?: string | null;
+                    /**
+                     * Client Id
+                     * @description accepted, not checked
+                     */
+                    client_id?: string | null;
+                    /**
+                     * Client Secret
+                     * @description accepted, not checked
+                     */
+                    client_secret?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiIxIn0.c2ln",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 3600,
+                     *       "refresh_token": "AMf-vBx4-example"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenGrant"];
+                };
+            };
+            /** @description `invalid_request` (a missing, repeated or malformed parameter), `unsupported_grant_type`, `invalid_grant` (wrong credentials, a bad refresh token, a disabled account, a further step needed) or `invalid_scope` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorBody"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `temporarily_unavailable`: the identity provider is throttling sign-ins; or the API's throttling limit was reached (API Gateway's own body) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorBody"] | components["schemas"]["GatewayMessage"];
+                };
+            };
+            /** @description `server_error`: an unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorBody"];
+                };
+            };
+            /** @description `server_error`: the identity provider answered with something unusable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorBody"];
+                };
+            };
+            /** @description `temporarily_unavailable`: the identity provider cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorBody"];
+                };
+            };
+            /** @description `temporarily_unavailable`: the identity provider did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthErrorBody"];
+                };
+            };
+        };
+    };
+    health_check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Health"];
                 };
             };
             /** @description The request body is too large */
