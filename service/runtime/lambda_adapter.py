@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -83,42 +83,37 @@ def problem(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
 
 
 _ONLY_STR = frozenset({str})
-_HTTP_MEMBERS = ("method", "path", "sourceIp")
-
-
-def _all_str(values: Iterable[Any]) -> bool:
-    # The types collected in C (`map`), not by a generator: every invocation tests its headers.
-    return _ONLY_STR.issuperset(map(type, values))
 
 
 def malformed_event_reason(event: Any) -> str | None:
     """Why `event` is not a usable HTTP API payload 2.0 event, or None when it is.
 
-    Every invocation passes here, so the common case, a well-formed event, is decided with as
-    few steps as possible; the reason is worked out only for an event that fails.
+    Every invocation passes here, so each test is one step on the decoded JSON (whose types
+    are exactly `dict`, `list`, `str`, ...; its object keys always strings), and a map's or a
+    list's value types are collected in C (`map`) rather than by a generator.
     """
-    if not isinstance(event, dict) or event.get("version") != "2.0":
+    if type(event) is not dict or event.get("version") != "2.0":
         return "not an HTTP API payload 2.0 event"
-    request_context = event.get("requestContext")
-    http = request_context.get("http") if isinstance(request_context, dict) else None
-    if not isinstance(http, dict):
+    http = event.get("requestContext")
+    http = http.get("http") if type(http) is dict else None
+    if type(http) is not dict:
         return "requestContext.http is missing"
-    if not _all_str(map(http.get, _HTTP_MEMBERS)):
-        missing = next(key for key in _HTTP_MEMBERS if not isinstance(http.get(key), str))
+    path = http.get("path")
+    if type(http.get("method")) is not str or type(path) is not str or type(http.get("sourceIp")) is not str:
+        missing = next(key for key in ("method", "path", "sourceIp") if type(http.get(key)) is not str)
         return f"requestContext.http.{missing} is missing"
-    if not http["path"].startswith("/") or not isinstance(event.get("rawPath"), str):
+    if not path.startswith("/") or type(event.get("rawPath")) is not str:
         return "rawPath is missing"
-    # Keys need no test: the event is decoded JSON, whose object keys are always strings.
     headers = event.get("headers", {})
-    if not isinstance(headers, dict) or not _all_str(headers.values()):
+    if type(headers) is not dict or not _ONLY_STR.issuperset(map(type, headers.values())):
         return "headers is malformed"
-    if not isinstance(event.get("rawQueryString", ""), str):
+    if type(event.get("rawQueryString", "")) is not str:
         return "rawQueryString is malformed"
     cookies = event.get("cookies")
-    if cookies is not None and not (isinstance(cookies, list) and _all_str(cookies)):
+    if cookies is not None and not (type(cookies) is list and _ONLY_STR.issuperset(map(type, cookies))):
         return "cookies is malformed"
     body = event.get("body")
-    if body is not None and not isinstance(body, str):
+    if body is not None and type(body) is not str:
         return "body is malformed"
     if body and event.get("isBase64Encoded"):
         try:
