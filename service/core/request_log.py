@@ -41,12 +41,12 @@ request's line (docs/performance.md, "The request's line and metrics").
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, MutableMapping, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -101,7 +101,13 @@ class RequestLog:
 
     def __init__(self, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         # Set by Lambda in every execution environment (AWS docs, "Defined runtime environment variables").
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or LOCAL_FUNCTION_NAME
+        lambda_function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_name = lambda_function or LOCAL_FUNCTION_NAME
+        # Only Lambda's runtime sets a trace header: elsewhere (make dev) reading it is a failed lookup a request.
+        self._traced = lambda_function is not None
+        # Without a gateway in front, each request's own id: 16 hex digits, as long as the gateway's,
+        # unique in this process by its counter and across processes by its random half.
+        self._local_ids = map(f"{os.urandom(4).hex()}{{:08x}}".format, itertools.count())
         self.cold = True
         self._routes = routes
         self._templates: dict[int, str] = {}
@@ -142,7 +148,7 @@ class RequestLog:
         return head
 
     def write(self, scope: MutableMapping[str, Any], status: int, started: int) -> None:
-        """Write the line of the request of `scope`, answered with `status`, begun at `started` (`perf_counter_ns()`)."""
+        """Write the line of the request of `scope`, answered with `status`, begun at `started` (`perf_counter_ns`)."""
         # Milliseconds to the microsecond, as JSON text (one rendering for durationMs and Latency),
         # from integers: formatting a float costs several times more.
         milliseconds, microseconds = divmod((time.perf_counter_ns() - started) // 1000, 1000)
@@ -155,11 +161,10 @@ class RequestLog:
         event = scope.get("aws.event")
         gateway_id = event.get("requestContext", {}).get("requestId") if event is not None else None
         if not isinstance(gateway_id, str):
-            # No gateway in front (make dev): an id of the gateway's length, this request's own.
-            gateway_id = uuid.uuid4().hex[:16]
+            gateway_id = next(self._local_ids)
         # Lambda's own request id, which the runtime's JSON lines carry as `requestId`; the local id without it.
         request_id = getattr(scope.get("aws.context"), "aws_request_id", None) or gateway_id
-        trace = _trace_root(os.environ.get(TRACE_ENVIRONMENT_VARIABLE))
+        trace = _trace_root(os.environ.get(TRACE_ENVIRONMENT_VARIABLE)) if self._traced else None
         sub = scope.get(CALLER_SUB)
         now = time.time()
         second = int(now)
