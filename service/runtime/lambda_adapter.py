@@ -54,6 +54,11 @@ RUNTIME_ESCAPES_NON_ASCII = sys.version_info < (3, 12)
 _MAX_JSON_BYTES_PER_CHARACTER = {True: 12, False: 6}
 # 64 kB left for the status, headers and framing.
 _HEADROOM_BYTES = 64 * 1024
+# The longest body within the limit whatever it holds, for each way of writing it.
+_SURELY_WITHIN = {
+    escapes: (LAMBDA_PAYLOAD_LIMIT_BYTES - _HEADROOM_BYTES) // per_character
+    for escapes, per_character in _MAX_JSON_BYTES_PER_CHARACTER.items()
+}
 
 
 def over_payload_limit(response: dict[str, Any], *, escapes_non_ascii: bool = RUNTIME_ESCAPES_NON_ASCII) -> bool:
@@ -64,8 +69,7 @@ def over_payload_limit(response: dict[str, Any], *, escapes_non_ascii: bool = RU
     all count. A body short enough to be within the limit whatever it holds is not measured,
     which spares nearly every response a second serialization.
     """
-    surely_within = (LAMBDA_PAYLOAD_LIMIT_BYTES - _HEADROOM_BYTES) // _MAX_JSON_BYTES_PER_CHARACTER[escapes_non_ascii]
-    if len(response.get("body") or "") <= surely_within:
+    if len(response.get("body") or "") <= _SURELY_WITHIN[escapes_non_ascii]:
         return False
     text = json.dumps(response, ensure_ascii=escapes_non_ascii)
     size = len(text) if escapes_non_ascii else len(text.encode("utf-8", "surrogatepass"))
@@ -211,8 +215,14 @@ class _MangumOnItsOwnLoop:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
-            if self._is_current_and_idle():
-                # What nearly every invocation finds: Mangum's `get_event_loop()` returns this loop.
+            # What nearly every invocation finds: Mangum's `get_event_loop()` returns this loop.
+            # `get_event_loop()` returns the running loop where there is one (never this one
+            # outside `_invoke`), else the thread's current loop, and raises where none is set.
+            try:
+                loop = asyncio.get_event_loop()
+            except RuntimeError:
+                loop = None
+            if loop is self._loop and not loop.is_closed() and not loop.is_running():
                 response: dict[str, Any] = self._mangum(event, context)
                 return response
             try:
@@ -234,19 +244,6 @@ class _MangumOnItsOwnLoop:
             # The type alone: a message may quote the request.
             logger.error("the invocation failed outside the app: %s", type(error).__name__)
             return problem(500, "Internal Server Error", "The request could not be processed.", "internal_error")
-
-    def _is_current_and_idle(self) -> bool:
-        """Whether the thread's current loop is the handler's own, open and not running.
-
-        `get_event_loop()` returns the running loop where there is one (which is never the
-        handler's own outside `_invoke`), else the thread's current loop, and raises where
-        none is set; only then do the checks below cost an exception.
-        """
-        try:
-            loop = asyncio.get_event_loop()
-        except RuntimeError:
-            return False
-        return loop is self._loop and not loop.is_closed() and not loop.is_running()
 
     def _invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if self._loop.is_closed():

@@ -81,7 +81,9 @@ class RequireAccess(OAuth2PasswordBearer):
         # beside the route's own), as FastAPI writes them into the operation's `security`;
         # a deployment's override for the matched route (ROUTE_SCOPES) replaces them all.
         overrides: dict[tuple[int, str], tuple[str, ...]] = getattr(request.app.state, ROUTE_SCOPES_STATE, {})
-        required = overrides.get((id(request.scope.get("route")), request.method), security_scopes.scopes)
+        required: Sequence[str] = security_scopes.scopes
+        if overrides:
+            required = overrides.get((id(request.scope.get("route")), request.method), required)
         caller = await authenticate_caller(request, required)
         if self.groups and caller.groups.isdisjoint(self.groups):
             raise AppError(
