@@ -54,13 +54,16 @@ class BodyTooLarge(AppError):
 
 def with_default_headers(message: Message) -> Message:
     """An `http.response.start` message with the default headers the route did not set itself."""
-    headers = message.get("headers", ())
+    # A list of its own: ASGI allows any iterable, read twice here.
+    headers = list(message.get("headers", ()))
     # Lowercased: ASGI asks for lowercase names, but not every library that builds a response does.
     present = {name.lower() for name, _ in headers}
     if _DEFAULT_HEADER_NAMES.isdisjoint(present):
         # What nearly every response is: none of them set by the route.
-        return {**message, "headers": [*headers, *_RAW_DEFAULT_HEADERS]}
-    return {**message, "headers": [*headers, *(header for header in _RAW_DEFAULT_HEADERS if header[0] not in present)]}
+        headers += _RAW_DEFAULT_HEADERS
+    else:
+        headers += [header for header in _RAW_DEFAULT_HEADERS if header[0] not in present]
+    return {**message, "headers": headers}
 
 
 class ApiEdge:

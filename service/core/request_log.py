@@ -92,6 +92,8 @@ _COLD = ('"coldStart": true, ', f'"{COLD_START}": 1, ', json.dumps([_PER_ROUTE, 
 _ERROR_COUNTS = {
     hundreds: f'"{ERRORS_4XX}": {int(hundreds == 4)}, "{ERRORS_5XX}": {int(hundreds >= 5)}, ' for hundreds in range(10)
 }
+# The line's route members kept rendered: every route and method of an app, with room to spare.
+_HEADS_KEPT = 512
 # Set by Lambda's runtime for each invocation (AWS docs, "Defined runtime environment variables").
 TRACE_ENVIRONMENT_VARIABLE = "_X_AMZN_TRACE_ID"
 
@@ -144,7 +146,11 @@ class RequestLog:
         route_key = f"{method} {template}" if template else UNMATCHED_ROUTE
         members: dict[str, str | int] = {"method": method, "route": route_key}
         members.update({FUNCTION_DIMENSION: self.function_name, ROUTE_DIMENSION: route_key, REQUESTS: 1})
-        head = self._heads[id(route), method] = json.dumps(members)[1:-1]
+        head = json.dumps(members)[1:-1]
+        # Bounded: a client chooses the method, and an unmatched path or a method a route does not
+        # serve still gets a line.
+        if len(self._heads) < _HEADS_KEPT:
+            self._heads[id(route), method] = head
         return head
 
     def write(self, scope: MutableMapping[str, Any], status: int, started: int) -> None:

@@ -98,8 +98,8 @@ def malformed_event_reason(event: Any) -> str | None:
     """
     if type(event) is not dict or event.get("version") != "2.0":
         return "not an HTTP API payload 2.0 event"
-    http = event.get("requestContext")
-    http = http.get("http") if type(http) is dict else None
+    request_context = event.get("requestContext")
+    http = request_context.get("http") if type(request_context) is dict else None
     if type(http) is not dict:
         return "requestContext.http is missing"
     path = http.get("path")

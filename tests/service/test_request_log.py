@@ -224,6 +224,23 @@ def test_a_401_from_the_app_a_404_and_a_500_each_write_their_line(
     assert_nothing_leaks(runtime_log.lines)
 
 
+def test_unmatched_requests_each_write_their_own_method_under_one_route(
+    handler: LambdaHandler, runtime_log: RuntimeLogCapture
+) -> None:
+    # An unmatched path's requests share one metric, whatever their method, but each line says its own.
+    methods = ["GET", "DELETE", "PATCH", "GET"]
+    for number, method in enumerate(methods):
+        event = event_for(method, "/v1/no-such-route", authorized=True, request_id=f"Unmatched{number:04d}=")
+        assert invoke(handler, event) == 404
+
+    lines = runtime_log.request_lines()
+    assert [line["method"] for line in lines] == methods
+    for number, (line, method) in enumerate(zip(lines, methods, strict=True)):
+        assert_the_line(
+            line, method=method, template=emf.UNMATCHED_ROUTE, status=404, request_id=f"Unmatched{number:04d}="
+        )
+
+
 def test_a_path_holding_an_id_is_counted_under_its_template(
     handler: LambdaHandler, runtime_log: RuntimeLogCapture
 ) -> None:
