@@ -94,7 +94,8 @@ _ERROR_COUNTS = {
 }
 # The line's route members kept rendered: every route and method of an app, with room to spare.
 _HEADS_KEPT = 512
-# Set by Lambda's runtime for each invocation (AWS docs, "Defined runtime environment variables").
+# Set by Lambda's runtime for each invocation.
+# docs/aws-facts.md, row "X-Ray trace header"
 TRACE_ENVIRONMENT_VARIABLE = "_X_AMZN_TRACE_ID"
 
 
