@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import socket
@@ -115,6 +116,20 @@ def running_dev_server(workdir: Path, *, reload: bool = False, cwd: Path = ROOT,
 
 # RFC 6749 section 5.2: `error_description` is printable ASCII without `"` and `\`.
 _ERROR_DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+
+
+@contextmanager
+def runtime_logging(handler: logging.Handler, level: int) -> Iterator[None]:
+    """Logging as Lambda's runtime sets it up: its `handler` on the root logger, at the ApplicationLogLevel `level`."""
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
 
 
 def assert_oauth_error(response: httpx.Response, *, status: int = 400, error: str, code: str) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from tests.identity.conftest import ADMIN, API_KEY, build_app, cognito_settings,
 from tests.identity.secrets_extension import SecretsExtensionStandIn, secrets_extension
 from tests.identity.standins import CognitoUserPool, FirebaseAuthEmulator
 from tests.service.test_lambda_handler import FakeContext
-from tests.support import free_port, load_event, running_dev_server
+from tests.support import free_port, load_event, running_dev_server, runtime_logging
 
 pytestmark = pytest.mark.e2e
 
@@ -90,15 +90,9 @@ class _RuntimeHandler(logging.Handler):
 @pytest.fixture(params=[logging.INFO, logging.DEBUG], ids=["INFO", "DEBUG"])
 def function_log(request: pytest.FixtureRequest, capfd: pytest.CaptureFixture[str]) -> Iterator[FunctionLog]:
     """Logging as Lambda's runtime sets it up, at the application log level `request.param`."""
-    root = logging.getLogger()
     log = FunctionLog(capfd)
-    handler = _RuntimeHandler(log)
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(request.param)
-    yield log
-    root.removeHandler(handler)
-    root.setLevel(level)
+    with runtime_logging(_RuntimeHandler(log), request.param):
+        yield log
 
 
 def lambda_handler(**values: Any) -> LambdaHandler:

@@ -31,7 +31,7 @@ from service.runtime.snapstart import register_snapshot_hooks
 from tests.declared import DEMO_ADMIN_GROUPS, declared_routes
 from tests.emf_spec import emf_problems, metric_values
 from tests.service.test_lambda_handler import FakeContext, lambda_settings
-from tests.support import load_event
+from tests.support import load_event, runtime_logging
 
 STAGE = "mvp"
 TRACE_HEADER = "Parent=53995c3f42cd8ad8;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
@@ -78,14 +78,9 @@ def runtime_log(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[s
     """Logging as the runtime sets it up: its handler on the root logger at ApplicationLogLevel INFO."""
     monkeypatch.setenv("_X_AMZN_TRACE_ID", TRACE_HEADER)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "FastApiLambda-ApiFunction1A2B3C")
-    root = logging.getLogger()
     capture = RuntimeLogCapture(capsys)
-    level = root.level
-    root.addHandler(capture)
-    root.setLevel(logging.INFO)
-    yield capture
-    root.removeHandler(capture)
-    root.setLevel(level)
+    with runtime_logging(capture, logging.INFO):
+        yield capture
 
 
 def failing_app() -> FastAPI:
@@ -276,17 +271,10 @@ def test_a_request_after_a_snapshot_restore_counts_as_a_cold_start(
 
 def test_the_line_is_left_out_below_info(capsys: pytest.CaptureFixture[str]) -> None:
     # The function's ApplicationLogLevel decides, as for any other line: at WARN, none.
-    root = logging.getLogger()
     capture = RuntimeLogCapture(capsys)
-    root.addHandler(capture)
-    level = root.level
-    root.setLevel(logging.WARNING)
-    try:
+    with runtime_logging(capture, logging.WARNING):
         handler = build_handler(lambda_settings(), app=failing_app())
         invoke(handler, event_for("GET", "/v1/no-such-route", authorized=False, request_id="QuietRequest="))
-    finally:
-        root.removeHandler(capture)
-        root.setLevel(level)
     assert capture.request_lines() == []
 
 
