@@ -118,6 +118,18 @@ def running_dev_server(workdir: Path, *, reload: bool = False, cwd: Path = ROOT,
 _ERROR_DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 
 
+def make_lock_service(lock: Path, *, env: Mapping[str, str] | None = None) -> None:
+    """`make lock-service` (the dependency recipe's step) on the pair `lock`.in and `lock`.txt."""
+    subprocess.run(
+        ["make", "--no-print-directory", "lock-service", f"SERVICE_LOCK={lock}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env=None if env is None else {**os.environ, **env},
+    )
+
+
 @contextmanager
 def runtime_logging(handler: logging.Handler, level: int) -> Iterator[None]:
     """Logging as Lambda's runtime sets it up: its `handler` on the root logger, at the ApplicationLogLevel `level`."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from tests.support import ROOT
+from tests.support import ROOT, make_lock_service
 
 pytestmark = pytest.mark.e2e
 
@@ -32,13 +31,7 @@ def lock(workdir: Path) -> str:
     """What `make lock-service` writes from a copy of the committed pair (its output read back as preferences)."""
     for suffix in (".in", ".txt"):
         shutil.copy(SERVICE / f"requirements{suffix}", workdir / f"requirements{suffix}")
-    subprocess.run(
-        ["make", "--no-print-directory", "lock-service", f"SERVICE_LOCK={workdir / 'requirements'}"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    make_lock_service(workdir / "requirements")
     return (workdir / "requirements.txt").read_text()
 
 
@@ -108,12 +101,6 @@ def test_the_dependency_recipes_line_resolves_and_satisfies_the_pin_check(tmp_pa
     with (tmp_path / "requirements.in").open("a") as requirements_in:
         requirements_in.write(match["line"] + "\n")
 
-    subprocess.run(
-        ["make", "--no-print-directory", "lock-service", f"SERVICE_LOCK={tmp_path / 'requirements'}"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    make_lock_service(tmp_path / "requirements")
 
     assert unpinned((tmp_path / "requirements.in").read_text(), (tmp_path / "requirements.txt").read_text()) == []

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ import pytest
 from infra.bundling import REQUIREMENTS_FILE, BundleTarget, BundlingError, build_bundle
 from infra.wheels import MACHINES
 from sandbox.runtime_client import RuntimeClientError, find_interpreter, host_architecture
-from tests.support import ROOT
+from tests.support import ROOT, make_lock_service
 from tests.support_sandbox import STACK_TEMPLATE, changed_assembly, function_properties, running_sandbox
 
 pytestmark = pytest.mark.e2e
@@ -87,14 +85,7 @@ def service_with_the_dependency(wheelhouse: Path, tmp_path_factory: pytest.TempP
     shutil.copytree(ROOT / "service", service, ignore=shutil.ignore_patterns("__pycache__"))
     with (service / "requirements.in").open("a") as requirements_in:
         requirements_in.write(f"{PACKAGE}=={VERSION}\n")
-    subprocess.run(
-        ["make", "--no-print-directory", "lock-service", f"SERVICE_LOCK={service / 'requirements'}"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-        env={**os.environ, "UV_FIND_LINKS": str(wheelhouse)},
-    )
+    make_lock_service(service / "requirements", env={"UV_FIND_LINKS": str(wheelhouse)})
     return service
 
 
