@@ -202,6 +202,17 @@ def adopted(reason: AlreadyApplied) -> None:
     )
 
 
+def applied_copy(steps: list[Step], into: Path) -> Path | None:
+    """A copy of the repository with `steps` applied; None, after `adopted`'s line, where it holds them already."""
+    checkout = copy_repository(into)
+    try:
+        apply(steps, checkout)
+    except AlreadyApplied as reason:
+        adopted(reason)
+        return None
+    return checkout
+
+
 def run_pytest(checkout: Path, paths: list[str], *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-rs", "-p", "no:cacheprovider", *options, *paths],
@@ -288,12 +299,9 @@ def test_each_recipe_alone_keeps_the_tests_it_can_change_green_with_none_skipped
     tmp_path: Path, title: str
 ) -> None:
     steps = all_steps((title,))
-    checkout = copy_repository(tmp_path / "copy")
     started = time.monotonic()
-    try:
-        apply(steps, checkout)
-    except AlreadyApplied as reason:
-        adopted(reason)
+    checkout = applied_copy(steps, tmp_path / "copy")
+    if checkout is None:
         return
     kinds = touched_kinds(steps)
     # The sandbox's modules (its CLI synth and servers: minutes) run on the combined copy only.
@@ -315,13 +323,9 @@ def test_each_recipe_alone_keeps_the_tests_it_can_change_green_with_none_skipped
 
 def test_the_recipes_together_keep_the_suite_green_with_no_test_skipped_for_content(tmp_path: Path) -> None:
     steps = all_steps()
-    checkout = copy_repository(tmp_path / "copy")
-
     started = time.monotonic()
-    try:
-        apply(steps, checkout)
-    except AlreadyApplied as reason:
-        adopted(reason)
+    checkout = applied_copy(steps, tmp_path / "copy")
+    if checkout is None:
         return
     applied = time.monotonic() - started
 
@@ -337,7 +341,8 @@ def test_the_recipes_together_keep_the_suite_green_with_no_test_skipped_for_cont
     result = run_pytest(checkout, modules)
     ran = time.monotonic() - started - applied
     print(
-        f"recipes applied in {applied:.0f} s, {len(modules)} modules ran in {ran:.0f} s: {summary_line(result.stdout)}"
+        f"copied and recipes applied in {applied:.0f} s, {len(modules)} modules ran in {ran:.0f} s: "
+        f"{summary_line(result.stdout)}"
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert re.search(r"\d+ passed", result.stdout)
