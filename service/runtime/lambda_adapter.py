@@ -92,9 +92,10 @@ _ONLY_STR = frozenset({str})
 def malformed_event_reason(event: Any) -> str | None:
     """Why `event` is not a usable HTTP API payload 2.0 event, or None when it is.
 
-    Every invocation passes here, so each test is one step on the decoded JSON (whose types
-    are exactly `dict`, `list`, `str`, ...; its object keys always strings), and a map's or a
-    list's value types are collected in C (`map`) rather than by a generator.
+    Every invocation passes here, so each test is one step on the decoded JSON, whose types
+    are exactly `dict`, `list`, `str`, ... and its object keys always strings
+    (docs/aws-facts.md, row "Invocation event types"), and a map's or a list's value types
+    are collected in C (`map`) rather than by a generator.
     """
     if type(event) is not dict or event.get("version") != "2.0":
         return "not an HTTP API payload 2.0 event"
